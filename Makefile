@@ -1,0 +1,84 @@
+# openztp: `make` builds, `make run` tries it, `make test` proves it.
+CC      ?= cc
+PKGS    := libh2o-evloop openssl libpq jansson libsodium
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(CI),-Werror)
+CFLAGS  ?= -O2 -g
+BASE     = -std=gnu11 -DH2O_USE_LIBUV=0 -D_GNU_SOURCE $(PKGCFLAGS) $(WARN)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS  := $(filter-out services/main.c,$(wildcard services/*.c redirect/*.c activation/*.c admin-api/*.c))
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+OPENAPI   := admin-api/openapi.json
+
+OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
+SAN_OBJS  := $(LIB_SRCS:%.c=build/san/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNITS     := $(UNIT_SRCS:tests/unit/%.c=build/san/tests/%)
+PHONE_SRCS := $(wildcard tools/ztp-phone/*.c)
+
+.PHONY: all deps run test bench fmt clean image-smoke
+all: build/ztpd $(if $(PHONE_SRCS),build/ztp-phone)
+
+deps:
+	@tools/install-deps.sh build
+
+build/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(@D)
+	tools/embed-migrations.sh $(MIGRATIONS) > $@
+
+build/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+
+build/san/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O1 -g $(SAN) -c $< -o $@
+
+build/obj/admin-api/openapi.o build/san/admin-api/openapi.o: $(OPENAPI)
+
+build/ztpd: $(OBJS) build/obj/services/main.o build/obj/gen/migrations.o
+	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) -pthread
+
+build/obj/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+
+build/san/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O1 -g $(SAN) -c $< -o $@
+
+build/san/ztpd: $(SAN_OBJS) build/san/services/main.o build/san/gen/migrations.o
+	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -pthread
+
+build/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) $(PKGLIBS) -lcmocka -pthread
+
+build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o build/obj/redirect/mac.o
+	$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl expat jansson 2>/dev/null) -pthread
+
+run:
+	@tools/install-deps.sh run
+	@$(MAKE) --no-print-directory build/ztpd
+	@tools/run.sh
+
+test:
+	@tools/install-deps.sh test
+	@$(MAKE) --no-print-directory build/san/ztpd $(UNITS) $(if $(PHONE_SRCS),build/ztp-phone)
+	@python3 tests/run.py
+
+bench:
+	@tools/install-deps.sh bench
+	@$(MAKE) --no-print-directory build/ztpd
+	@python3 tests/bench/bench.py
+
+image-smoke:
+	deploy/image-smoke.sh
+
+fmt:
+	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c tools/ztp-phone/*.c)
+
+clean:
+	rm -rf build

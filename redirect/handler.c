@@ -1,0 +1,172 @@
+/*
+ * GET /redirect/{mac}: the phone asks who its provider is.
+ *
+ * The lookup and the recording of the contact are one statement
+ * (ztp_redirect), and the answer leaves only after the transaction it rides
+ * in has committed: a 200 is never sent for a contact that could be lost.
+ */
+#include "handler.h"
+#include "mac.h"
+#include "profile.h"
+#include "useragent.h"
+
+#include "../services/db.h"
+#include "../services/http.h"
+#include "../services/metrics.h"
+#include "../services/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ZTP_SQL(SQL_REDIRECT, 6,
+        "SELECT outcome, profile_rule, upgrade_rule, params::text"
+        " FROM ztp_redirect($1::macaddr, $2::inet, $3, $4, $5, $6)");
+
+enum { OUT_OK, OUT_UNKNOWN, OUT_RELEASED, OUT_NO_PROFILE, OUT_BAD_MAC, OUT_UNAVAILABLE, OUT_COUNT };
+static int outcome_metric[OUT_COUNT];
+
+typedef struct redirect {
+    ztp_hold_t *hold;
+    int json;
+    char mac[13];
+    char model[48];
+    char serial[48];
+} redirect_t;
+
+void ztp_redirect_init(void)
+{
+    static const char *const labels[OUT_COUNT] = {
+        "outcome=\"ok\"",         "outcome=\"unknown\"", "outcome=\"released\"", "outcome=\"no_profile\"",
+        "outcome=\"bad_mac\"",    "outcome=\"unavailable\""};
+    for (int i = 0; i < OUT_COUNT; i++)
+        outcome_metric[i] = ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
+}
+
+int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
+{
+    const char *accept = ztp_http_get_header(req, H2O_TOKEN_ACCEPT);
+    int json, xml;
+    if (accept == NULL)
+        return default_json;
+    json = strstr(accept, "application/json") != NULL;
+    xml = strstr(accept, "xml") != NULL;
+    if (json && xml)
+        return strstr(accept, "application/json") < strstr(accept, "xml");
+    return json ? 1 : xml ? 0 : default_json;
+}
+
+void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
+                               const char *rule, const char *upgrade, const char *params_text)
+{
+    json_t *params = params_text ? json_loads(params_text, 0, NULL) : NULL;
+    if (json) {
+        ztp_phone_facts_t f = {mac, model, serial};
+        ztp_http_json(req, 200, ztp_profile_json(&f, rule, upgrade, params));
+    } else {
+        ztp_buf_t b = {0};
+        ztp_profile_xml(&b, rule, upgrade, params);
+        ztp_http_send(req, 200, "application/xml", b.p, b.len);
+        ztp_buf_free(&b);
+    }
+    json_decref(params);
+}
+
+static void on_result(void *arg, const ztp_db_res_t *res)
+{
+    redirect_t *r = arg;
+    h2o_req_t *req = ztp_http_release(r->hold);
+    const char *outcome;
+    PGresult *pg;
+
+    if (req == NULL)
+        goto done;
+    if (res->status != ZTP_DB_OK) {
+        ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
+        ztp_http_unavailable(req);
+        goto done;
+    }
+    pg = res->results[0];
+    outcome = PQntuples(pg) == 1 ? PQgetvalue(pg, 0, 0) : "unknown";
+    if (strcmp(outcome, "ok") == 0) {
+        ztp_metrics_inc(outcome_metric[OUT_OK]);
+        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, ztp_db_val(pg, 0, 1),
+                                  ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
+    } else if (strcmp(outcome, "released") == 0) {
+        ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
+        ztp_http_problem(req, 404, "no provider claims this device");
+    } else if (strcmp(outcome, "no_profile") == 0) {
+        ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
+        ztp_http_problem(req, 404, "this device's provider has not set its profile yet; retry later");
+    } else {
+        ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
+        ztp_http_problem(req, 404, "unknown device");
+    }
+done:
+    free(r);
+}
+
+/* A query parameter fit to record: printable ASCII, bounded. */
+static void query_field(h2o_req_t *req, const char *name, char *out, size_t cap)
+{
+    const char *v = ztp_http_query(req, name);
+    size_t n = 0;
+    if (v == NULL)
+        return;
+    for (; v[n] != '\0'; n++)
+        if ((unsigned char)v[n] < 0x20 || (unsigned char)v[n] >= 0x7f || n + 1 >= cap)
+            return;
+    memcpy(out, v, n + 1);
+}
+
+void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
+{
+    h2o_iovec_t seg = m->params[0];
+    const char *ua_text;
+    uint8_t mac[6];
+    char addr[64];
+    unsigned char addrbin[16];
+    ztp_ua_t ua;
+    redirect_t *r;
+
+    int json;
+
+    if (seg.len > 4 && memcmp(seg.base + seg.len - 4, ".xml", 4) == 0) {
+        json = 0;
+        seg.len -= 4;
+    } else if (seg.len > 5 && memcmp(seg.base + seg.len - 5, ".json", 5) == 0) {
+        json = 1;
+        seg.len -= 5;
+    } else {
+        json = ztp_redirect_wants_json(req, 0);
+    }
+    if (ztp_mac_parse(seg.base, seg.len, mac) != 0) {
+        ztp_metrics_inc(outcome_metric[OUT_BAD_MAC]);
+        ztp_http_problem(req, 400, "not a unicast MAC address (use 00562b043615 or 00:56:2b:04:36:15)");
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        ztp_http_unavailable(req);
+        return;
+    }
+    r->json = json;
+    ztp_mac_format(mac, r->mac);
+    ua_text = ztp_http_get_header(req, H2O_TOKEN_USER_AGENT);
+    ztp_ua_parse(ua_text, ua_text ? strlen(ua_text) : 0, &ua);
+    strcpy(r->model, ua.model);
+    strcpy(r->serial, ua.serial);
+    query_field(req, "model", r->model, sizeof(r->model));
+    query_field(req, "sn", r->serial, sizeof(r->serial));
+    if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0)
+        strcpy(addr, "0.0.0.0");
+
+    char clean_ua[ZTP_UA_MAX + 1];
+    ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
+
+    const char *params[6] = {r->mac, addr, ua_text ? clean_ua : NULL, ua.vendor,
+                             r->model[0] ? r->model : NULL, ua.firmware[0] ? ua.firmware : NULL};
+    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_result, r);
+    ztp_db_unit_add(u, &SQL_REDIRECT, params, NULL);
+    r->hold = ztp_http_hold(req);
+    ztp_db_submit(ztp_self->db, u);
+}

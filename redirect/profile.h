@@ -1,0 +1,42 @@
+#ifndef ZTP_PROFILE_H
+#define ZTP_PROFILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../services/buf.h"
+
+#define ZTP_RULE_MAX 1024
+
+/* Returns the value of macro NAME (without '$'), or NULL to leave it as written. */
+typedef const char *(*ztp_macro_lookup_fn)(void *ctx, const char *name, size_t len);
+
+/* Expands $NAME and $(NAME) macros of `in` into b, once (not recursively).
+ * Names are matched longest first among those lookup knows. */
+void ztp_macro_expand(ztp_buf_t *b, const char *in, ztp_macro_lookup_fn lookup, void *ctx);
+
+/* What the server knows of the asking phone, for the JSON "url". */
+typedef struct ztp_phone_facts {
+    const char *mac;    /* 12 lower-case hex digits */
+    const char *model;  /* $PN, may be empty */
+    const char *serial; /* $SN, may be empty */
+} ztp_phone_facts_t;
+
+/* The URL of a profile rule: the rule without its [--options] prefixes. */
+const char *ztp_rule_url(const char *rule);
+
+/* Checks a profile or upgrade rule; returns NULL when valid, else why not. */
+const char *ztp_rule_check(const char *rule);
+
+/* The Cisco flat profile for a rule, optional upgrade rule and params
+ * (object of strings, may be NULL). Appends to b. */
+void ztp_profile_xml(ztp_buf_t *b, const char *rule, const char *upgrade, json_t *params);
+
+/* The JSON answer; returns a new reference. */
+json_t *ztp_profile_json(const ztp_phone_facts_t *f, const char *rule, const char *upgrade, json_t *params);
+
+/* Whether `name` may be a flat-profile parameter: [A-Za-z0-9_]+, not one of
+ * the rules themselves. */
+int ztp_param_name_ok(const char *name);
+
+#endif

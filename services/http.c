@@ -1,0 +1,266 @@
+#include "http.h"
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ztp_hold {
+    h2o_req_t *req;
+    int refs;
+};
+
+const char *ztp_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void ztp_http_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
+{
+    size_t len = strlen(value);
+    char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(copy, value, len + 1);
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy, len);
+}
+
+void ztp_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = ztp_http_reason(status);
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void ztp_http_json(h2o_req_t *req, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        ztp_http_send(req, 500, "text/plain", "out of memory\n", 14);
+        return;
+    }
+    ztp_http_send(req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void ztp_http_problem_errors(h2o_req_t *req, int status, const char *detail, json_t *errors)
+{
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", ztp_http_reason(status),
+                          "status", status, "detail", detail);
+    char *text;
+    if (errors != NULL)
+        json_object_set_new(p, "errors", errors);
+    text = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    ztp_http_send(req, status, "application/problem+json", text, strlen(text));
+    free(text);
+}
+
+void ztp_http_problem(h2o_req_t *req, int status, const char *detail)
+{
+    ztp_http_problem_errors(req, status, detail, NULL);
+}
+
+void ztp_http_unavailable(h2o_req_t *req)
+{
+    ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    ztp_http_problem(req, 503, "the database is unavailable; retry shortly");
+}
+
+const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    char *copy;
+    if (i < 0)
+        return NULL;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    copy = h2o_mem_alloc_pool(&req->pool, v.len + 1);
+    memcpy(copy, v.base, v.len);
+    copy[v.len] = '\0';
+    return copy;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus)
+{
+    char *out = h2o_mem_alloc_pool(pool, len + 1), *o = out;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len)
+                return NULL;
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return NULL;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        if (c == 0)
+            return NULL;
+        *o++ = (char)c;
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *ztp_http_query(h2o_req_t *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *q, *end;
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    q = req->path.base + req->query_at + 1;
+    end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q)), *stop = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            return ztp_http_urldecode(&req->pool, v, (size_t)(stop - v), 1);
+        }
+        q = stop + 1;
+    }
+    return NULL;
+}
+
+int ztp_http_content_type_is(h2o_req_t *req, const char *type)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    size_t tlen = strlen(type);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < tlen || strncasecmp(v.base, type, tlen) != 0)
+        return 0;
+    return v.len == tlen || v.base[tlen] == ';' || v.base[tlen] == ' ';
+}
+
+static void on_hold_dispose(void *p)
+{
+    ztp_hold_t *h = *(ztp_hold_t **)p;
+    h->req = NULL;
+    if (--h->refs == 0)
+        free(h);
+}
+
+ztp_hold_t *ztp_http_hold(h2o_req_t *req)
+{
+    ztp_hold_t *h = malloc(sizeof(*h));
+    ztp_hold_t **slot;
+    if (h == NULL)
+        abort();
+    h->req = req;
+    h->refs = 2;
+    slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_hold_dispose);
+    *slot = h;
+    return h;
+}
+
+h2o_req_t *ztp_http_release(ztp_hold_t *h)
+{
+    h2o_req_t *req = h->req;
+    if (--h->refs == 0)
+        free(h);
+    return req;
+}
+
+static int addr_of(const struct sockaddr *sa, char *out, size_t outlen, unsigned char bin[16])
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)sa;
+        memset(bin, 0, 10);
+        bin[10] = bin[11] = 0xff;
+        memcpy(bin + 12, &sin->sin_addr, 4);
+        return inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outlen) ? 0 : -1;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)sa;
+        memcpy(bin, &sin6->sin6_addr, 16);
+        return inet_ntop(AF_INET6, &sin6->sin6_addr, out, (socklen_t)outlen) ? 0 : -1;
+    }
+    return -1;
+}
+
+/* The right-most address of X-Forwarded-For: the one our proxy saw. */
+static int forwarded_for(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16])
+{
+    const char *xff = ztp_http_get_header(req, H2O_TOKEN_X_FORWARDED_FOR);
+    const char *last;
+    char tmp[64];
+    size_t n;
+    struct sockaddr_in sin = {0};
+    struct sockaddr_in6 sin6 = {0};
+
+    if (xff == NULL)
+        return -1;
+    last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ')
+        last++;
+    n = strcspn(last, " ");
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, last, n);
+    tmp[n] = '\0';
+    if (inet_pton(AF_INET, tmp, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        return addr_of((struct sockaddr *)&sin, out, outlen, bin);
+    }
+    if (inet_pton(AF_INET6, tmp, &sin6.sin6_addr) == 1) {
+        sin6.sin6_family = AF_INET6;
+        return addr_of((struct sockaddr *)&sin6, out, outlen, bin);
+    }
+    return -1;
+}
+
+int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16])
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (req->conn->callbacks->get_peername == NULL ||
+        (len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss)) == 0)
+        return -1;
+    if (addr_of((struct sockaddr *)&ss, out, outlen, bin) != 0)
+        return -1;
+    if (ztp_config.ntrusted > 0 && ztp_config_is_trusted(&ztp_config, bin))
+        forwarded_for(req, out, outlen, bin);
+    return 0;
+}

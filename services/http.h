@@ -1,0 +1,59 @@
+#ifndef ZTP_HTTP_H
+#define ZTP_HTTP_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <jansson.h>
+
+/* Sends body (copied into the request's pool) with status and content type. */
+void ztp_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
+
+/* Sends a JSON document; takes over the reference to `body`. */
+void ztp_http_json(h2o_req_t *req, int status, json_t *body);
+
+/* Sends an RFC 9457 problem; `errors` (may be NULL) is taken over. */
+void ztp_http_problem_errors(h2o_req_t *req, int status, const char *detail, json_t *errors);
+
+/* ztp_http_problem_errors without an errors list. */
+void ztp_http_problem(h2o_req_t *req, int status, const char *detail);
+
+/* 503 with Retry-After: the database is away or saturated. */
+void ztp_http_unavailable(h2o_req_t *req);
+
+/* Adds a response header; value is copied. */
+void ztp_http_header(h2o_req_t *req, const h2o_token_t *token, const char *value);
+
+/* The reason phrase of a status code. */
+const char *ztp_http_reason(int status);
+
+/* A request header's value as a NUL-terminated copy in the request's pool,
+ * or NULL when absent. */
+const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token);
+
+/* Looks up query parameter `name` (percent-decoded into the pool). Returns
+ * NULL when absent. */
+const char *ztp_http_query(h2o_req_t *req, const char *name);
+
+/* Percent-decodes s[0..len) into a NUL-terminated pool string ('+' is a space
+ * when `plus`). Returns NULL on a bad escape or an embedded NUL. */
+char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus);
+
+/* Whether the request's Content-Type is `type` (parameters ignored). */
+int ztp_http_content_type_is(h2o_req_t *req, const char *type);
+
+/*
+ * A handle on a request that an asynchronous callback may outlive: h2o frees
+ * a request whose client went away. ztp_http_hold takes one; ztp_http_release
+ * gives back the request, or NULL when it is gone, and drops the handle.
+ */
+typedef struct ztp_hold ztp_hold_t;
+ztp_hold_t *ztp_http_hold(h2o_req_t *req);
+h2o_req_t *ztp_http_release(ztp_hold_t *h);
+
+
+
+/* The client's address as text (out: at least INET6_ADDRSTRLEN bytes) and as
+ * 16 bytes (v4-mapped for IPv4): the connection's peer, or the last hop of
+ * X-Forwarded-For when the peer is a trusted proxy. Returns 0 or -1. */
+int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16]);
+#endif

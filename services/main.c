@@ -1,0 +1,217 @@
+/*
+ * ztpd: migrate | provider create NAME | serve
+ *
+ * The only file of services/ that knows the handler folders: it registers
+ * their routes and wires the commands together.
+ */
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "ops.h"
+#include "router.h"
+#include "secret.h"
+#include "server.h"
+
+#include "../activation/handler.h"
+#include "../admin-api/auth.h"
+#include "../admin-api/handlers.h"
+#include "../redirect/handler.h"
+#include "../redirect/status.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SMALL_BODY (64 * 1024)
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: ztpd migrate\n"
+                    "       ztpd provider create NAME\n"
+                    "       ztpd serve [--listen HOST:PORT] [--threads N]\n"
+                    "configuration: DATABASE_URL, ZTP_LISTEN, ZTP_SECRET, ZTP_TLS_LISTEN, ZTP_TLS_CERT, "
+                    "ZTP_TLS_KEY (see README.md)\n");
+    return 2;
+}
+
+/* Connects synchronously (command line only), with a bounded wait. */
+static PGconn *connect_cli(const char *url)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {url, "5", "ztpd", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        for (char *p = msg; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        ztp_log_error("cannot connect to the database: %s", msg);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* The SQL that copies the compiled state machine into status_transitions. */
+static char *transitions_sql(void)
+{
+    ztp_buf_t b = {0};
+    ztp_buf_puts(&b, "DELETE FROM status_transitions;\n"
+                     "INSERT INTO status_transitions (from_status, event, to_status) VALUES\n");
+    int first = 1;
+    for (int from = ZTP_STATUS_NONE; from < ZTP_STATUS_COUNT; from++)
+        for (int ev = 0; ev < ZTP_EVENT_COUNT; ev++) {
+            ztp_status_t to = ztp_status_next((ztp_status_t)from, (ztp_event_t)ev);
+            if (to == ZTP_STATUS_NONE)
+                continue;
+            ztp_buf_printf(&b, "%s('%s', '%s', '%s')", first ? "" : ",\n", ztp_status_name((ztp_status_t)from),
+                           ztp_event_name((ztp_event_t)ev), ztp_status_name(to));
+            first = 0;
+        }
+    ztp_buf_puts(&b, ";\n");
+    return b.p;
+}
+
+static int cmd_migrate(void)
+{
+    char err[512];
+    ztp_config_t *c = &ztp_config;
+    PGconn *conn;
+    char *after;
+    int n;
+
+    if (ztp_config_load(c, 0, err, sizeof(err)) != 0) {
+        ztp_log_error("%s", err);
+        return 1;
+    }
+    if ((conn = connect_cli(c->database_url)) == NULL)
+        return 1;
+    after = transitions_sql();
+    n = ztp_migrate_run(conn, after, err, sizeof(err));
+    free(after);
+    PQfinish(conn);
+    if (n < 0) {
+        ztp_log_error("%s", err);
+        return 1;
+    }
+    ztp_log_info("migrations: %d applied, %d in all", n, ztp_nmigrations);
+    return 0;
+}
+
+static int cmd_provider_create(const char *name)
+{
+    char err[512], key[ZTP_APIKEY_LEN + 1], id[ZTP_APIKEY_ID_LEN + 1], hash[65], secret_id[17];
+    ztp_config_t *c = &ztp_config;
+    PGconn *conn;
+    PGresult *r;
+
+    if (ztp_config_load(c, 1, err, sizeof(err)) != 0) {
+        ztp_log_error("%s", err);
+        return 1;
+    }
+    if (strlen(name) == 0 || strlen(name) > 200) {
+        ztp_log_error("the provider name must be 1 to 200 characters");
+        return 1;
+    }
+    ztp_secret_init(c->secret);
+    if ((conn = connect_cli(c->database_url)) == NULL)
+        return 1;
+    ztp_apikey_generate(key, id, hash);
+    ztp_secret_key_id(ZTP_SECRET_API_KEY, secret_id);
+    const char *params[4] = {name, id, hash, secret_id};
+    r = PQexecParams(conn,
+                     "WITH r AS (SELECT set_config('role', 'ztp_system', false)),"
+                     " p AS (INSERT INTO providers (name) SELECT $1 FROM r RETURNING id),"
+                     " k AS (INSERT INTO api_keys (id, provider_id, name, hash, secret_id)"
+                     "       SELECT $2, p.id, 'initial', decode($3, 'hex'), $4 FROM p)"
+                     " SELECT id FROM p",
+                     4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+        msg[strcspn(msg, "\n")] = '\0';
+        ztp_log_error("cannot create the provider: %s%s", msg,
+                      strstr(msg, "does not exist") ? " (run ztpd migrate first)" : "");
+        PQclear(r);
+        PQfinish(conn);
+        return 1;
+    }
+    json_t *out = json_pack("{s:s, s:s, s:s}", "id", PQgetvalue(r, 0, 0), "name", name, "api_key", key);
+    char *text = json_dumps(out, JSON_COMPACT);
+    printf("%s\n", text);
+    free(text);
+    json_decref(out);
+    PQclear(r);
+    PQfinish(conn);
+    return 0;
+}
+
+static void register_routes(void)
+{
+    ztp_router_add("GET", "/healthz", ztp_ops_healthz, 0);
+    ztp_router_add("GET", "/readyz", ztp_ops_readyz, 0);
+    ztp_router_add("GET", "/metrics", ztp_ops_metrics, 0);
+    ztp_router_add("GET", "/redirect/{mac}", ztp_redirect_on_get, 0);
+    ztp_redirect_init();
+    ztp_activation_register(SMALL_BODY);
+    ztp_admin_register(SMALL_BODY, ztp_config.max_import_bytes);
+}
+
+static int check_schema(const char *url)
+{
+    PGconn *conn = connect_cli(url);
+    PGresult *r;
+    int ok;
+    if (conn == NULL)
+        return -1;
+    r = PQexec(conn, "SELECT count(*) FROM ztp_schema_migrations");
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) >= ztp_nmigrations;
+    if (!ok)
+        ztp_log_error("the database is not migrated to this version of ztpd: run ztpd migrate");
+    PQclear(r);
+    PQfinish(conn);
+    return ok ? 0 : -1;
+}
+
+static int cmd_serve(void)
+{
+    char err[512];
+    ztp_config_t *c = &ztp_config;
+
+    if (ztp_config_load(c, 1, err, sizeof(err)) != 0) {
+        ztp_log_error("%s", err);
+        return 1;
+    }
+    ztp_secret_init(c->secret);
+    if (check_schema(c->database_url) != 0)
+        return 1;
+    register_routes();
+    return ztp_server_run(c) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    int i;
+    /* flags override the environment */
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--listen") == 0)
+            setenv("ZTP_LISTEN", argv[i + 1], 1);
+        else if (strcmp(argv[i], "--threads") == 0)
+            setenv("ZTP_THREADS", argv[i + 1], 1);
+        else if (strcmp(argv[i], "--database-url") == 0)
+            setenv("DATABASE_URL", argv[i + 1], 1);
+        else
+            break;
+    }
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0 && argc == 2)
+        return cmd_migrate();
+    if (argc == 4 && strcmp(argv[1], "provider") == 0 && strcmp(argv[2], "create") == 0)
+        return cmd_provider_create(argv[3]);
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0 && i >= argc)
+        return cmd_serve();
+    return usage();
+}

@@ -1,0 +1,251 @@
+/*
+ * Listeners, loop threads and shutdown.
+ *
+ * Each listening socket is bound once (so a port held by another process is
+ * reported, not shared) and each loop thread watches its own duplicate of it.
+ * SIGINT and SIGTERM are blocked everywhere and awaited by the main thread,
+ * which is no event loop; it raises a flag the loops see within 100 ms.
+ */
+#include "server.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DRAIN_MS 9000
+#define MAX_INIT_HOOKS 8
+
+__thread ztp_thread_t *ztp_self;
+
+static h2o_globalconf_t globalconf;
+static ztp_thread_t *threads;
+static int nthreads;
+static atomic_int stop_requested;
+static const ztp_config_t *config;
+static ztp_thread_init_fn init_hooks[MAX_INIT_HOOKS];
+static int ninit_hooks;
+
+void ztp_server_on_thread_init(ztp_thread_init_fn fn)
+{
+    init_hooks[ninit_hooks++] = fn;
+}
+
+int ztp_server_nthreads(void)
+{
+    return nthreads;
+}
+
+ztp_thread_t *ztp_server_thread(int i)
+{
+    return &threads[i];
+}
+
+static int bind_listener(const char *host, int port, const char *var)
+{
+    struct addrinfo hints = {0}, *res;
+    char portstr[8];
+    int fd, on = 1, rc;
+
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+        ztp_log_error("%s: cannot resolve \"%s\": %s", var, host, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0) {
+        ztp_log_error("%s: socket: %s", var, strerror(errno));
+        freeaddrinfo(res);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        ztp_log_error("%s: cannot listen on %s:%d: %s", var, host, port,
+                      errno == EADDRINUSE ? "the port is already in use" : strerror(errno));
+        freeaddrinfo(res);
+        close(fd);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static SSL_CTX *tls_context(const ztp_config_t *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    static const h2o_iovec_t h2_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        ztp_log_error("ZTP_TLS_CERT: cannot load a certificate chain from %s", cfg->tls_cert);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        ztp_log_error("ZTP_TLS_KEY: cannot load a private key matching the certificate from %s", cfg->tls_key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (cfg->http2)
+        h2o_ssl_register_alpn_protocols(ctx, h2_protocols);
+    return ctx;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    h2o_accept_ctx_t *actx = listener->data;
+    h2o_socket_t *sock;
+    if (err != NULL)
+        return;
+    /* a few per wake-up keeps one busy listener from starving the loop */
+    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
+        h2o_accept(actx, sock);
+}
+
+static h2o_socket_t *watch_listener(ztp_thread_t *t, int fd, h2o_accept_ctx_t *actx)
+{
+    int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    h2o_socket_t *sock;
+    if (dupfd < 0)
+        return NULL;
+    sock = h2o_evloop_socket_create(t->ctx.loop, dupfd, H2O_SOCKET_FLAG_DONT_READ);
+    sock->data = actx;
+    h2o_socket_read_start(sock, on_accept);
+    return sock;
+}
+
+static void close_listener(h2o_socket_t **sock)
+{
+    if (*sock == NULL)
+        return;
+    h2o_socket_read_stop(*sock);
+    h2o_socket_close(*sock);
+    *sock = NULL;
+}
+
+static int listen_fd = -1, tls_fd = -1;
+static SSL_CTX *ssl_ctx;
+
+static int drained(ztp_thread_t *t)
+{
+    ztp_db_stats_t st = {0};
+    ztp_db_pool_stats(t->db, &st);
+    return t->inflight == 0 && st.pending == 0 && st.inflight == 0;
+}
+
+static void *thread_main(void *arg)
+{
+    ztp_thread_t *t = arg;
+
+    ztp_self = t;
+    ztp_metrics_local = &t->metrics;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
+    t->accept_ctx.ctx = &t->ctx;
+    t->accept_ctx.hosts = globalconf.hosts;
+    t->tls_accept_ctx = t->accept_ctx;
+    t->tls_accept_ctx.ssl_ctx = ssl_ctx;
+    t->db = ztp_db_pool_new(&t->ctx, config->database_url, config->db_conns, config->db_prepare,
+                            config->db_timeout_ms);
+    for (int i = 0; i < ninit_hooks; i++)
+        init_hooks[i](t);
+    t->listener = watch_listener(t, listen_fd, &t->accept_ctx);
+    if (tls_fd >= 0)
+        t->tls_listener = watch_listener(t, tls_fd, &t->tls_accept_ctx);
+
+    for (;;) {
+        h2o_evloop_run(t->ctx.loop, 100);
+        ztp_log_flush();
+        if (!t->stopping && atomic_load(&stop_requested)) {
+            t->stopping = 1;
+            t->stop_deadline = h2o_now(t->ctx.loop) + DRAIN_MS;
+            close_listener(&t->listener);
+            close_listener(&t->tls_listener);
+            h2o_context_request_shutdown(&t->ctx);
+        }
+        if (t->stopping && (drained(t) || h2o_now(t->ctx.loop) > t->stop_deadline))
+            break;
+    }
+    ztp_log_flush();
+    return NULL;
+}
+
+int ztp_server_run(const ztp_config_t *cfg)
+{
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    h2o_handler_t *handler;
+    sigset_t sigs;
+    int sig;
+
+    config = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    if ((listen_fd = bind_listener(cfg->listen_host, cfg->listen_port, "ZTP_LISTEN")) < 0)
+        return -1;
+    if (cfg->tls_port != 0) {
+        if ((ssl_ctx = tls_context(cfg)) == NULL)
+            return -1;
+        if ((tls_fd = bind_listener(cfg->tls_host, cfg->tls_port, "ZTP_TLS_LISTEN")) < 0)
+            return -1;
+    }
+
+    h2o_config_init(&globalconf);
+    globalconf.server_name = h2o_iovec_init(H2O_STRLIT("openztp"));
+    globalconf.max_request_entity_size = ztp_router_max_body();
+    globalconf.http1.upgrade_to_http2 = cfg->http2;
+    globalconf.http1.req_timeout = 10000;
+    host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    path = h2o_config_register_path(host, "/", 0);
+    handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = ztp_router_on_req;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    nthreads = cfg->threads;
+    threads = calloc((size_t)nthreads, sizeof(*threads));
+    for (int i = 0; i < nthreads; i++) {
+        threads[i].index = i;
+        ztp_metrics_attach(&threads[i].metrics);
+        if (pthread_create(&threads[i].tid, NULL, thread_main, &threads[i]) != 0) {
+            ztp_log_error("cannot start thread %d", i);
+            return -1;
+        }
+    }
+    ztp_log_info("serving on http://%s:%d%s with %d threads", cfg->listen_host, cfg->listen_port,
+                 cfg->tls_port ? " and https" : "", nthreads);
+    do {
+        if (sigwait(&sigs, &sig) != 0)
+            sig = 0;
+    } while (sig != SIGINT && sig != SIGTERM);
+    ztp_log_info("signal %d: draining in-flight requests", sig);
+    atomic_store(&stop_requested, 1);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
+    close(listen_fd);
+    if (tls_fd >= 0)
+        close(tls_fd);
+    ztp_log_info("stopped");
+    return 0;
+}

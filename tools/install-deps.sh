@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian 12 packages a purpose needs, when any is missing.
+#   tools/install-deps.sh build|test|run|bench
+set -eu
+build="gcc make pkg-config libh2o-evloop-dev libssl-dev libpq-dev libjansson-dev libsodium-dev libcurl4-openssl-dev libexpat1-dev"
+case "${1:-build}" in
+    build) pkgs="$build" ;;
+    run) pkgs="$build postgresql curl" ;;
+    test) pkgs="$build libcmocka-dev postgresql python3 curl openssl prometheus" ;;
+    bench) pkgs="$build libcmocka-dev postgresql python3 curl wrk h2o" ;;
+    *) echo "usage: $0 build|test|run|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing packages:$missing (this script installs them on Debian 12 only)" >&2
+    exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
