@@ -1,7 +1,28 @@
+/* Every route of the provider API. */
 #include "handlers.h"
+#include "audit.h"
+#include "devices.h"
+#include "keys.h"
+#include "openapi.h"
+#include "profiles.h"
 
 void ztp_admin_register(size_t max_body, size_t max_import_body)
 {
-    (void)max_body;
     (void)max_import_body;
+    ztp_router_add("GET", "/openapi.json", ztp_openapi_get, 0, NULL);
+    ztp_v1_route("POST", "/v1/profiles", ztp_profiles_create, max_body);
+    ztp_v1_route("GET", "/v1/profiles", ztp_profiles_list, 0);
+    ztp_v1_route("GET", "/v1/profiles/{id}", ztp_profiles_get, 0);
+    ztp_v1_route("PATCH", "/v1/profiles/{id}", ztp_profiles_update, max_body);
+    ztp_v1_route("DELETE", "/v1/profiles/{id}", ztp_profiles_delete, 0);
+    ztp_v1_route("GET", "/v1/devices", ztp_devices_list, 0);
+    ztp_v1_route("PUT", "/v1/devices/{mac}", ztp_devices_put, max_body);
+    ztp_v1_route("GET", "/v1/devices/{mac}", ztp_devices_get, 0);
+    ztp_v1_route("DELETE", "/v1/devices/{mac}", ztp_devices_delete, 0);
+    ztp_v1_route("GET", "/v1/devices/{mac}/events", ztp_devices_events, 0);
+    ztp_v1_route("POST", "/v1/devices/{mac}/status", ztp_devices_report, max_body);
+    ztp_v1_route("POST", "/v1/api-keys", ztp_keys_create, max_body);
+    ztp_v1_route("GET", "/v1/api-keys", ztp_keys_list, 0);
+    ztp_v1_route("DELETE", "/v1/api-keys/{id}", ztp_keys_revoke, 0);
+    ztp_v1_route("GET", "/v1/audit-events", ztp_audit_list, 0);
 }

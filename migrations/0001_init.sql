@@ -243,6 +243,11 @@ CREATE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_s
 LANGUAGE plpgsql AS $$
 DECLARE p profiles%ROWTYPE;
 BEGIN
+    IF (SELECT count(*) FROM profiles) >= 1000 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider can have at most 1000 profiles');
+        RETURN;
+    END IF;
     INSERT INTO profiles (provider_id, name, profile_rule, upgrade_rule, short_code, params)
     VALUES (ztp_tenant(), p_name, p_rule, p_upgrade, p_short, coalesce(p_params, '{}'))
     RETURNING * INTO p;

@@ -152,10 +152,10 @@ static int cmd_provider_create(const char *name)
 
 static void register_routes(void)
 {
-    ztp_router_add("GET", "/healthz", ztp_ops_healthz, 0);
-    ztp_router_add("GET", "/readyz", ztp_ops_readyz, 0);
-    ztp_router_add("GET", "/metrics", ztp_ops_metrics, 0);
-    ztp_router_add("GET", "/redirect/{mac}", ztp_redirect_on_get, 0);
+    ztp_router_add("GET", "/healthz", ztp_ops_healthz, 0, NULL);
+    ztp_router_add("GET", "/readyz", ztp_ops_readyz, 0, NULL);
+    ztp_router_add("GET", "/metrics", ztp_ops_metrics, 0, NULL);
+    ztp_router_add("GET", "/redirect/{mac}", ztp_redirect_on_get, 0, NULL);
     ztp_redirect_init();
     ztp_activation_register(SMALL_BODY);
     ztp_admin_register(SMALL_BODY, ztp_config.max_import_bytes);

@@ -19,6 +19,7 @@ typedef struct route {
     h2o_iovec_t segs[MAX_SEGMENTS];
     ztp_route_fn fn;
     size_t max_body;
+    void *data;
     int metric;
 } route_t;
 
@@ -26,7 +27,7 @@ static route_t routes[MAX_ROUTES];
 static int nroutes;
 static int unmatched_metric = -1;
 
-void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body)
+void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body, void *data)
 {
     route_t *r = &routes[nroutes++];
     const char *p = pattern + 1;
@@ -35,6 +36,7 @@ void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, si
     r->pattern = pattern;
     r->fn = fn;
     r->max_body = max_body;
+    r->data = data;
     while (*p != '\0') {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
@@ -67,6 +69,7 @@ static int match(const route_t *r, h2o_iovec_t path, ztp_match_t *m)
     int i = 0;
 
     m->nparams = 0;
+    m->data = r->data;
     if (p == end || *p != '/')
         return 0;
     p++;

@@ -8,6 +8,7 @@
 
 /* What a route matched: the raw text of each {param} of its pattern. */
 typedef struct ztp_match {
+    void *data; /* as given to ztp_router_add */
     int nparams;
     h2o_iovec_t params[ZTP_ROUTE_MAX_PARAMS];
 } ztp_match_t;
@@ -16,8 +17,9 @@ typedef struct ztp_match {
 typedef void (*ztp_route_fn)(h2o_req_t *req, const ztp_match_t *m);
 
 /* Registers METHOD PATTERN (segments, "{name}" matching one segment) with a
- * body limit in bytes. Call before the server starts. */
-void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body);
+ * body limit in bytes; `data` reaches the handler in its match. Call before
+ * the server starts. */
+void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body, void *data);
 
 /* The h2o handler that dispatches to the routes: 404 for an unknown path,
  * 405 (with Allow) for a known path and another method, 413 over the limit. */

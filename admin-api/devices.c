@@ -1,0 +1,144 @@
+/* /v1/devices: claiming, listing, releasing and reporting on phones. */
+#include "devices.h"
+
+#include "../redirect/mac.h"
+#include "../services/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TEXT 64
+
+ZTP_SQL(SQL_PUT, 2, "SELECT * FROM ztp_device_put($1::macaddr, $2::jsonb)");
+ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_device_get($1::macaddr)");
+ZTP_SQL(SQL_RELEASE, 1, "SELECT * FROM ztp_device_release($1::macaddr)");
+ZTP_SQL(SQL_LIST, 4, "SELECT * FROM ztp_device_list($1, $2::uuid, $3::macaddr, $4::int)");
+ZTP_SQL(SQL_EVENTS, 1, "SELECT * FROM ztp_device_events($1::macaddr)");
+ZTP_SQL(SQL_REPORT, 2, "SELECT * FROM ztp_device_report($1::macaddr, $2)");
+
+void ztp_devices_validate(json_t *body, json_t *errors)
+{
+    json_t *v;
+    static const char *const texts[] = {"model", "serial"};
+
+    if ((v = json_object_get(body, "profile_id")) != NULL && !json_is_null(v) &&
+        !(json_is_string(v) && ztp_uuid_ok(json_string_value(v), json_string_length(v))))
+        ztp_errors_add(errors, "profile_id", "must be a profile id or null");
+    for (int i = 0; i < 2; i++) {
+        v = json_object_get(body, texts[i]);
+        if (v != NULL && !json_is_null(v) && !(json_is_string(v) && ztp_text_ok(json_string_value(v), MAX_TEXT)))
+            ztp_errors_add(errors, texts[i], "must be a string of 1 to 64 characters without control characters");
+    }
+}
+
+/* The canonical MAC of the path, or NULL after answering 400. */
+static const char *path_mac(h2o_req_t *req, const ztp_match_t *m)
+{
+    uint8_t mac[6];
+    char *text;
+    if (ztp_mac_parse(m->params[0].base, m->params[0].len, mac) != 0) {
+        ztp_http_problem(req, 400, "not a unicast MAC address (use 00562b043615 or 00:56:2b:04:36:15)");
+        return NULL;
+    }
+    text = h2o_mem_alloc_pool(&req->pool, 13);
+    ztp_mac_format(mac, text);
+    return text;
+}
+
+void ztp_devices_put(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *mac = path_mac(req, m);
+    json_t *body, *errors, *fields, *v;
+    char *text;
+    static const char *const known[] = {"profile_id", "model", "serial"};
+
+    if (mac == NULL || (body = ztp_json_body(req, 1)) == NULL)
+        return;
+    errors = json_array();
+    ztp_devices_validate(body, errors);
+    if (ztp_errors_answer(req, errors)) {
+        json_decref(body);
+        return;
+    }
+    fields = json_object();
+    for (int i = 0; i < 3; i++)
+        if ((v = json_object_get(body, known[i])) != NULL)
+            json_object_set(fields, known[i], v);
+    text = json_dumps(fields, JSON_COMPACT);
+    const char *p[2] = {mac, text};
+    ztp_tenant_call(req, who, &SQL_PUT, p, NULL, NULL);
+    free(text);
+    json_decref(fields);
+    json_decref(body);
+}
+
+void ztp_devices_get(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *mac = path_mac(req, m);
+    if (mac != NULL)
+        ztp_tenant_call(req, who, &SQL_GET, &mac, NULL, NULL);
+}
+
+void ztp_devices_delete(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *mac = path_mac(req, m);
+    if (mac != NULL)
+        ztp_tenant_call(req, who, &SQL_RELEASE, &mac, NULL, NULL);
+}
+
+void ztp_devices_events(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *mac = path_mac(req, m);
+    if (mac != NULL)
+        ztp_tenant_call(req, who, &SQL_EVENTS, &mac, NULL, NULL);
+}
+
+void ztp_devices_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *status = ztp_http_query(req, "status"), *profile = ztp_http_query(req, "profile_id");
+    const char *limit = ztp_http_query(req, "limit"), *cursor = ztp_http_query(req, "cursor");
+    json_t *errors = json_array();
+    char limit_text[8] = "100";
+    uint8_t after[6];
+
+    if (status != NULL && *status != '\0' && strcmp(status, "open") != 0 && strcmp(status, "pending") != 0 &&
+        strcmp(status, "custom_pending") != 0 && strcmp(status, "acquired") != 0 &&
+        strcmp(status, "aborted") != 0 && strcmp(status, "unavailable") != 0)
+        ztp_errors_add(errors, "status", "must be one of open, pending, custom_pending, acquired, aborted, unavailable");
+    if (profile != NULL && *profile != '\0' && !ztp_uuid_ok(profile, strlen(profile)))
+        ztp_errors_add(errors, "profile_id", "must be a profile id");
+    if (limit != NULL && *limit != '\0') {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end != '\0' || n < 1 || n > 1000)
+            ztp_errors_add(errors, "limit", "must be an integer from 1 to 1000");
+        else
+            snprintf(limit_text, sizeof(limit_text), "%ld", n);
+    }
+    if (cursor != NULL && *cursor != '\0' && (strlen(cursor) != 12 || ztp_mac_parse(cursor, 12, after) != 0))
+        ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
+    if (ztp_errors_answer(req, errors))
+        return;
+    const char *p[4] = {status && *status ? status : NULL, profile && *profile ? profile : NULL,
+                        cursor && *cursor ? cursor : NULL, limit_text};
+    ztp_tenant_call(req, who, &SQL_LIST, p, NULL, NULL);
+}
+
+void ztp_devices_report(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *mac = path_mac(req, m), *status;
+    json_t *body;
+    if (mac == NULL || (body = ztp_json_body(req, 0)) == NULL)
+        return;
+    status = json_string_value(json_object_get(body, "status"));
+    if (status == NULL || (strcmp(status, "acquired") != 0 && strcmp(status, "aborted") != 0 &&
+                           strcmp(status, "open") != 0)) {
+        json_t *errors = json_array();
+        ztp_errors_add(errors, "status", "must be acquired, aborted or open");
+        ztp_errors_answer(req, errors);
+    } else {
+        const char *p[2] = {mac, status};
+        ztp_tenant_call(req, who, &SQL_REPORT, p, NULL, NULL);
+    }
+    json_decref(body);
+}

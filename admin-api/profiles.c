@@ -1,0 +1,179 @@
+/* /v1/profiles: the redirect targets of a provider. */
+#include "profiles.h"
+
+#include "../redirect/profile.h"
+#include "../services/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARAMS 200
+#define MAX_PARAM_VALUE 1024
+
+ZTP_SQL(SQL_CREATE, 5, "SELECT * FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb)");
+ZTP_SQL(SQL_LIST, 0, "SELECT * FROM ztp_profile_list()");
+ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_profile_get($1::uuid)");
+ZTP_SQL(SQL_UPDATE, 2, "SELECT * FROM ztp_profile_update($1::uuid, $2::jsonb)");
+ZTP_SQL(SQL_DELETE, 1, "SELECT * FROM ztp_profile_delete($1::uuid)");
+
+static void check_rule(json_t *v, const char *field, int nullable, json_t *errors)
+{
+    const char *why;
+    if (json_is_null(v) && nullable)
+        return;
+    if (!json_is_string(v)) {
+        ztp_errors_add(errors, field, nullable ? "must be a string or null" : "must be a string");
+        return;
+    }
+    if ((why = ztp_rule_check(json_string_value(v))) != NULL)
+        ztp_errors_add(errors, field, why);
+}
+
+static void check_short_code(json_t *v, json_t *errors)
+{
+    const char *s;
+    size_t n;
+    if (json_is_null(v))
+        return;
+    s = json_string_value(v);
+    n = s ? strlen(s) : 0;
+    if (s == NULL || n < 3 || n > 16 || strspn(s, "0123456789") != n)
+        ztp_errors_add(errors, "short_code", "must be a string of 3 to 16 digits, or null");
+}
+
+static void check_params(json_t *v, json_t *errors)
+{
+    const char *key;
+    json_t *val;
+    if (json_is_null(v))
+        return;
+    if (!json_is_object(v)) {
+        ztp_errors_add(errors, "params", "must be an object of parameter name to string");
+        return;
+    }
+    if (json_object_size(v) > MAX_PARAMS) {
+        ztp_errors_add(errors, "params", "at most 200 parameters");
+        return;
+    }
+    json_object_foreach(v, key, val) {
+        char field[96];
+        snprintf(field, sizeof(field), "params.%.64s", key);
+        if (!ztp_param_name_ok(key))
+            ztp_errors_add(errors, field, "names are [A-Za-z0-9_]+ (at most 64), not Profile_Rule or Upgrade_Rule");
+        else if (!json_is_string(val))
+            ztp_errors_add(errors, field, "must be a string");
+        else if (json_string_length(val) > MAX_PARAM_VALUE || strlen(json_string_value(val)) != json_string_length(val))
+            ztp_errors_add(errors, field, "must be at most 1024 characters, without NUL");
+        else
+            for (const char *p = json_string_value(val); *p; p++)
+                if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+                    ztp_errors_add(errors, field, "must not contain control characters");
+                    break;
+                }
+    }
+}
+
+void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
+{
+    json_t *v;
+    if ((v = json_object_get(body, "name")) != NULL) {
+        if (!json_is_string(v) || !ztp_text_ok(json_string_value(v), 200))
+            ztp_errors_add(errors, "name", "must be a string of 1 to 200 characters without control characters");
+    } else if (!partial) {
+        ztp_errors_add(errors, "name", "is required");
+    }
+    if ((v = json_object_get(body, "profile_rule")) != NULL)
+        check_rule(v, "profile_rule", 0, errors);
+    else if (!partial)
+        ztp_errors_add(errors, "profile_rule", "is required");
+    if ((v = json_object_get(body, "upgrade_rule")) != NULL)
+        check_rule(v, "upgrade_rule", 1, errors);
+    if ((v = json_object_get(body, "short_code")) != NULL)
+        check_short_code(v, errors);
+    if ((v = json_object_get(body, "params")) != NULL)
+        check_params(v, errors);
+}
+
+static const char *str_or_null(json_t *body, const char *key)
+{
+    return json_string_value(json_object_get(body, key));
+}
+
+void ztp_profiles_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    json_t *body = ztp_json_body(req, 0), *errors;
+    char *params_text;
+    if (body == NULL)
+        return;
+    errors = json_array();
+    ztp_profiles_validate(body, 0, errors);
+    if (ztp_errors_answer(req, errors)) {
+        json_decref(body);
+        return;
+    }
+    json_t *params = json_object_get(body, "params");
+    params_text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : strdup("{}");
+    const char *p[5] = {str_or_null(body, "name"), str_or_null(body, "profile_rule"),
+                        str_or_null(body, "upgrade_rule"), str_or_null(body, "short_code"), params_text};
+    ztp_tenant_call(req, who, &SQL_CREATE, p, NULL, NULL);
+    free(params_text);
+    json_decref(body);
+}
+
+void ztp_profiles_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    ztp_tenant_call(req, who, &SQL_LIST, NULL, NULL, NULL);
+}
+
+/* The {id} of the path, or NULL after answering 404 for a malformed one. */
+static const char *profile_id(h2o_req_t *req, const ztp_match_t *m)
+{
+    if (!ztp_uuid_ok(m->params[0].base, m->params[0].len)) {
+        ztp_http_problem(req, 404, "no such profile");
+        return NULL;
+    }
+    return ztp_param(req, m->params[0]);
+}
+
+void ztp_profiles_get(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *id = profile_id(req, m);
+    if (id != NULL)
+        ztp_tenant_call(req, who, &SQL_GET, &id, NULL, NULL);
+}
+
+void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *id = profile_id(req, m);
+    json_t *body, *errors, *v;
+    char *text;
+    if (id == NULL || (body = ztp_json_body(req, 0)) == NULL)
+        return;
+    errors = json_array();
+    ztp_profiles_validate(body, 1, errors);
+    if ((v = json_object_get(body, "name")) != NULL && json_is_null(v))
+        ztp_errors_add(errors, "name", "cannot be null");
+    if (ztp_errors_answer(req, errors)) {
+        json_decref(body);
+        return;
+    }
+    /* only the fields the SQL knows travel */
+    json_t *fields = json_object();
+    static const char *const known[] = {"name", "profile_rule", "upgrade_rule", "short_code", "params"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if ((v = json_object_get(body, known[i])) != NULL)
+            json_object_set(fields, known[i], v);
+    text = json_dumps(fields, JSON_COMPACT);
+    const char *p[2] = {id, text};
+    ztp_tenant_call(req, who, &SQL_UPDATE, p, NULL, NULL);
+    free(text);
+    json_decref(fields);
+    json_decref(body);
+}
+
+void ztp_profiles_delete(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *id = profile_id(req, m);
+    if (id != NULL)
+        ztp_tenant_call(req, who, &SQL_DELETE, &id, NULL, NULL);
+}

@@ -1,0 +1,205 @@
+#include "tenant.h"
+
+#include "../services/http.h"
+#include "../services/log.h"
+#include "../services/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ZTP_SQL(SQL_AS_TENANT, 2,
+        "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
+        " set_config('app.key', $2, true)");
+ZTP_SQL(SQL_TOUCH_KEY, 1,
+        "UPDATE api_keys SET last_used_at = now() WHERE id = $1"
+        " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')");
+
+typedef struct v1_route {
+    ztp_v1_fn fn;
+} v1_route_t;
+
+typedef struct v1_call {
+    ztp_v1_fn fn;
+    ztp_match_t m;
+} v1_call_t;
+
+static void on_authenticated(h2o_req_t *req, const ztp_auth_t *who, void *arg)
+{
+    v1_call_t *c = arg;
+    c->fn(req, who, &c->m);
+    free(c);
+}
+
+static void on_v1_request(h2o_req_t *req, const ztp_match_t *m)
+{
+    v1_call_t *c = malloc(sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->fn = ((v1_route_t *)m->data)->fn;
+    c->m = *m;
+    ztp_auth_request(req, on_authenticated, c);
+}
+
+void ztp_v1_route(const char *method, const char *pattern, ztp_v1_fn fn, size_t max_body)
+{
+    v1_route_t *r = malloc(sizeof(*r)); /* lives as long as the process */
+    if (r == NULL)
+        abort();
+    r->fn = fn;
+    ztp_router_add(method, pattern, on_v1_request, max_body, r);
+}
+
+typedef struct call {
+    ztp_hold_t *hold;
+    ztp_tenant_row_fn row_fn;
+    void *arg;
+} call_t;
+
+void ztp_tenant_answer(h2o_req_t *req, int status, const char *body)
+{
+    if (status == 204) {
+        ztp_http_send(req, 204, NULL, "", 0);
+    } else if (status < 400) {
+        ztp_http_send(req, status, "application/json", body, strlen(body));
+    } else {
+        json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+        const char *detail = json_string_value(json_object_get(o, "detail"));
+        json_t *errors = json_object_get(o, "errors");
+        ztp_http_problem_errors(req, status, detail ? detail : ztp_http_reason(status),
+                                errors ? json_incref(errors) : NULL);
+        json_decref(o);
+    }
+}
+
+static void on_row(void *arg, const ztp_db_res_t *res)
+{
+    call_t *c = arg;
+    h2o_req_t *req = ztp_http_release(c->hold);
+    PGresult *r;
+
+    if (req == NULL)
+        goto done;
+    if (res->status == ZTP_DB_UNAVAILABLE) {
+        ztp_http_unavailable(req);
+        goto done;
+    }
+    if (res->status == ZTP_DB_ERROR) {
+        const char *state = res->sqlstate ? res->sqlstate : "";
+        if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0) {
+            ztp_http_problem(req, 409, "this conflicts with existing data");
+        } else if (strncmp(state, "22", 2) == 0) {
+            ztp_http_problem(req, 422, "a value is out of range or malformed");
+        } else {
+            ztp_log_error("database refused a provider request: %s", res->message);
+            ztp_http_problem(req, 500, "internal error");
+        }
+        goto done;
+    }
+    r = res->results[res->nresults - 1];
+    if (PQntuples(r) != 1) {
+        ztp_log_error("a provider statement returned %d rows", PQntuples(r));
+        ztp_http_problem(req, 500, "internal error");
+        goto done;
+    }
+    if (c->row_fn != NULL)
+        c->row_fn(req, atoi(PQgetvalue(r, 0, 0)), ztp_db_val(r, 0, 1), c->arg);
+    else
+        ztp_tenant_answer(req, atoi(PQgetvalue(r, 0, 0)), ztp_db_val(r, 0, 1));
+done:
+    free(c->arg);
+    free(c);
+}
+
+void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
+                     ztp_tenant_row_fn row_fn, void *arg)
+{
+    call_t *c = malloc(sizeof(*c));
+    const char *tenant[2] = {who->provider_id, who->key_id};
+    const char *key[1] = {who->key_id};
+    ztp_db_unit_t *u;
+
+    c->row_fn = row_fn;
+    c->arg = arg;
+    c->hold = ztp_http_hold(req);
+    u = ztp_db_unit_new(0, on_row, c);
+    ztp_db_unit_add(u, &SQL_AS_TENANT, tenant, NULL);
+    ztp_db_unit_add(u, &SQL_TOUCH_KEY, key, NULL);
+    ztp_db_unit_add(u, sql, params, NULL);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+json_t *ztp_json_body(h2o_req_t *req, int allow_empty)
+{
+    json_error_t err;
+    json_t *o;
+
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        if (allow_empty)
+            return json_object();
+        ztp_http_problem(req, 400, "a JSON object body is required");
+        return NULL;
+    }
+    o = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
+    if (o == NULL) {
+        char detail[256];
+        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %s", err.line, err.column, err.text);
+        ztp_http_problem(req, 400, detail);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        ztp_http_problem(req, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+void ztp_errors_add(json_t *errors, const char *field, const char *detail)
+{
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "detail", detail));
+}
+
+int ztp_errors_answer(h2o_req_t *req, json_t *errors)
+{
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    ztp_http_problem_errors(req, 422, "the request has invalid fields", errors);
+    return 1;
+}
+
+int ztp_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+int ztp_uuid_ok(const char *s, size_t len)
+{
+    if (len != 36)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+char *ztp_param(h2o_req_t *req, h2o_iovec_t v)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, v.len + 1);
+    memcpy(s, v.base, v.len);
+    s[v.len] = '\0';
+    return s;
+}

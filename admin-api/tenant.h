@@ -1,0 +1,58 @@
+#ifndef ZTP_TENANT_H
+#define ZTP_TENANT_H
+
+#include <jansson.h>
+
+#include "../services/db.h"
+#include "../services/router.h"
+#include "auth.h"
+
+/*
+ * A /v1 handler runs after authentication with the caller known. It
+ * validates its input, then runs one statement as the caller's tenant
+ * (role ztp_tenant, row-level security bound to its provider) whose single
+ * row is (status int, body json); ztp_tenant_call answers with it.
+ */
+typedef void (*ztp_v1_fn)(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
+
+/* Registers a /v1 route: authentication first, then fn. */
+void ztp_v1_route(const char *method, const char *pattern, ztp_v1_fn fn, size_t max_body);
+
+/* Called with the live request and the (status, body) row, to answer in a
+ * way of its own; arg as given. */
+typedef void (*ztp_tenant_row_fn)(h2o_req_t *req, int status, const char *body, void *arg);
+
+/* Runs sql (params as text) for who; answers from its (status, body) row:
+ * 2xx bodies as JSON, 204 empty, 4xx as problems built from the body's
+ * "detail" and "errors". With row_fn, hands the row over instead (arg is
+ * then freed with free() after it returns, or when the request is gone). */
+void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
+                     ztp_tenant_row_fn row_fn, void *arg);
+
+/* Answers a (status, body) row as ztp_tenant_call does. */
+void ztp_tenant_answer(h2o_req_t *req, int status, const char *body);
+
+/* ---- input helpers ---- */
+
+/* Parses the request body as a JSON object (an empty body is {} when
+ * allow_empty), whatever Content-Type says (curl -d sends a form type). On
+ * failure answers 400 and returns NULL. */
+json_t *ztp_json_body(h2o_req_t *req, int allow_empty);
+
+/* Collects validation errors: {"field", "detail"} entries. */
+void ztp_errors_add(json_t *errors, const char *field, const char *detail);
+
+/* Answers 422 with the errors (taken over) when there are any; returns 1 then. */
+int ztp_errors_answer(h2o_req_t *req, json_t *errors);
+
+/* Whether s is printable text of 1..max characters (UTF-8 allowed, no
+ * control characters). */
+int ztp_text_ok(const char *s, size_t max);
+
+/* Whether s is a canonical UUID. */
+int ztp_uuid_ok(const char *s, size_t len);
+
+/* Copies a path parameter into a NUL-terminated pool string. */
+char *ztp_param(h2o_req_t *req, h2o_iovec_t v);
+
+#endif

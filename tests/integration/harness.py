@@ -1,0 +1,271 @@
+"""Integration harness: a real PostgreSQL and a real ztpd, spoken to over HTTP.
+
+Standard library only. Every wait polls with a deadline; nothing sleeps
+blindly. The PostgreSQL server is this process's own child (PID 1 on the test
+machines does not reap orphans), started as the postgres user when run as root.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ZTPD = os.environ.get("ZTPD", os.path.join(ROOT, "build", "san", "ztpd"))
+PGBIN = "/usr/lib/postgresql/15/bin"
+SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+LSAN_SUPP = os.path.join(ROOT, "tests", "lsan.supp")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    """Polls pred until it returns a true value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(delay)  # a poll interval, not a wait for an outcome
+        delay = min(delay * 2, 0.1)
+
+
+def as_postgres():
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"] if os.geteuid() == 0 else []
+
+
+class Postgres:
+    """A throw-away cluster; start/kill/start again keeps its data."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ztp-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.proc = None
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(as_postgres() + [PGBIN + "/initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                                        "--no-sync"], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\nfsync = off\nsynchronous_commit = on\nmax_connections = 200\n"
+                    "unix_socket_directories = '%s'\nlisten_addresses = '127.0.0.1'\n" % self.dir)
+
+    def start(self):
+        self.proc = subprocess.Popen(as_postgres() + [PGBIN + "/postgres", "-D", self.data, "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "a"))
+        wait_until(self.ready, 30, "postgres to accept connections")
+
+    def ready(self):
+        r = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)])
+        return r.returncode == 0
+
+    def kill(self):
+        """SIGKILL, then reap, as a crash would."""
+        self.proc.kill()
+        self.proc.wait()
+        # the postmaster's children die with it; wait for its port to close
+        wait_until(lambda: not self.ready(), 10, "postgres to go away")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, db="postgres"):
+        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
+
+    def psql(self, db, sql, *args):
+        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url(db), "-c", sql]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError("psql failed: " + r.stderr)
+        return r.stdout.strip()
+
+    def new_database(self):
+        name = "t_" + uuid.uuid4().hex[:12]
+        self.psql("postgres", "CREATE DATABASE " + name)
+        return name
+
+
+PG = None
+
+
+def postgres():
+    global PG
+    if PG is None:
+        PG = Postgres()
+        PG.start()
+    return PG
+
+
+def ztpd_env(db, **extra):
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": postgres().url(db), "ZTP_SECRET": SECRET, "ZTP_THREADS": "2",
+                "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+                "LSAN_OPTIONS": "suppressions=" + LSAN_SUPP,
+                "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def ztpd_cmd(db, *args, **env):
+    return subprocess.run([ZTPD] + list(args), env=ztpd_env(db, **env), capture_output=True, text=True,
+                          timeout=60)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+        self.text = body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.text[:300])
+
+
+class Ztpd:
+    """A running `ztpd serve` on a free port."""
+
+    def __init__(self, db, **env):
+        self.db = db
+        self.port = free_port()
+        self.env = dict(env)
+        self.env.setdefault("ZTP_LISTEN", "127.0.0.1:%d" % self.port)
+        self.proc = None
+        self.stdout_path = tempfile.mktemp(prefix="ztpd-out-")
+        self.stderr_path = tempfile.mktemp(prefix="ztpd-err-")
+
+    def start(self):
+        self.proc = subprocess.Popen([ZTPD, "serve"], env=ztpd_env(self.db, **self.env),
+                                     stdout=open(self.stdout_path, "wb"), stderr=open(self.stderr_path, "wb"))
+        wait_until(self._healthy, 20, "ztpd /healthz")
+        return self
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("ztpd exited: " + self.stderr())
+        try:
+            return self.request("GET", "/healthz", timeout=1).status == 200
+        except OSError:
+            return False
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, check=True):
+        """SIGTERM; the exit must be clean (0, no sanitizer report)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("ztpd did not stop within 30 s of SIGTERM")
+        if check:
+            err = self.stderr()
+            if code != 0 or "Sanitizer" in err or "runtime error" in err:
+                raise AssertionError("ztpd exited %d:\n%s" % (code, err[-6000:]))
+        return code
+
+    def request(self, method, path, body=None, headers=None, key=None, timeout=10, source=None):
+        h = dict(headers or {})
+        if key is not None:
+            h["Authorization"] = "Bearer " + key
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+def migrate(db):
+    r = ztpd_cmd(db, "migrate")
+    if r.returncode != 0:
+        raise AssertionError("migrate failed: " + r.stderr)
+
+
+def create_provider(db, name):
+    r = ztpd_cmd(db, "provider", "create", name)
+    if r.returncode != 0:
+        raise AssertionError("provider create failed: " + r.stderr)
+    return json.loads(r.stdout)
+
+
+class ServerTest(unittest.TestCase):
+    """One fresh database and one ztpd per test class; providers on demand."""
+    server_env = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.db = cls.pg.new_database()
+        migrate(cls.db)
+        cls.srv = Ztpd(cls.db, **cls.server_env).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def provider(self, name=None):
+        return create_provider(self.db, name or ("p-" + uuid.uuid4().hex[:8]))
+
+    def assertProblem(self, r, status):
+        self.assertEqual(r.status, status, r)
+        self.assertTrue(r.headers.get("content-type", "").startswith("application/problem+json"), r.headers)
+        body = r.json()
+        self.assertEqual(body["status"], status)
+        for k in ("type", "title", "detail"):
+            self.assertIn(k, body)
+        return body

@@ -1,0 +1,230 @@
+"""Commands, configuration errors, operations endpoints, errors, shutdown."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import unittest
+
+from harness import (ServerTest, Ztpd, ZTPD, create_provider, free_port, migrate, postgres, wait_until,
+                     ztpd_cmd, ztpd_env)
+
+
+class CommandTest(unittest.TestCase):
+    def setUp(self):
+        self.pg = postgres()
+        self.db = self.pg.new_database()
+
+    def test_migrate_twice_applies_each_file_once(self):
+        first = ztpd_cmd(self.db, "migrate")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        second = ztpd_cmd(self.db, "migrate")
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn("0 applied", second.stderr)
+        n = int(self.pg.psql(self.db, "SELECT count(*) FROM ztp_schema_migrations"))
+        files = [f for f in os.listdir(os.path.join(os.path.dirname(ZTPD), "..", "..", "migrations"))
+                 if f.endswith(".sql")]
+        self.assertEqual(n, len(files))
+
+    def test_migrate_concurrently_applies_each_file_once(self):
+        env = ztpd_env(self.db)
+        procs = [subprocess.Popen([ZTPD, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(4)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for p, (_, err) in zip(procs, outs):
+            self.assertEqual(p.returncode, 0, err)
+        applied = sum(int(re.search(rb"(\d+) applied", err).group(1)) for _, err in outs)
+        total = int(self.pg.psql(self.db, "SELECT count(*) FROM ztp_schema_migrations"))
+        self.assertEqual(applied, total)
+
+    def test_migrate_refuses_a_changed_file(self):
+        migrate(self.db)
+        self.pg.psql(self.db, "UPDATE ztp_schema_migrations SET checksum = 'x' WHERE version = '0001_init.sql'")
+        r = ztpd_cmd(self.db, "migrate")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("changed", r.stderr)
+
+    def test_provider_create_prints_one_json_object(self):
+        migrate(self.db)
+        r = ztpd_cmd(self.db, "provider", "create", "Acme Telecom")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1)
+        obj = json.loads(lines[0])
+        self.assertEqual(set(obj), {"id", "name", "api_key"})
+        self.assertEqual(obj["name"], "Acme Telecom")
+        stored = self.pg.psql(self.db, "SELECT count(*) FROM api_keys WHERE position(convert_to('%s', 'UTF8') in hash) > 0"
+                              % obj["api_key"][-20:])
+        self.assertEqual(stored, "0")  # only a hash is kept
+
+    def test_missing_or_malformed_secret_is_one_clear_line(self):
+        migrate(self.db)
+        for value in ("", "abc", "zz" * 32):
+            r = ztpd_cmd(self.db, "provider", "create", "x", ZTP_SECRET=value)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("ZTP_SECRET", r.stderr)
+            r = ztpd_cmd(self.db, "serve", ZTP_SECRET=value)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("ZTP_SECRET", r.stderr)
+
+    def test_bad_configuration_is_one_clear_line(self):
+        cases = [({"DATABASE_URL": ""}, "DATABASE_URL"), ({"ZTP_LISTEN": "nonsense"}, "ZTP_LISTEN"),
+                 ({"ZTP_THREADS": "0"}, "ZTP_THREADS"),
+                 ({"ZTP_TLS_LISTEN": "127.0.0.1:0"}, "ZTP_TLS_CERT")]
+        for env, word in cases:
+            r = ztpd_cmd(self.db, "serve", **env)
+            self.assertNotEqual(r.returncode, 0, env)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn(word, r.stderr)
+
+    def test_unreachable_database_is_one_clear_line(self):
+        port = free_port()
+        for cmd in (["migrate"], ["serve"], ["provider", "create", "x"]):
+            r = ztpd_cmd(self.db, *cmd, DATABASE_URL="postgresql://postgres@127.0.0.1:%d/x" % port)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("cannot connect to the database", r.stderr)
+
+    def test_serve_refuses_an_unmigrated_database(self):
+        r = ztpd_cmd(self.db, "serve")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ztpd migrate", r.stderr)
+
+    def test_port_in_use_is_reported(self):
+        migrate(self.db)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = ztpd_cmd(self.db, "serve", ZTP_LISTEN="127.0.0.1:%d" % port)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("already in use", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_unknown_command_prints_usage(self):
+        r = ztpd_cmd(self.db, "frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage", r.stderr)
+
+
+class OperationsTest(ServerTest):
+    def test_healthz_and_readyz(self):
+        self.assertEqual(self.srv.get("/healthz").status, 200)
+        self.assertEqual(self.srv.get("/readyz").status, 200)
+
+    def test_unknown_route_is_404_problem(self):
+        self.assertProblem(self.srv.get("/nope"), 404)
+        self.assertProblem(self.srv.get("/redirect"), 404)
+
+    def test_wrong_method_is_405_with_allow(self):
+        r = self.srv.post("/healthz", "x")
+        self.assertProblem(r, 405)
+        self.assertIn("GET", r.headers["allow"])
+
+    def test_body_over_limit_is_413(self):
+        r = self.srv.post("/activate", "x" * (70 * 1024), headers={"Content-Type": "application/json"})
+        self.assertProblem(r, 413)
+
+    def test_metrics_exposition(self):
+        self.srv.get("/healthz")
+        r = self.srv.get("/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["content-type"].startswith("text/plain"))
+        self.assertIn('ztp_http_requests_total{route="/healthz",status="200"}', r.text)
+        self.assertIn("ztp_http_request_duration_seconds_bucket", r.text)
+        self.assertIn("ztp_db_connections_ready", r.text)
+        self.assertIn("ztp_redirects_total", r.text)
+        promtool = shutil.which("promtool")
+        if promtool:
+            p = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_access_log_is_one_json_line_per_request(self):
+        self.srv.get("/healthz?secret=1")
+        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 5,
+                          "the access log line")[-1]
+        entry = json.loads(line)
+        for k in ("time", "id", "method", "path", "status", "ms"):
+            self.assertIn(k, entry)
+        self.assertNotIn("secret", line)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_drains_in_flight_requests_and_exits_0(self):
+        pg = postgres()
+        db = pg.new_database()
+        migrate(db)
+        srv = Ztpd(db).start()
+        # a request held in flight by a locked row: it must still be answered
+        pg.psql(db, "SELECT 1")
+        results = []
+        lock = subprocess.Popen(["psql", "-X", "-q", pg.url(db)], stdin=subprocess.PIPE, text=True)
+        lock.stdin.write("BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;\n")
+        lock.stdin.flush()
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
+                                       " AND relation = 'devices'::regclass") != "0", 10, "the lock")
+        t = threading.Thread(target=lambda: results.append(srv.get("/redirect/00562b043615.xml", timeout=20)))
+        t.start()
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                   != "0", 10, "the request to wait on the lock")
+        srv.proc.send_signal(15)
+        t.join(20)
+        lock.stdin.close()
+        lock.wait(20)
+        self.assertEqual(srv.proc.wait(20), 0, srv.stderr())
+        self.assertEqual(len(results), 1)
+        self.assertEqual(results[0].status, 404)  # answered, not dropped
+        self.assertNotIn("Sanitizer", srv.stderr())
+
+
+class DatabaseOutageTest(unittest.TestCase):
+    """Kills PostgreSQL under load: 503 with Retry-After within 2 s, then recovery."""
+
+    def test_database_killed_then_back(self):
+        import time
+        pg = postgres()
+        db = pg.new_database()
+        migrate(db)
+        srv = Ztpd(db).start()
+        try:
+            self.assertEqual(srv.get("/readyz").status, 200)
+            stop = threading.Event()
+            statuses = []
+
+            def load():
+                while not stop.is_set():
+                    try:
+                        statuses.append(srv.get("/redirect/00562b043615.xml", timeout=5).status)
+                    except OSError:
+                        statuses.append(-1)
+
+            workers = [threading.Thread(target=load) for _ in range(4)]
+            for w in workers:
+                w.start()
+            wait_until(lambda: len(statuses) > 20, 10, "load")
+            pg.kill()
+            t0 = time.monotonic()
+            r = srv.get("/redirect/00562b043615.xml", timeout=5)
+            self.assertLess(time.monotonic() - t0, 2.0)
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("retry-after", r.headers)
+            self.assertEqual(r.json()["status"], 503)
+            self.assertEqual(srv.get("/readyz").status, 503)
+            self.assertEqual(srv.get("/healthz").status, 200)
+            pg.start()
+            t1 = time.monotonic()
+            wait_until(lambda: srv.get("/readyz").status == 200, 5, "readyz after the database returned")
+            self.assertLess(time.monotonic() - t1, 5.0)
+            wait_until(lambda: srv.get("/redirect/00562b043615.xml").status == 404, 5, "redirects to recover")
+            stop.set()
+            for w in workers:
+                w.join(10)
+            self.assertNotIn(500, statuses)
+            self.assertNotIn(-1, statuses)
+        finally:
+            if pg.proc.poll() is not None:
+                pg.start()
+            srv.stop()
