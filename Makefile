@@ -52,9 +52,9 @@ build/san/gen/migrations.o: build/gen/migrations.c
 build/san/ztpd: $(SAN_OBJS) build/san/services/main.o build/san/gen/migrations.o
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -pthread
 
-build/san/tests/%: tests/unit/%.c $(SAN_OBJS)
+build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) $(PKGLIBS) -lcmocka -pthread
+	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) build/san/gen/migrations.o $(PKGLIBS) -lcmocka -pthread
 
 build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o build/obj/redirect/mac.o
 	$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl expat jansson 2>/dev/null) -pthread

@@ -1,0 +1,144 @@
+"""GET /redirect/{mac}: the contract's section 3 (redirect) and the status machine."""
+import os
+import signal
+import subprocess
+import threading
+import uuid
+
+from harness import ServerTest, Ztpd, migrate, postgres, create_provider, wait_until
+
+RULE = "https://prov.acme.example/$PSN/$MA.xml"
+
+
+class RedirectTest(ServerTest):
+    def setUp(self):
+        self.p = self.provider()
+        self.key = self.p["api_key"]
+        r = self.srv.post("/v1/profiles", {"name": "main-" + uuid.uuid4().hex[:6], "profile_rule": RULE,
+                                           "upgrade_rule": "http://fw.example/$PSN.bin",
+                                           "params": {"Resync_Periodic": "3600", "Text": "a<b&c"}}, key=self.key)
+        self.assertEqual(r.status, 201, r)
+        self.profile = r.json()
+
+    def claim(self, mac, profile=True):
+        body = {"profile_id": self.profile["id"]} if profile else {}
+        r = self.srv.put("/v1/devices/" + mac, body, key=self.key)
+        self.assertEqual(r.status, 201, r)
+
+    def events(self, mac):
+        r = self.srv.get("/v1/devices/%s/events" % mac, key=self.key)
+        self.assertEqual(r.status, 200, r)
+        return [(e["from"], e["to"], e["cause"]) for e in r.json()["items"]]
+
+    def device(self, mac):
+        return self.srv.get("/v1/devices/" + mac, key=self.key).json()
+
+    def test_claimed_with_profile_answers_flat_profile_xml(self):
+        self.claim("00562b043615")
+        r = self.srv.get("/redirect/00562b043615.xml", headers={"User-Agent": "Cisco-CP-8845-3PCC/11.3.1 (00562b043615)"})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers["content-type"].startswith("application/xml"))
+        self.assertIn('<Profile_Rule ua="na">https://prov.acme.example/$PSN/$MA.xml</Profile_Rule>', r.text)
+        self.assertIn('<Upgrade_Rule ua="na">http://fw.example/$PSN.bin</Upgrade_Rule>', r.text)
+        self.assertIn('<Resync_Periodic ua="na">3600</Resync_Periodic>', r.text)
+        self.assertIn('<Text ua="na">a&lt;b&amp;c</Text>', r.text)
+        self.assertTrue(r.text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>'))
+
+    def test_every_mac_spelling_reaches_the_same_device(self):
+        self.claim("00562b043616")
+        for spelling in ("00562b043616", "00562B043616", "00:56:2b:04:36:16", "00-56-2B-04-36-16", "0056.2b04.3616"):
+            r = self.srv.get("/redirect/%s.xml" % spelling)
+            self.assertEqual(r.status, 200, (spelling, r))
+        self.assertEqual(self.device("00562b043616")["contacts"], 5)
+
+    def test_json_by_suffix_or_accept(self):
+        self.claim("00562b043617")
+        r = self.srv.get("/redirect/00562b043617.json?model=CP-8845-3PCC&sn=FCH1")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers["content-type"].startswith("application/json"))
+        body = r.json()
+        self.assertEqual(body["mac"], "00562b043617")
+        self.assertEqual(body["profile_rule"], RULE)
+        self.assertEqual(body["upgrade_rule"], "http://fw.example/$PSN.bin")
+        self.assertEqual(body["params"], {"Resync_Periodic": "3600", "Text": "a<b&c"})
+        self.assertEqual(body["url"], "https://prov.acme.example/8845-3PCC/00562b043617.xml")
+        r = self.srv.get("/redirect/00562b043617", headers={"Accept": "application/json"})
+        self.assertEqual(r.json()["mac"], "00562b043617")
+        r = self.srv.get("/redirect/00562b043617")
+        self.assertTrue(r.headers["content-type"].startswith("application/xml"))
+
+    def test_unknown_mac_is_404_and_leaves_no_row(self):
+        r = self.srv.get("/redirect/00562b0436ff.xml")
+        self.assertProblem(r, 404)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE mac = '00562b0436ff'"), "0")
+
+    def test_malformed_mac_is_400(self):
+        for bad in ("zz", "00562b04361", "01562b043615", "ffffffffffff", "00:56:2b:04:36-15", "%00", "00562b043615.txt"):
+            self.assertProblem(self.srv.get("/redirect/%s.xml" % bad), 400)
+
+    def test_claimed_without_profile_is_404_and_pending(self):
+        self.claim("00562b043618", profile=False)
+        self.assertProblem(self.srv.get("/redirect/00562b043618.xml"), 404)
+        self.assertEqual(self.device("00562b043618")["status"], "pending")
+        self.assertEqual(self.events("00562b043618"), [(None, "open", "claimed"), ("open", "pending", "redirect")])
+
+    def test_status_and_events_through_a_phones_life(self):
+        mac = "00562b043619"
+        self.claim(mac)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % mac).status, 200)
+        self.assertEqual(self.device(mac)["status"], "custom_pending")
+        r = self.srv.post("/v1/devices/%s/status" % mac, {"status": "acquired"}, key=self.key)
+        self.assertEqual(r.json()["status"], "acquired")
+        # a factory reset: asks again, answered like any other
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % mac).status, 200)
+        self.assertEqual(self.device(mac)["status"], "custom_pending")
+        self.assertEqual(self.events(mac), [(None, "open", "claimed"), ("open", "custom_pending", "redirect"),
+                                            ("custom_pending", "acquired", "reported"),
+                                            ("acquired", "custom_pending", "redirect")])
+
+    def test_released_device_is_404_and_unavailable(self):
+        mac = "00562b04361a"
+        self.claim(mac)
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.key).status, 204)
+        self.assertProblem(self.srv.get("/redirect/%s.xml" % mac), 404)
+        self.assertEqual(self.pg.psql(self.db, "SELECT status FROM devices WHERE mac = '%s'" % mac), "unavailable")
+        # claimed again: open once more, and the owner sees no event of the time nobody owned it
+        self.claim(mac)
+        self.assertEqual(self.device(mac)["status"], "open")
+
+    def test_contact_records_user_agent_and_address(self):
+        mac = "00562b04361b"
+        self.claim(mac)
+        self.srv.get("/redirect/%s.xml" % mac, headers={"User-Agent": "Yealink SIP-T54W 96.86.0.70 00:15:65:aa:bb:cc"})
+        row = self.pg.psql(self.db, "SELECT contacts, ua_vendor, ua_model, ua_firmware, host(last_addr) FROM devices"
+                                    " WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "1|yealink|SIP-T54W|96.86.0.70|127.0.0.1")
+
+    def test_hostile_user_agent_is_harmless(self):
+        mac = "00562b04361c"
+        self.claim(mac)
+        r = self.srv.get("/redirect/%s.xml" % mac, headers={"User-Agent": "Cisco-(" + "x" * 6000 + "\xe9\xff"})
+        self.assertEqual(r.status, 200)
+        n = self.pg.psql(self.db, "SELECT length(user_agent) FROM devices WHERE mac = '%s'" % mac)
+        self.assertLessEqual(int(n), 512)
+
+    def test_metrics_count_redirect_outcomes(self):
+        self.srv.get("/redirect/zz.xml")
+        r = self.srv.get("/metrics")
+        self.assertRegex(r.text, r'ztp_redirects_total\{outcome="bad_mac"\} [1-9]')
+
+
+class DurabilityTest(ServerTest):
+    def test_contact_survives_a_kill_right_after_the_200(self):
+        p = self.provider()
+        prof = self.srv.post("/v1/profiles", {"name": "m", "profile_rule": RULE}, key=p["api_key"]).json()
+        self.srv.put("/v1/devices/00562b043700", {"profile_id": prof["id"]}, key=p["api_key"])
+        r = self.srv.get("/redirect/00562b043700.xml")
+        self.assertEqual(r.status, 200)
+        self.srv.proc.send_signal(signal.SIGKILL)
+        self.srv.proc.wait()
+        self.assertEqual(self.pg.psql(self.db, "SELECT contacts, status FROM devices WHERE mac = '00562b043700'"),
+                         "1|custom_pending")
+        type(self).srv = Ztpd(self.db).start()
+        r = self.srv.get("/v1/devices/00562b043700", key=p["api_key"])
+        self.assertEqual(r.json()["contacts"], 1)
