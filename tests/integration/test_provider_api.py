@@ -1,0 +1,251 @@
+"""The /v1 provider API (contract section 4) with two providers side by side."""
+import json
+import uuid
+
+from harness import ServerTest
+
+RULE = "https://prov.example/$MA.xml"
+
+
+class ProviderApiTest(ServerTest):
+    def setUp(self):
+        self.a = self.provider("A")["api_key"]
+        self.b = self.provider("B")["api_key"]
+
+    def profile(self, key, **fields):
+        body = {"name": "p-" + uuid.uuid4().hex[:8], "profile_rule": RULE}
+        body.update(fields)
+        r = self.srv.post("/v1/profiles", body, key=key)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    # --- authentication -------------------------------------------------
+
+    def test_missing_malformed_unknown_key_is_401_with_www_authenticate(self):
+        for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nope"},
+                        {"Authorization": "Bearer ztp_0123456789abcdef_" + "A" * 43},
+                        {"Authorization": "Bearer " + self.a[:-1] + ("B" if self.a[-1] != "B" else "C")}):
+            r = self.srv.get("/v1/profiles", headers=headers)
+            self.assertProblem(r, 401)
+            self.assertTrue(r.headers["www-authenticate"].startswith("Bearer"))
+
+    def test_revoked_key_gets_401_at_once(self):
+        r = self.srv.post("/v1/api-keys", {"name": "temp"}, key=self.a)
+        self.assertEqual(r.status, 201, r)
+        k = r.json()
+        self.assertEqual(set(k), {"id", "name", "api_key", "created_at"})
+        self.assertEqual(self.srv.get("/v1/profiles", key=k["api_key"]).status, 200)
+        listed = self.srv.get("/v1/api-keys", key=self.a).json()["items"]
+        self.assertIn(k["id"], [x["id"] for x in listed])
+        self.assertNotIn("api_key", json.dumps(listed))
+        self.assertEqual(self.srv.delete("/v1/api-keys/" + k["id"], key=self.a).status, 204)
+        for _ in range(4):  # every thread
+            self.assertProblem(self.srv.get("/v1/profiles", key=k["api_key"]), 401)
+
+    def test_keys_of_another_provider_are_invisible(self):
+        k = self.srv.post("/v1/api-keys", {"name": "b-key"}, key=self.b).json()
+        self.assertProblem(self.srv.delete("/v1/api-keys/" + k["id"], key=self.a), 404)
+        self.assertNotIn(k["id"], json.dumps(self.srv.get("/v1/api-keys", key=self.a).json()))
+        self.assertEqual(self.srv.get("/v1/profiles", key=k["api_key"]).status, 200)
+
+    # --- profiles -------------------------------------------------------
+
+    def test_profile_create_returns_every_field(self):
+        p = self.profile(self.a, upgrade_rule="http://fw/$PSN", short_code=str(uuid.uuid4().int)[:9],
+                         params={"Resync_Periodic": "60"})
+        self.assertEqual(set(p), {"id", "name", "profile_rule", "upgrade_rule", "short_code", "params",
+                                  "created_at", "updated_at"})
+        self.assertEqual(p["params"], {"Resync_Periodic": "60"})
+        self.assertRegex(p["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+        self.assertEqual(self.srv.get("/v1/profiles/" + p["id"], key=self.a).json(), p)
+
+    def test_profile_validation_is_422_with_errors(self):
+        cases = [({}, {"name", "profile_rule"}),
+                 ({"name": "x", "profile_rule": "ftp://x/"}, {"profile_rule"}),
+                 ({"name": "x", "profile_rule": RULE, "upgrade_rule": 5}, {"upgrade_rule"}),
+                 ({"name": "x", "profile_rule": RULE, "short_code": "12"}, {"short_code"}),
+                 ({"name": "x", "profile_rule": RULE, "short_code": "12345678901234567"}, {"short_code"}),
+                 ({"name": "x", "profile_rule": RULE, "params": {"Profile_Rule": "x"}}, {"params.Profile_Rule"}),
+                 ({"name": "x", "profile_rule": RULE, "params": {"a-b": "x"}}, {"params.a-b"}),
+                 ({"name": "x", "profile_rule": RULE, "params": {"a": 1}}, {"params.a"}),
+                 ({"name": "", "profile_rule": "https://x/" + "a" * 1100}, {"name", "profile_rule"})]
+        for body, fields in cases:
+            r = self.srv.post("/v1/profiles", body, key=self.a)
+            problem = self.assertProblem(r, 422)
+            self.assertEqual({e["field"] for e in problem["errors"]}, fields, body)
+
+    def test_malformed_json_is_400(self):
+        for body in ("{", "[1]", "nul", '{"a":1,"a":2}'):
+            self.assertProblem(self.srv.post("/v1/profiles", body, key=self.a,
+                                             headers={"Content-Type": "application/json"}), 400)
+
+    def test_taken_name_or_short_code_is_409(self):
+        code = str(uuid.uuid4().int)[:10]
+        p = self.profile(self.a, short_code=code)
+        self.assertProblem(self.srv.post("/v1/profiles", {"name": p["name"], "profile_rule": RULE}, key=self.a), 409)
+        # short codes are unique across providers; names only within one
+        self.assertProblem(self.srv.post("/v1/profiles", {"name": "other", "profile_rule": RULE, "short_code": code},
+                                         key=self.b), 409)
+        self.profile(self.b, name=p["name"])
+
+    def test_profile_patch_and_delete(self):
+        p = self.profile(self.a)
+        r = self.srv.patch("/v1/profiles/" + p["id"], {"profile_rule": "http://new/$MA", "upgrade_rule": None},
+                           key=self.a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["profile_rule"], "http://new/$MA")
+        self.assertProblem(self.srv.patch("/v1/profiles/" + p["id"], {"profile_rule": "nope"}, key=self.a), 422)
+        self.assertProblem(self.srv.patch("/v1/profiles/" + p["id"], {"name": None}, key=self.a), 422)
+        self.srv.put("/v1/devices/00562b050001", {"profile_id": p["id"]}, key=self.a)
+        self.assertProblem(self.srv.delete("/v1/profiles/" + p["id"], key=self.a), 409)
+        self.srv.put("/v1/devices/00562b050001", {"profile_id": None}, key=self.a)
+        self.assertEqual(self.srv.delete("/v1/profiles/" + p["id"], key=self.a).status, 204)
+        self.assertProblem(self.srv.get("/v1/profiles/" + p["id"], key=self.a), 404)
+        self.assertProblem(self.srv.get("/v1/profiles/not-a-uuid", key=self.a), 404)
+
+    def test_profiles_of_another_provider_answer_404(self):
+        p = self.profile(self.b)
+        self.assertProblem(self.srv.get("/v1/profiles/" + p["id"], key=self.a), 404)
+        self.assertProblem(self.srv.patch("/v1/profiles/" + p["id"], {"name": "x"}, key=self.a), 404)
+        self.assertProblem(self.srv.delete("/v1/profiles/" + p["id"], key=self.a), 404)
+        self.assertNotIn(p["id"], self.srv.get("/v1/profiles", key=self.a).text)
+        # and cannot be attached to A's devices
+        r = self.srv.put("/v1/devices/00562b050002", {"profile_id": p["id"]}, key=self.a)
+        self.assertEqual({e["field"] for e in self.assertProblem(r, 422)["errors"]}, {"profile_id"})
+        self.assertEqual(self.srv.get("/v1/profiles/" + p["id"], key=self.b).status, 200)
+
+    # --- devices --------------------------------------------------------
+
+    def test_device_put_claims_201_then_updates_200(self):
+        p = self.profile(self.a)
+        r = self.srv.put("/v1/devices/00:56:2B:05:00:03", {"profile_id": p["id"], "model": "CP-8845-3PCC"}, key=self.a)
+        self.assertEqual(r.status, 201, r)
+        d = r.json()
+        self.assertEqual(set(d), {"mac", "profile_id", "model", "serial", "status", "status_changed_at",
+                                  "last_contact_at", "contacts", "created_at"})
+        self.assertEqual((d["mac"], d["status"], d["contacts"], d["serial"]), ("00562b050003", "open", 0, None))
+        r = self.srv.put("/v1/devices/00562b050003", {"serial": "FCH1"}, key=self.a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["serial"], r.json()["model"], r.json()["profile_id"]), ("FCH1", "CP-8845-3PCC", p["id"]))
+        self.assertProblem(self.srv.put("/v1/devices/00562b050003", {"model": 5}, key=self.a), 422)
+        self.assertProblem(self.srv.put("/v1/devices/01562b050003", {}, key=self.a), 400)
+        self.assertProblem(self.srv.put("/v1/devices/00562b050003", {"profile_id": str(uuid.uuid4())}, key=self.a), 422)
+
+    def test_device_of_another_provider_is_409_or_404(self):
+        self.assertEqual(self.srv.put("/v1/devices/00562b050004", {}, key=self.b).status, 201)
+        body = self.assertProblem(self.srv.put("/v1/devices/00562b050004", {}, key=self.a), 409)
+        self.assertNotIn("B", body["detail"])
+        self.assertProblem(self.srv.get("/v1/devices/00562b050004", key=self.a), 404)
+        self.assertProblem(self.srv.delete("/v1/devices/00562b050004", key=self.a), 404)
+        self.assertProblem(self.srv.get("/v1/devices/00562b050004/events", key=self.a), 404)
+        self.assertProblem(self.srv.post("/v1/devices/00562b050004/status", {"status": "acquired"}, key=self.a), 404)
+        self.assertNotIn("00562b050004", self.srv.get("/v1/devices?limit=1000", key=self.a).text)
+        self.assertEqual(self.srv.get("/v1/devices/00562b050004", key=self.b).status, 200)
+
+    def test_release_then_another_provider_claims_without_seeing_history(self):
+        mac = "00562b050005"
+        self.srv.put("/v1/devices/" + mac, {}, key=self.b)
+        self.srv.post("/v1/devices/%s/status" % mac, {"status": "aborted"}, key=self.b)
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.b).status, 204)
+        self.assertProblem(self.srv.get("/v1/devices/" + mac, key=self.b), 404)
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=self.a).status, 201)
+        events = self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]
+        self.assertEqual([(e["from"], e["to"]) for e in events], [(None, "open")])
+        audit = self.srv.get("/v1/audit-events?limit=1000", key=self.a).text
+        self.assertNotIn("aborted", audit)
+
+    def test_status_reports(self):
+        mac = "00562b050006"
+        self.srv.put("/v1/devices/" + mac, {}, key=self.a)
+        for status in ("acquired", "aborted", "open"):
+            r = self.srv.post("/v1/devices/%s/status" % mac, {"status": status}, key=self.a)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["status"], status)
+        for bad in ({"status": "pending"}, {"status": "unavailable"}, {}, {"status": 1}):
+            self.assertProblem(self.srv.post("/v1/devices/%s/status" % mac, bad, key=self.a), 422)
+        events = self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]
+        self.assertEqual([e["to"] for e in events], ["open", "acquired", "aborted", "open"])
+        self.assertTrue(all(set(e) == {"at", "from", "to", "cause"} for e in events))
+
+    def test_list_pagination_visits_every_device_once(self):
+        p = self.profile(self.a)
+        macs = ["00562b06%04x" % i for i in range(25)]
+        for i, mac in enumerate(macs):
+            self.srv.put("/v1/devices/" + mac, {"profile_id": p["id"]} if i % 2 else {}, key=self.a)
+        seen, cursor = [], None
+        while True:
+            r = self.srv.get("/v1/devices?limit=7" + ("&cursor=" + cursor if cursor else ""), key=self.a)
+            self.assertEqual(r.status, 200, r)
+            page = r.json()
+            seen += [d["mac"] for d in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        mine = [m for m in seen if m.startswith("00562b06")]
+        self.assertEqual(mine, sorted(macs))
+        self.assertEqual(seen, sorted(seen))
+        r = self.srv.get("/v1/devices?profile_id=%s&limit=1000" % p["id"], key=self.a)
+        self.assertEqual(len(r.json()["items"]), 12)
+        r = self.srv.get("/v1/devices?status=open&limit=1000", key=self.a)
+        self.assertTrue(all(d["status"] == "open" for d in r.json()["items"]))
+        for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz", "status=nope", "profile_id=x"):
+            self.assertProblem(self.srv.get("/v1/devices?" + q, key=self.a), 422)
+
+    # --- audit ----------------------------------------------------------
+
+    def test_every_change_is_audited_with_its_key(self):
+        p = self.profile(self.a)
+        self.srv.patch("/v1/profiles/" + p["id"], {"name": "renamed-" + p["id"][:8]}, key=self.a)
+        self.srv.put("/v1/devices/00562b050007", {}, key=self.a)
+        self.srv.post("/v1/devices/00562b050007/status", {"status": "acquired"}, key=self.a)
+        self.srv.delete("/v1/devices/00562b050007", key=self.a)
+        items = self.srv.get("/v1/audit-events?limit=1000", key=self.a).json()["items"]
+        actions = [(i["action"], i["target"]) for i in items]
+        for want in (("profile.create", p["id"]), ("profile.update", p["id"]), ("device.claim", "00562b050007"),
+                     ("device.status", "00562b050007"), ("device.release", "00562b050007")):
+            self.assertIn(want, actions)
+        self.assertTrue(all(set(i) == {"at", "key_id", "action", "target", "detail"} for i in items))
+        self.assertTrue(all(i["key_id"] and i["key_id"] in self.a for i in items))
+        self.assertNotIn(p["id"], self.srv.get("/v1/audit-events?limit=1000", key=self.b).text)
+
+    def test_audit_pagination(self):
+        for i in range(5):
+            self.profile(self.b)
+        seen, cursor = [], None
+        while True:
+            page = self.srv.get("/v1/audit-events?limit=2" + ("&cursor=" + cursor if cursor else ""), key=self.b).json()
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        self.assertGreaterEqual(len(seen), 5)
+        self.assertEqual(len({json.dumps(s, sort_keys=True) for s in seen}), len(seen))
+
+
+class RowLevelSecurityTest(ServerTest):
+    def test_every_tenant_table_forces_rls(self):
+        rows = self.pg.psql(self.db, "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class"
+                                     " WHERE relname IN ('providers','api_keys','profiles','devices','device_events',"
+                                     "'audit_events','idempotency_keys','activation_codes') ORDER BY relname")
+        for line in rows.splitlines():
+            name, enabled, forced = line.split("|")
+            self.assertEqual((enabled, forced), ("t", "t"), name)
+
+    def test_a_session_for_provider_a_sees_and_changes_nothing_of_b(self):
+        a = self.provider("A")
+        b = self.provider("B")
+        self.srv.put("/v1/devices/00562b070001", {}, key=b["api_key"])
+        self.srv.post("/v1/profiles", {"name": "bp", "profile_rule": RULE}, key=b["api_key"])
+        sql = ("BEGIN; SET LOCAL ROLE ztp_tenant; SELECT set_config('app.tenant', '%s', true);"
+               " SELECT (SELECT count(*) FROM devices) || '/' || (SELECT count(*) FROM profiles) || '/' ||"
+               " (SELECT count(*) FROM api_keys) || '/' || (SELECT count(*) FROM audit_events) || '/' ||"
+               " (SELECT count(*) FROM device_events) || '/' || (SELECT count(*) FROM providers);"
+               " UPDATE devices SET model = 'x'; DELETE FROM profiles; COMMIT;" % a["id"])
+        out = self.pg.psql(self.db, sql).splitlines()
+        self.assertIn("0/0/1/0/0/1", out)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM profiles WHERE name = 'bp'"), "1")
+        self.assertEqual(self.pg.psql(self.db, "SELECT model IS NULL FROM devices WHERE mac = '00562b070001'"), "t")
+        with self.assertRaises(AssertionError):
+            self.pg.psql(self.db, "BEGIN; SET LOCAL ROLE ztp_tenant; SELECT set_config('app.tenant', '%s', true);"
+                                  " INSERT INTO profiles (provider_id, name, profile_rule) VALUES ('%s', 'x', 'http://x/');"
+                                  " COMMIT;" % (a["id"], b["id"]))
