@@ -1,6 +1,7 @@
 /* Every route of the provider API. */
 #include "handlers.h"
 #include "audit.h"
+#include "codes.h"
 #include "devices.h"
 #include "keys.h"
 #include "openapi.h"
@@ -24,5 +25,8 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("POST", "/v1/api-keys", ztp_keys_create, max_body);
     ztp_v1_route("GET", "/v1/api-keys", ztp_keys_list, 0);
     ztp_v1_route("DELETE", "/v1/api-keys/{id}", ztp_keys_revoke, 0);
+    ztp_v1_route("POST", "/v1/activation-codes", ztp_codes_create, max_body);
+    ztp_v1_route("GET", "/v1/activation-codes", ztp_codes_list, 0);
+    ztp_v1_route("DELETE", "/v1/activation-codes/{id}", ztp_codes_revoke, 0);
     ztp_v1_route("GET", "/v1/audit-events", ztp_audit_list, 0);
 }

@@ -210,7 +210,9 @@ int ztp_server_run(const ztp_config_t *cfg)
 
     h2o_config_init(&globalconf);
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("openztp"));
-    globalconf.max_request_entity_size = ztp_router_max_body();
+    /* h2o buffers a body up to this cap before any route sees it; each route
+     * then answers 413 as a problem for bodies over its own, smaller limit */
+    globalconf.max_request_entity_size = ztp_router_max_body() > (1 << 20) ? ztp_router_max_body() : (1 << 20);
     globalconf.http1.upgrade_to_http2 = cfg->http2;
     globalconf.http1.req_timeout = 10000;
     host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);

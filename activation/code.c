@@ -1,0 +1,47 @@
+#include "code.h"
+
+#include "../services/secret.h"
+
+#include <sodium.h>
+#include <string.h>
+
+ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE_DIGITS + 1])
+{
+    size_t n = 0, i = 0;
+    int hash = 0;
+
+    if (len > ZTP_CODE_INPUT_MAX)
+        return ZTP_CODE_INVALID;
+    while (i < len && (in[i] == ' ' || in[i] == '-'))
+        i++;
+    if (i < len && in[i] == '#') {
+        hash = 1;
+        i++;
+    }
+    for (; i < len; i++) {
+        if (in[i] == ' ' || in[i] == '-')
+            continue;
+        if (in[i] < '0' || in[i] > '9' || n == ZTP_CODE_DIGITS)
+            return ZTP_CODE_INVALID;
+        out[n++] = in[i];
+    }
+    out[n] = '\0';
+    if (hash)
+        return n >= 3 ? ZTP_CODE_SHORT : ZTP_CODE_INVALID;
+    return n == ZTP_CODE_DIGITS ? ZTP_CODE_ACTIVATION : ZTP_CODE_INVALID;
+}
+
+void ztp_code_generate(char out[ZTP_CODE_DIGITS + 1])
+{
+    for (int i = 0; i < ZTP_CODE_DIGITS; i++)
+        out[i] = (char)('0' + randombytes_uniform(10));
+    out[ZTP_CODE_DIGITS] = '\0';
+}
+
+void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65])
+{
+    unsigned char h[ZTP_HASH_LEN];
+    ztp_secret_hash(ZTP_SECRET_ACTIVATION_CODE, digits, ZTP_CODE_DIGITS, h);
+    ztp_secret_hex(h, sizeof(h), out);
+    sodium_memzero(h, sizeof(h));
+}

@@ -1,0 +1,26 @@
+#ifndef ZTP_CODE_H
+#define ZTP_CODE_H
+
+#include <stddef.h>
+
+#define ZTP_CODE_DIGITS 16
+#define ZTP_CODE_INPUT_MAX 64 /* what a user may type, separators included */
+
+typedef enum {
+    ZTP_CODE_INVALID = -1,
+    ZTP_CODE_ACTIVATION, /* 16 digits */
+    ZTP_CODE_SHORT,      /* '#' and 3..16 digits */
+} ztp_code_kind_t;
+
+/* Normalises what the user typed: spaces and dashes dropped; "#" and 3..16
+ * digits is a short code, 16 digits an activation code. Writes the digits
+ * (without '#') to out. Pure. */
+ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE_DIGITS + 1]);
+
+/* 16 digits, each drawn uniformly by libsodium (no modulo bias). */
+void ztp_code_generate(char out[ZTP_CODE_DIGITS + 1]);
+
+/* Hex of the keyed hash of 16 normalised digits. */
+void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65]);
+
+#endif

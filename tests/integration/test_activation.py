@@ -1,0 +1,206 @@
+"""POST /activate and /v1/activation-codes: contract sections 3 and 4."""
+import threading
+import urllib.parse
+import uuid
+
+from harness import ServerTest
+
+RULE = "https://prov.example/$PSN/$MA.xml"
+
+
+class ActivationTest(ServerTest):
+    _addr = [0]
+
+    def setUp(self):
+        self.a = self.provider("A")["api_key"]
+        self.b = self.provider("B")["api_key"]
+        self.pa = self.srv.post("/v1/profiles", {"name": "a-" + uuid.uuid4().hex[:6], "profile_rule": RULE,
+                                                 "short_code": str(uuid.uuid4().int)[:8]}, key=self.a).json()
+        self.pb = self.srv.post("/v1/profiles", {"name": "b-" + uuid.uuid4().hex[:6], "profile_rule": RULE},
+                                key=self.b).json()
+        # each test speaks from its own loopback address so limits do not leak between tests
+        ActivationTest._addr[0] += 1
+        self.src = "127.1.%d.%d" % (ActivationTest._addr[0] // 250, ActivationTest._addr[0] % 250 + 1)
+
+    def issue(self, key=None, **fields):
+        body = {"profile_id": (self.pa if key in (None, self.a) else self.pb)["id"]}
+        body.update(fields)
+        r = self.srv.post("/v1/activation-codes", body, key=key or self.a)
+        self.assertEqual(r.status, 201, r)
+        return r.json()["items"]
+
+    def activate(self, code, mac, source=None, **kw):
+        body = {"code": code, "mac": mac}
+        body.update(kw.pop("extra", {}))
+        return self.srv.post("/activate", body, source=source or self.src, **kw)
+
+    def mac(self):
+        return "0056%08x" % (uuid.uuid4().int & 0xffffffff)
+
+    # --- issuing --------------------------------------------------------
+
+    def test_issue_returns_16_digit_codes_once(self):
+        items = self.issue(count=5, expires_in=3600)
+        self.assertEqual(len(items), 5)
+        for it in items:
+            self.assertEqual(set(it), {"id", "code", "profile_id", "mac", "expires_at", "created_at"})
+            self.assertRegex(it["code"], r"^\d{16}$")
+        self.assertEqual(len({it["code"] for it in items}), 5)
+        listed = self.srv.get("/v1/activation-codes?state=active", key=self.a)
+        self.assertEqual(listed.status, 200)
+        ids = {x["id"]: x for x in listed.json()["items"]}
+        for it in items:
+            self.assertEqual(ids[it["id"]]["last4"], it["code"][-4:])
+            self.assertEqual(ids[it["id"]]["state"], "active")
+            self.assertNotIn(it["code"], listed.text)
+            self.assertNotIn(it["code"], self.srv.stdout())
+            self.assertNotIn(it["code"], self.srv.stderr())
+        stored = self.pg.psql(self.db, "SELECT count(*) FROM activation_codes WHERE encode(hash, 'escape') LIKE '%%%s%%'"
+                              % items[0]["code"])
+        self.assertEqual(stored, "0")
+
+    def test_issue_validation(self):
+        for body, field in (({}, "profile_id"), ({"profile_id": self.pa["id"], "count": 0}, "count"),
+                            ({"profile_id": self.pa["id"], "count": 1001}, "count"),
+                            ({"profile_id": self.pa["id"], "expires_in": 59}, "expires_in"),
+                            ({"profile_id": self.pa["id"], "expires_in": 2592001}, "expires_in"),
+                            ({"profile_id": self.pa["id"], "mac": "01562b043615"}, "mac"),
+                            ({"profile_id": self.pb["id"]}, "profile_id")):
+            problem = self.assertProblem(self.srv.post("/v1/activation-codes", body, key=self.a), 422)
+            self.assertIn(field, [e["field"] for e in problem["errors"]], body)
+
+    def test_thousand_codes_in_one_request(self):
+        items = self.issue(count=1000)
+        self.assertEqual(len({it["code"] for it in items}), 1000)
+
+    # --- redeeming ------------------------------------------------------
+
+    def test_redeem_binds_device_and_answers_like_redirect(self):
+        code = self.issue()[0]["code"]
+        mac = self.mac()
+        r = self.activate(code[:4] + " " + code[4:8] + "-" + code[8:], mac, extra={"model": "CP-8845-3PCC"})
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        self.assertEqual((body["mac"], body["profile_rule"]), (mac, RULE))
+        self.assertEqual(body["url"], "https://prov.example/8845-3PCC/%s.xml" % mac)
+        d = self.srv.get("/v1/devices/" + mac, key=self.a).json()
+        self.assertEqual((d["status"], d["profile_id"]), ("custom_pending", self.pa["id"]))
+        ev = self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]
+        self.assertEqual([(e["from"], e["to"], e["cause"]) for e in ev], [(None, "custom_pending", "activation_code")])
+        self.assertIn("device.activation_code", self.srv.get("/v1/audit-events?limit=1000", key=self.a).text)
+        listed = {x["last4"]: x for x in self.srv.get("/v1/activation-codes?state=redeemed", key=self.a).json()["items"]}
+        self.assertEqual(listed[code[-4:]]["redeemed_by"], mac)
+        # the phone lost the answer and asks again: the same 200
+        again = self.activate(code, mac)
+        self.assertEqual((again.status, again.json()), (200, body))
+        # XML on request
+        x = self.activate(code, mac, headers={"Accept": "application/xml"})
+        self.assertTrue(x.headers["content-type"].startswith("application/xml"))
+        self.assertIn("<Profile_Rule", x.text)
+
+    def test_form_body_works(self):
+        code = self.issue()[0]["code"]
+        mac = self.mac()
+        r = self.srv.post("/activate", urllib.parse.urlencode({"code": code, "mac": mac}),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, source=self.src)
+        self.assertEqual(r.status, 200, r)
+
+    def test_error_table(self):
+        mac = self.mac()
+        # 400: malformed code or MAC
+        for code, m in (("123", mac), ("12345678901234567", mac), ("abcd" * 4, mac), ("#12", mac),
+                        ("1" * 16, "zz"), ("1" * 16, "01562b043615")):
+            self.assertProblem(self.activate(code, m, source="127.2.0.1"), 400)
+        self.assertProblem(self.srv.post("/activate", "{", source="127.2.0.2"), 400)
+        # 404: no such code
+        self.assertProblem(self.activate("0000000000000000", mac, source="127.2.0.3"), 404)
+        self.assertProblem(self.activate("#99999999999", mac, source="127.2.0.3"), 404)
+        # 403: bound to another MAC
+        bound = self.issue(mac="00562b0a0001")[0]["code"]
+        self.assertProblem(self.activate(bound, mac, source="127.2.0.4"), 403)
+        self.assertEqual(self.activate(bound, "00562b0a0001", source="127.2.0.4").status, 200)
+        # 409: the device belongs to another provider
+        other = self.mac()
+        self.srv.put("/v1/devices/" + other, {}, key=self.b)
+        body = self.assertProblem(self.activate(self.issue()[0]["code"], other, source="127.2.0.5"), 409)
+        self.assertNotIn("B", body["detail"])
+        # 410: expired, revoked, redeemed by another device
+        expired = self.issue(expires_in=60)[0]
+        self.pg.psql(self.db, "UPDATE activation_codes SET expires_at = now() - interval '1 second' WHERE id = '%s'"
+                     % expired["id"])
+        self.assertProblem(self.activate(expired["code"], mac, source="127.2.0.6"), 410)
+        self.assertIn(expired["id"], self.srv.get("/v1/activation-codes?state=expired", key=self.a).text)
+        revoked = self.issue()[0]
+        self.assertEqual(self.srv.delete("/v1/activation-codes/" + revoked["id"], key=self.a).status, 204)
+        self.assertProblem(self.activate(revoked["code"], mac, source="127.2.0.6"), 410)
+        self.assertIn(revoked["id"], self.srv.get("/v1/activation-codes?state=revoked", key=self.a).text)
+        used = self.issue()[0]["code"]
+        self.assertEqual(self.activate(used, self.mac(), source="127.2.0.7").status, 200)
+        self.assertProblem(self.activate(used, mac, source="127.2.0.7"), 410)
+
+    def test_codes_of_another_provider_are_invisible(self):
+        item = self.issue(key=self.b)[0]
+        self.assertProblem(self.srv.delete("/v1/activation-codes/" + item["id"], key=self.a), 404)
+        self.assertNotIn(item["id"], self.srv.get("/v1/activation-codes", key=self.a).text)
+        self.assertProblem(self.srv.get("/v1/activation-codes?state=bogus", key=self.a), 422)
+
+    def test_short_code_is_reusable(self):
+        short = "#" + self.pa["short_code"]
+        for _ in range(2):
+            mac = self.mac()
+            r = self.activate(short, mac)
+            self.assertEqual(r.status, 200, r)
+            d = self.srv.get("/v1/devices/" + mac, key=self.a).json()
+            self.assertEqual((d["status"], d["profile_id"]), ("custom_pending", self.pa["id"]))
+        owned = self.mac()
+        self.srv.put("/v1/devices/" + owned, {}, key=self.b)
+        self.assertProblem(self.activate(short, owned), 409)
+
+    # --- exactly once ---------------------------------------------------
+
+    def test_one_code_raced_by_64_devices_is_redeemed_once(self):
+        code = self.issue()[0]["code"]
+        macs = ["0056aa%06x" % i for i in range(64)]
+        results = [None] * 64
+        barrier = threading.Barrier(64)
+
+        def go(i):
+            barrier.wait()
+            results[i] = self.activate(code, macs[i], source="127.3.%d.%d" % (i // 200, i % 200 + 1)).status
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(results.count(200), 1, results)
+        self.assertEqual(results.count(410), 63, results)
+        winner = macs[results.index(200)]
+        owned = self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE mac = ANY('{%s}'::macaddr[])" % ",".join(macs))
+        self.assertEqual(owned, "1")
+        self.assertEqual(self.pg.psql(self.db, "SELECT ztp_mac_text(redeemed_by) FROM activation_codes"
+                                               " WHERE last4 = '%s' AND redeemed_by IS NOT NULL" % code[-4:]), winner)
+
+    # --- brute force ----------------------------------------------------
+
+    def test_ten_failures_from_one_address_block_it_even_for_a_correct_code(self):
+        good = self.issue()[0]["code"]
+        src = "127.4.0.1"
+        for i in range(10):
+            self.assertProblem(self.activate("%016d" % i, self.mac(), source=src), 404)
+        r = self.activate(good, self.mac(), source=src)
+        self.assertProblem(r, 429)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
+        # another address is not affected
+        self.assertEqual(self.activate(good, self.mac(), source="127.4.0.2").status, 200)
+
+    def test_ten_failures_for_one_mac_across_addresses_block_it(self):
+        good = self.issue()[0]["code"]
+        mac = self.mac()
+        for i in range(10):
+            self.assertProblem(self.activate("%016d" % (i + 100), mac, source="127.5.0.%d" % (i + 1)), 404)
+        r = self.activate(good, mac, source="127.5.1.1")
+        self.assertProblem(r, 429)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE mac = '%s'" % mac), "0")
+        self.assertRegex(self.srv.get("/metrics").text, r'ztp_activations_total\{outcome="rate_limited"\} [1-9]')
