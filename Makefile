@@ -41,11 +41,11 @@ build/obj/admin-api/openapi.o build/san/admin-api/openapi.o: $(OPENAPI)
 build/ztpd: $(OBJS) build/obj/services/main.o build/obj/gen/migrations.o
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) -pthread
 
-build/obj/gen/migrations.o: build/gen/migrations.c
+build/obj/gen/migrations.o: build/gen/migrations.c $(MIGRATIONS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
 
-build/san/gen/migrations.o: build/gen/migrations.c
+build/san/gen/migrations.o: build/gen/migrations.c $(MIGRATIONS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O1 -g $(SAN) -c $< -o $@
 

@@ -3,13 +3,13 @@
 #include "audit.h"
 #include "codes.h"
 #include "devices.h"
+#include "import.h"
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"
 
 void ztp_admin_register(size_t max_body, size_t max_import_body)
 {
-    (void)max_import_body;
     ztp_router_add("GET", "/openapi.json", ztp_openapi_get, 0, NULL);
     ztp_v1_route("POST", "/v1/profiles", ztp_profiles_create, max_body);
     ztp_v1_route("GET", "/v1/profiles", ztp_profiles_list, 0);
@@ -17,6 +17,7 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("PATCH", "/v1/profiles/{id}", ztp_profiles_update, max_body);
     ztp_v1_route("DELETE", "/v1/profiles/{id}", ztp_profiles_delete, 0);
     ztp_v1_route("GET", "/v1/devices", ztp_devices_list, 0);
+    ztp_v1_route("POST", "/v1/devices/import", ztp_import_handle, max_import_body);
     ztp_v1_route("PUT", "/v1/devices/{mac}", ztp_devices_put, max_body);
     ztp_v1_route("GET", "/v1/devices/{mac}", ztp_devices_get, 0);
     ztp_v1_route("DELETE", "/v1/devices/{mac}", ztp_devices_delete, 0);

@@ -62,11 +62,21 @@ void ztp_tenant_answer(h2o_req_t *req, int status, const char *body)
     } else if (status < 400) {
         ztp_http_send(req, status, "application/json", body, strlen(body));
     } else {
+        /* the problem carries every member of the body (an import's report, say) */
         json_t *o = body ? json_loads(body, 0, NULL) : NULL;
-        const char *detail = json_string_value(json_object_get(o, "detail"));
-        json_t *errors = json_object_get(o, "errors");
-        ztp_http_problem_errors(req, status, detail ? detail : ztp_http_reason(status),
-                                errors ? json_incref(errors) : NULL);
+        char *text;
+        if (!json_is_object(o)) {
+            json_decref(o);
+            o = json_object();
+        }
+        json_object_set_new(o, "type", json_string("about:blank"));
+        json_object_set_new(o, "title", json_string(ztp_http_reason(status)));
+        json_object_set_new(o, "status", json_integer(status));
+        if (!json_is_string(json_object_get(o, "detail")))
+            json_object_set_new(o, "detail", json_string(ztp_http_reason(status)));
+        text = json_dumps(o, JSON_COMPACT);
+        ztp_http_send(req, status, "application/problem+json", text, strlen(text));
+        free(text);
         json_decref(o);
     }
 }
@@ -113,6 +123,12 @@ done:
 void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
                      ztp_tenant_row_fn row_fn, void *arg)
 {
+    ztp_tenant_call_timeout(req, who, sql, params, row_fn, arg, 0);
+}
+
+void ztp_tenant_call_timeout(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
+                             ztp_tenant_row_fn row_fn, void *arg, uint64_t timeout_ms)
+{
     call_t *c = malloc(sizeof(*c));
     const char *tenant[2] = {who->provider_id, who->key_id};
     const char *key[1] = {who->key_id};
@@ -125,6 +141,7 @@ void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, cons
     ztp_db_unit_add(u, &SQL_AS_TENANT, tenant, NULL);
     ztp_db_unit_add(u, &SQL_TOUCH_KEY, key, NULL);
     ztp_db_unit_add(u, sql, params, NULL);
+    ztp_db_unit_timeout(u, timeout_ms);
     ztp_db_submit(ztp_self->db, u);
 }
 

@@ -29,6 +29,10 @@ typedef void (*ztp_tenant_row_fn)(h2o_req_t *req, int status, const char *body, 
 void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
                      ztp_tenant_row_fn row_fn, void *arg);
 
+/* ztp_tenant_call for a statement allowed to run up to timeout_ms. */
+void ztp_tenant_call_timeout(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
+                             ztp_tenant_row_fn row_fn, void *arg, uint64_t timeout_ms);
+
 /* Answers a (status, body) row as ztp_tenant_call does. */
 void ztp_tenant_answer(h2o_req_t *req, int status, const char *body);
 
