@@ -22,6 +22,9 @@ PGBIN = "/usr/lib/postgresql/15/bin"
 SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LSAN_SUPP = os.path.join(ROOT, "tests", "lsan.supp")
 
+# Every answer the suites receive, checked against the OpenAPI document last.
+RESPONSES = []
+
 
 def free_port():
     with socket.socket() as s:
@@ -210,7 +213,9 @@ class Ztpd:
         try:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
+            resp = Response(r.status, r.getheaders(), r.read())
+            RESPONSES.append((method, path, resp))
+            return resp
         finally:
             conn.close()
 

@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Writes admin-api/openapi.json, the OpenAPI 3.1 description of openztp.
+
+Run `python3 tools/openapi.py > admin-api/openapi.json` after changing the
+API; a test fails while the committed document differs from this output.
+"""
+import json
+
+MAC_DOC = "A unicast MAC-48: 00562b043615, 00:56:2b:04:36:15, 00-56-2B-04-36-15 or 0056.2b04.3615"
+
+
+def ref(name):
+    return {"$ref": "#/components/schemas/" + name}
+
+
+def nullable(schema):
+    s = dict(schema)
+    s["type"] = [schema["type"], "null"]
+    return s
+
+
+TIME = {"type": "string", "format": "date-time"}
+STR = {"type": "string"}
+UUID = {"type": "string", "format": "uuid"}
+MAC = {"type": "string", "pattern": "^[0-9a-f]{12}$"}
+STATUS = {"type": "string", "enum": ["open", "pending", "custom_pending", "acquired", "aborted", "unavailable"]}
+
+schemas = {
+    "Problem": {
+        "type": "object", "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": STR, "title": STR, "status": {"type": "integer"}, "detail": STR,
+            "errors": {"type": "array", "items": {"type": "object", "required": ["detail"], "properties": {
+                "field": STR, "line": {"type": "integer"}, "detail": STR}}},
+        },
+    },
+    "Profile": {
+        "type": "object",
+        "required": ["id", "name", "profile_rule", "upgrade_rule", "short_code", "params", "created_at", "updated_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": UUID, "name": STR, "profile_rule": STR, "upgrade_rule": nullable(STR),
+            "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
+            "params": {"type": "object", "additionalProperties": STR},
+            "created_at": TIME, "updated_at": TIME,
+        },
+    },
+    "ProfileInput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "profile_rule": {"type": "string", "maxLength": 1024,
+                             "description": "optional [--option ...] prefixes, then an absolute http, https or tftp URL; macros allowed"},
+            "upgrade_rule": {"type": ["string", "null"], "maxLength": 1024},
+            "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
+            "params": {"type": ["object", "null"], "maxProperties": 200,
+                       "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR},
+        },
+    },
+    "Device": {
+        "type": "object",
+        "required": ["mac", "profile_id", "model", "serial", "status", "status_changed_at", "last_contact_at",
+                     "contacts", "created_at"],
+        "additionalProperties": False,
+        "properties": {
+            "mac": MAC, "profile_id": nullable(UUID), "model": nullable(STR), "serial": nullable(STR),
+            "status": STATUS, "status_changed_at": TIME, "last_contact_at": {"type": ["string", "null"], "format": "date-time"},
+            "contacts": {"type": "integer", "minimum": 0}, "created_at": TIME,
+        },
+    },
+    "DeviceInput": {
+        "type": "object",
+        "properties": {"profile_id": nullable(UUID), "model": {"type": ["string", "null"], "maxLength": 64},
+                       "serial": {"type": ["string", "null"], "maxLength": 64}},
+    },
+    "DeviceEvent": {
+        "type": "object", "required": ["at", "from", "to", "cause"], "additionalProperties": False,
+        "properties": {"at": TIME, "from": {"type": ["string", "null"]}, "to": STATUS, "cause": STR},
+    },
+    "ImportReport": {
+        "type": "object", "required": ["created", "updated", "skipped", "conflicts", "errors"],
+        "properties": {
+            "created": {"type": "integer"}, "updated": {"type": "integer"}, "skipped": {"type": "integer"},
+            "conflicts": {"type": "array", "items": MAC},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["line", "detail"],
+                                                  "properties": {"line": {"type": "integer"}, "detail": STR}}},
+        },
+    },
+    "ImportProblem": {"allOf": [ref("Problem"), ref("ImportReport")]},
+    "IssuedCode": {
+        "type": "object", "required": ["id", "code", "profile_id", "mac", "expires_at", "created_at"],
+        "additionalProperties": False,
+        "properties": {"id": UUID, "code": {"type": "string", "pattern": "^[0-9]{16}$"}, "profile_id": UUID,
+                       "mac": nullable(MAC), "expires_at": TIME, "created_at": TIME},
+    },
+    "ActivationCode": {
+        "type": "object",
+        "required": ["id", "last4", "profile_id", "mac", "state", "expires_at", "redeemed_at", "redeemed_by"],
+        "additionalProperties": False,
+        "properties": {
+            "id": UUID, "last4": {"type": "string", "pattern": "^[0-9]{4}$"}, "profile_id": UUID,
+            "mac": nullable(MAC), "state": {"type": "string", "enum": ["active", "redeemed", "expired", "revoked"]},
+            "expires_at": TIME, "redeemed_at": {"type": ["string", "null"], "format": "date-time"},
+            "redeemed_by": nullable(MAC),
+        },
+    },
+    "ApiKey": {
+        "type": "object", "required": ["id", "name", "created_at"],
+        "properties": {"id": STR, "name": STR, "created_at": TIME,
+                       "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                       "revoked_at": {"type": ["string", "null"], "format": "date-time"}},
+    },
+    "NewApiKey": {
+        "type": "object", "required": ["id", "name", "api_key", "created_at"], "additionalProperties": False,
+        "properties": {"id": STR, "name": STR, "api_key": STR, "created_at": TIME},
+    },
+    "AuditEvent": {
+        "type": "object", "required": ["at", "key_id", "action", "target", "detail"], "additionalProperties": False,
+        "properties": {"at": TIME, "key_id": {"type": ["string", "null"]}, "action": STR,
+                       "target": {"type": ["string", "null"]}, "detail": {}},
+    },
+    "RedirectJson": {
+        "type": "object", "required": ["mac", "profile_rule", "upgrade_rule", "params", "url"],
+        "additionalProperties": False,
+        "properties": {"mac": MAC, "profile_rule": STR, "upgrade_rule": nullable(STR),
+                       "params": {"type": "object", "additionalProperties": STR}, "url": STR},
+    },
+    "Status": {"type": "object", "required": ["status"], "properties": {"status": STR}},
+}
+
+
+def problem(desc):
+    return {"description": desc, "content": {"application/problem+json": {"schema": ref("Problem")}}}
+
+
+def js(schema, desc="OK"):
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+def items(schema, cursor=False):
+    s = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": schema}}}
+    if cursor:
+        s["required"].append("next_cursor")
+        s["properties"]["next_cursor"] = {"type": ["string", "null"]}
+    return s
+
+
+COMMON = {"401": problem("missing, unknown or revoked API key"),
+          "413": problem("body over the limit"),
+          "503": problem("the database is unavailable; Retry-After says when to retry")}
+PHONE = {"413": problem("body over the limit"), "503": problem("the database is unavailable")}
+
+
+def op(summary, responses, tag, body=None, params=None, auth=True, op_id=None):
+    o = {"summary": summary, "operationId": op_id, "tags": [tag], "responses": dict(responses)}
+    o["responses"].update(COMMON if auth else PHONE)
+    if body:
+        o["requestBody"] = body
+    if params:
+        o["parameters"] = params
+    if not auth:
+        o["security"] = []
+    return o
+
+
+def qp(name, schema, desc):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
+
+
+def pp(name, schema, desc):
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": desc}
+
+
+def jbody(schema, required=True):
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+mac_param = pp("mac", {"type": "string"}, MAC_DOC)
+id_param = pp("id", UUID, "the profile's id")
+idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+        "description": "the same key with the same body replays the first response; with another body, 422"}
+flat = {"application/xml": {"schema": {"type": "string"}}, "application/json": {"schema": ref("RedirectJson")}}
+
+paths = {
+    "/redirect/{mac}": {"get": op(
+        "A phone asks who its provider is (suffix .xml or .json, or Accept chooses; XML by default)",
+        {"200": {"description": "the provider's flat profile", "content": flat},
+         "400": problem("malformed MAC"),
+         "404": problem("unknown MAC, released device, or no profile set yet")},
+        "phones", params=[pp("mac", {"type": "string"}, MAC_DOC + ", optionally followed by .xml or .json"),
+                          qp("model", STR, "the phone's model ($PN)"), qp("sn", STR, "the phone's serial ($SN)")],
+        auth=False, op_id="redirect")},
+    "/activate": {"post": op(
+        "A user typed a code on the phone: 16 digits, or # and 3 to 16 digits (a short code)",
+        {"200": {"description": "bound; the same body as the redirect (JSON unless Accept asks for XML)",
+                 "content": flat},
+         "400": problem("malformed code or MAC"), "403": problem("the code is bound to another MAC"),
+         "404": problem("no such code"), "409": problem("the device belongs to another provider"),
+         "410": problem("expired, revoked, or redeemed by another device"),
+         "429": problem("too many failed attempts from this address or for this MAC; see Retry-After")},
+        "phones", body={"required": True, "content": {
+            "application/json": {"schema": {"type": "object", "required": ["code", "mac"], "properties": {
+                "code": STR, "mac": STR, "model": STR}}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["code", "mac"],
+                                                             "properties": {"code": STR, "mac": STR, "model": STR}}}}},
+        auth=False, op_id="activate")},
+    "/v1/profiles": {
+        "post": op("Create a redirect profile", {"201": js(ref("Profile"), "created"),
+                                                 "400": problem("malformed JSON"),
+                                                 "409": problem("name or short code taken"),
+                                                 "422": problem("invalid fields")},
+                   "profiles", body=jbody({"allOf": [ref("ProfileInput"), {"required": ["name", "profile_rule"]}]}),
+                   op_id="createProfile"),
+        "get": op("List profiles", {"200": js(items(ref("Profile")))}, "profiles", op_id="listProfiles"),
+    },
+    "/v1/profiles/{id}": {
+        "get": op("Get a profile", {"200": js(ref("Profile")), "404": problem("no such profile")}, "profiles",
+                  params=[id_param], op_id="getProfile"),
+        "patch": op("Change a profile", {"200": js(ref("Profile")), "400": problem("malformed JSON"),
+                                         "404": problem("no such profile"), "409": problem("name or short code taken"),
+                                         "422": problem("invalid fields")},
+                    "profiles", body=jbody(ref("ProfileInput")), params=[id_param], op_id="updateProfile"),
+        "delete": op("Delete a profile", {"204": {"description": "deleted"}, "404": problem("no such profile"),
+                                          "409": problem("devices still use it")},
+                     "profiles", params=[id_param], op_id="deleteProfile"),
+    },
+    "/v1/devices": {"get": op(
+        "List devices, ordered by MAC", {"200": js(items(ref("Device"), cursor=True)), "422": problem("bad query")},
+        "devices", params=[qp("status", STATUS, "only devices in this status"),
+                           qp("profile_id", UUID, "only devices with this profile"),
+                           qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+                           qp("cursor", STR, "next_cursor of the page before")], op_id="listDevices")},
+    "/v1/devices/import": {"post": op(
+        "Import devices (CSV with a header row: mac, profile, model, serial; or a JSON array); all or nothing",
+        {"200": js(ref("ImportReport"), "applied (or, with dry_run, would be)"),
+         "400": problem("empty body"),
+         "422": {"description": "errors, or conflicts under on_conflict=fail: nothing applied (the report comes "
+                                "with the problem); or a bad query parameter",
+                 "content": {"application/problem+json": {"schema": {"anyOf": [ref("ImportProblem"),
+                                                                               ref("Problem")]}}}}},
+        "devices", body={"required": True, "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object", "required": ["mac"],
+                                                                       "properties": {"mac": STR, "profile_id": UUID,
+                                                                                      "profile": STR, "model": STR,
+                                                                                      "serial": STR}}}}}},
+        params=[qp("dry_run", {"type": "boolean", "default": False}, "validate and count only"),
+                qp("on_conflict", {"type": "string", "enum": ["fail", "skip"], "default": "fail"},
+                   "what a MAC owned by another provider does"), idem], op_id="importDevices")},
+    "/v1/devices/{mac}": {
+        "put": op("Claim a device (201) or update one of yours (200)",
+                  {"200": js(ref("Device"), "updated"), "201": js(ref("Device"), "claimed"),
+                   "400": problem("malformed MAC or JSON"), "409": problem("owned by another provider"),
+                   "422": problem("invalid fields or unknown profile")},
+                  "devices", body=jbody(ref("DeviceInput"), required=False), params=[mac_param], op_id="putDevice"),
+        "get": op("Get a device", {"200": js(ref("Device")), "400": problem("malformed MAC"),
+                                   "404": problem("no such device")}, "devices", params=[mac_param], op_id="getDevice"),
+        "delete": op("Release a device", {"204": {"description": "released"}, "400": problem("malformed MAC"),
+                                          "404": problem("no such device")}, "devices", params=[mac_param],
+                     op_id="releaseDevice"),
+    },
+    "/v1/devices/{mac}/events": {"get": op(
+        "A device's status changes, oldest first (only from the time you owned it)",
+        {"200": js(items(ref("DeviceEvent"))), "400": problem("malformed MAC"), "404": problem("no such device")},
+        "devices", params=[mac_param], op_id="deviceEvents")},
+    "/v1/devices/{mac}/status": {"post": op(
+        "Report what you saw of the phone", {"200": js(ref("Device")), "400": problem("malformed MAC or JSON"),
+                                             "404": problem("no such device"),
+                                             "409": problem("not possible from the device's status"),
+                                             "422": problem("status must be acquired, aborted or open")},
+        "devices", body=jbody({"type": "object", "required": ["status"], "properties": {
+            "status": {"type": "string", "enum": ["acquired", "aborted", "open"]}}}), params=[mac_param],
+        op_id="reportStatus")},
+    "/v1/activation-codes": {
+        "post": op("Issue activation codes (shown only in this answer)",
+                   {"201": js({"type": "object", "required": ["items"], "properties": {
+                       "items": {"type": "array", "items": ref("IssuedCode")}}}, "issued"),
+                    "400": problem("malformed JSON"), "422": problem("invalid fields, or too many codes outstanding")},
+                   "activation codes", body=jbody({"type": "object", "required": ["profile_id"], "properties": {
+                       "profile_id": UUID, "mac": {"type": ["string", "null"]},
+                       "count": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+                       "expires_in": {"type": "integer", "minimum": 60, "maximum": 2592000, "default": 604800}}}),
+                   params=[idem], op_id="issueCodes"),
+        "get": op("List activation codes", {"200": js(items(ref("ActivationCode"))), "422": problem("bad state")},
+                  "activation codes", params=[qp("state", {"type": "string", "enum": ["active", "redeemed", "expired",
+                                                                                        "revoked"]}, "filter")],
+                  op_id="listCodes"),
+    },
+    "/v1/activation-codes/{id}": {"delete": op(
+        "Revoke a code; it then answers 410", {"204": {"description": "revoked"}, "404": problem("no such code")},
+        "activation codes", params=[pp("id", UUID, "the code's id")], op_id="revokeCode")},
+    "/v1/api-keys": {
+        "post": op("Create an API key (the secret is shown only here)",
+                   {"201": js(ref("NewApiKey"), "created"), "400": problem("malformed JSON"),
+                    "422": problem("invalid name")},
+                   "api keys", body=jbody({"type": "object", "required": ["name"], "properties": {"name": STR}}),
+                   op_id="createKey"),
+        "get": op("List API keys (no secrets)", {"200": js(items(ref("ApiKey")))}, "api keys", op_id="listKeys"),
+    },
+    "/v1/api-keys/{id}": {"delete": op(
+        "Revoke an API key; it gets 401 from then on", {"204": {"description": "revoked"},
+                                                        "404": problem("no such key")},
+        "api keys", params=[pp("id", STR, "the key's id")], op_id="revokeKey")},
+    "/v1/audit-events": {"get": op(
+        "Every change made through this API, oldest first", {"200": js(items(ref("AuditEvent"), cursor=True)),
+                                                             "422": problem("bad query")},
+        "audit", params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+                         qp("cursor", STR, "next_cursor of the page before")], op_id="listAudit")},
+    "/healthz": {"get": {"summary": "200 while the process runs", "operationId": "healthz", "tags": ["operations"],
+                         "security": [], "responses": {"200": js(ref("Status"))}}},
+    "/readyz": {"get": {"summary": "200 when the database answers, else 503", "operationId": "readyz",
+                        "tags": ["operations"], "security": [],
+                        "responses": {"200": js(ref("Status")), "503": problem("the database does not answer")}}},
+    "/metrics": {"get": {"summary": "Prometheus text exposition", "operationId": "metrics", "tags": ["operations"],
+                         "security": [], "responses": {"200": {"description": "metrics", "content": {
+                             "text/plain": {"schema": {"type": "string"}}}}}}},
+    "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "tags": ["operations"],
+                              "security": [], "responses": {"200": js({"type": "object"})}}},
+}
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {"title": "openztp", "version": "0.1.0",
+             "description": "Zero-touch redirect and activation codes for IP desk phones. Every 4xx and 5xx is "
+                            "application/problem+json (RFC 9457)."},
+    "servers": [{"url": "http://127.0.0.1:8080"}],
+    "security": [{"bearer": []}],
+    "tags": [{"name": n} for n in ("phones", "profiles", "devices", "activation codes", "api keys", "audit",
+                                   "operations")],
+    "paths": paths,
+    "components": {"schemas": schemas,
+                   "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                  "description": "an API key from ztpd provider create or POST /v1/api-keys"}}},
+}
+
+if __name__ == "__main__":
+    print(json.dumps(doc, indent=1))
