@@ -3,6 +3,7 @@
 #include "../services/secret.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE_DIGITS + 1])
@@ -31,11 +32,23 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
     return n == ZTP_CODE_DIGITS ? ZTP_CODE_ACTIVATION : ZTP_CODE_INVALID;
 }
 
-void ztp_code_generate(char out[ZTP_CODE_DIGITS + 1])
+void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index, char out[ZTP_CODE_DIGITS + 1])
 {
-    for (int i = 0; i < ZTP_CODE_DIGITS; i++)
-        out[i] = (char)('0' + randombytes_uniform(10));
+    unsigned char in[ZTP_CODE_NONCE_LEN + 8], stream[64];
+    int n = 0;
+
+    memcpy(in, nonce, ZTP_CODE_NONCE_LEN);
+    for (uint32_t block = 0; n < ZTP_CODE_DIGITS; block++) {
+        memcpy(in + ZTP_CODE_NONCE_LEN, &index, 4);
+        memcpy(in + ZTP_CODE_NONCE_LEN + 4, &block, 4);
+        ztp_secret_hash_long(ZTP_SECRET_CODE_DERIVE, in, sizeof(in), stream, sizeof(stream));
+        /* bytes of 250 and more are dropped, so that each digit is uniform */
+        for (size_t i = 0; i < sizeof(stream) && n < ZTP_CODE_DIGITS; i++)
+            if (stream[i] < 250)
+                out[n++] = (char)('0' + stream[i] % 10);
+    }
     out[ZTP_CODE_DIGITS] = '\0';
+    sodium_memzero(stream, sizeof(stream));
 }
 
 void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65])

@@ -17,8 +17,14 @@ typedef enum {
  * (without '#') to out. Pure. */
 ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE_DIGITS + 1]);
 
-/* 16 digits, each drawn uniformly by libsodium (no modulo bias). */
-void ztp_code_generate(char out[ZTP_CODE_DIGITS + 1]);
+#define ZTP_CODE_NONCE_LEN 16
+
+/* The index-th code of a batch: 16 digits taken without bias from a keyed
+ * BLAKE2b stream of (nonce, index) under a subkey of ZTP_SECRET. With a
+ * random nonce the codes are as unpredictable as ztp_code_generate's, and
+ * the batch can be derived again from the nonce alone (Idempotency-Key
+ * replays) without ever storing a code. */
+void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index, char out[ZTP_CODE_DIGITS + 1]);
 
 /* Hex of the keyed hash of 16 normalised digits. */
 void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65]);

@@ -30,7 +30,7 @@ ZTP_SQL(SQL_REDEEM_CODE, 3,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_code($1, $2::macaddr, $3)");
 ZTP_SQL(SQL_REDEEM_SHORT, 3,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, $2::macaddr, $3)");
-ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int)");
+ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
 
 enum { AC_OK, AC_BAD, AC_FORBIDDEN, AC_NOT_FOUND, AC_CONFLICT, AC_GONE, AC_LIMITED, AC_UNAVAILABLE, AC_COUNT };
 static const char *const outcome_labels[AC_COUNT] = {
@@ -215,8 +215,7 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
     if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s activation codes that ended over %d days ago", PQgetvalue(res->results[0], 0, 0),
-                     ztp_config.code_retention_days);
+        ztp_log_info("swept %s old activation codes and idempotency keys", PQgetvalue(res->results[0], 0, 0));
 }
 
 static void on_sweep(h2o_timeout_entry_t *e)

@@ -17,29 +17,86 @@
 #define MAX_EXPIRES 2592000
 #define DEFAULT_EXPIRES 604800
 
-ZTP_SQL(SQL_CREATE, 7, "SELECT * FROM ztp_codes_create($1::uuid, $2::macaddr, $3::int, $4, $5, $6, $7::int)");
+ZTP_SQL(SQL_CREATE, 10,
+        "SELECT r.status, r.body, ztp_idem_store('activation-codes', $8, $9, $10, r.status, r.body)"
+        " FROM ztp_codes_create($1::uuid, $2::macaddr, $3::int, $4, $5, $6, $7::int) r");
 ZTP_SQL(SQL_LIST, 1, "SELECT * FROM ztp_codes_list($1)");
 ZTP_SQL(SQL_REVOKE, 1, "SELECT * FROM ztp_code_revoke($1::uuid)");
 
-typedef struct issued {
+/* What a validated POST /v1/activation-codes asks for. */
+typedef struct order {
+    char profile[37];
+    char mac[13]; /* empty: not bound */
     int count;
-    char codes[][ZTP_CODE_DIGITS + 1];
-} issued_t;
+    int expires;
+    unsigned char nonce[ZTP_CODE_NONCE_LEN];
+} order_t;
 
-/* Puts each plaintext code beside its stored row; they leave only here. */
+/* Puts each code, derived again from the nonce, beside its row: the only
+ * place a code ever appears. */
+static void answer_with_codes(h2o_req_t *req, int status, const char *body, const unsigned char *nonce)
+{
+    json_t *o, *items;
+    if (status != 201 || nonce == NULL || (o = json_loads(body, 0, NULL)) == NULL) {
+        ztp_tenant_answer(req, status, body);
+        return;
+    }
+    items = json_object_get(o, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        char code[ZTP_CODE_DIGITS + 1];
+        ztp_code_derive(nonce, (unsigned)i, code);
+        json_object_set_new(json_array_get(items, i), "code", json_string(code));
+        sodium_memzero(code, sizeof(code));
+    }
+    ztp_http_json(req, 201, o);
+}
+
 static void on_created(h2o_req_t *req, int status, const char *body, void *arg)
 {
-    issued_t *iss = arg;
-    json_t *o, *items;
-    if (status != 201 || (o = json_loads(body, 0, NULL)) == NULL) {
+    order_t *o = arg;
+    answer_with_codes(req, status, body, o->nonce);
+}
+
+static void on_replay(h2o_req_t *req, int status, const char *body, const char *nonce_hex, void *arg)
+{
+    unsigned char nonce[ZTP_CODE_NONCE_LEN];
+    size_t n = 0;
+    if (nonce_hex == NULL ||
+        sodium_hex2bin(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex), NULL, &n, NULL) != 0 || n != sizeof(nonce))
         ztp_tenant_answer(req, status, body);
-    } else {
-        items = json_object_get(o, "items");
-        for (int i = 0; i < iss->count && i < (int)json_array_size(items); i++)
-            json_object_set_new(json_array_get(items, (size_t)i), "code", json_string(iss->codes[i]));
-        ztp_http_json(req, 201, o);
+    else
+        answer_with_codes(req, status, body, nonce);
+}
+
+static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
+{
+    order_t *o = arg;
+    char count_text[16], expires_text[16], max_text[16], secret_id[17], nonce_hex[2 * ZTP_CODE_NONCE_LEN + 1];
+    ztp_buf_t hashes = {0}, last4 = {0};
+
+    randombytes_buf(o->nonce, sizeof(o->nonce));
+    sodium_bin2hex(nonce_hex, sizeof(nonce_hex), o->nonce, sizeof(o->nonce));
+    for (int i = 0; i < o->count; i++) {
+        char code[ZTP_CODE_DIGITS + 1], hash[65];
+        ztp_code_derive(o->nonce, (unsigned)i, code);
+        ztp_code_hash_hex(code, hash);
+        if (i > 0) {
+            ztp_buf_puts(&hashes, ",");
+            ztp_buf_puts(&last4, ",");
+        }
+        ztp_buf_puts(&hashes, hash);
+        ztp_buf_append(&last4, code + ZTP_CODE_DIGITS - 4, 4);
+        sodium_memzero(code, sizeof(code));
     }
-    sodium_memzero(iss->codes, sizeof(iss->codes[0]) * (size_t)iss->count);
+    snprintf(count_text, sizeof(count_text), "%d", o->count);
+    snprintf(expires_text, sizeof(expires_text), "%d", o->expires);
+    snprintf(max_text, sizeof(max_text), "%d", ztp_config.max_active_codes);
+    ztp_secret_key_id(ZTP_SECRET_ACTIVATION_CODE, secret_id);
+    const char *p[10] = {o->profile, o->mac[0] ? o->mac : NULL, expires_text, hashes.p, last4.p, secret_id, max_text,
+                         idem ? idem->key : NULL, idem ? idem->hash : NULL, nonce_hex};
+    ztp_tenant_call(req, who, &SQL_CREATE, p, on_created, o);
+    ztp_buf_free(&hashes);
+    ztp_buf_free(&last4);
 }
 
 static int int_field(json_t *body, const char *name, int def, int lo, int hi, int *out, json_t *errors)
@@ -62,59 +119,33 @@ static int int_field(json_t *body, const char *name, int def, int lo, int hi, in
 void ztp_codes_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     json_t *body = ztp_json_body(req, 0), *errors, *v;
-    const char *profile = NULL;
-    char mac_text[13], count_text[16], expires_text[16], max_text[16], secret_id[17];
-    const char *mac = NULL;
-    int count, expires;
+    order_t *o;
     uint8_t macbin[6];
 
     if (body == NULL)
         return;
+    o = calloc(1, sizeof(*o));
     errors = json_array();
     v = json_object_get(body, "profile_id");
     if (json_is_string(v) && ztp_uuid_ok(json_string_value(v), json_string_length(v)))
-        profile = json_string_value(v);
+        memcpy(o->profile, json_string_value(v), 37);
     else
         ztp_errors_add(errors, "profile_id", "is required: a profile id");
     v = json_object_get(body, "mac");
     if (v != NULL && !json_is_null(v)) {
-        if (json_is_string(v) && ztp_mac_parse(json_string_value(v), json_string_length(v), macbin) == 0) {
-            ztp_mac_format(macbin, mac_text);
-            mac = mac_text;
-        } else {
+        if (json_is_string(v) && ztp_mac_parse(json_string_value(v), json_string_length(v), macbin) == 0)
+            ztp_mac_format(macbin, o->mac);
+        else
             ztp_errors_add(errors, "mac", "must be a unicast MAC address or null");
-        }
     }
-    int_field(body, "count", 1, 1, MAX_COUNT, &count, errors);
-    int_field(body, "expires_in", DEFAULT_EXPIRES, MIN_EXPIRES, MAX_EXPIRES, &expires, errors);
+    int_field(body, "count", 1, 1, MAX_COUNT, &o->count, errors);
+    int_field(body, "expires_in", DEFAULT_EXPIRES, MIN_EXPIRES, MAX_EXPIRES, &o->expires, errors);
+    json_decref(body);
     if (ztp_errors_answer(req, errors)) {
-        json_decref(body);
+        free(o);
         return;
     }
-
-    issued_t *iss = malloc(sizeof(*iss) + sizeof(iss->codes[0]) * (size_t)count);
-    ztp_buf_t hashes = {0}, last4 = {0};
-    iss->count = count;
-    for (int i = 0; i < count; i++) {
-        char hash[65];
-        ztp_code_generate(iss->codes[i]);
-        ztp_code_hash_hex(iss->codes[i], hash);
-        if (i > 0) {
-            ztp_buf_puts(&hashes, ",");
-            ztp_buf_puts(&last4, ",");
-        }
-        ztp_buf_puts(&hashes, hash);
-        ztp_buf_append(&last4, iss->codes[i] + ZTP_CODE_DIGITS - 4, 4);
-    }
-    snprintf(count_text, sizeof(count_text), "%d", count);
-    snprintf(expires_text, sizeof(expires_text), "%d", expires);
-    snprintf(max_text, sizeof(max_text), "%d", ztp_config.max_active_codes);
-    ztp_secret_key_id(ZTP_SECRET_ACTIVATION_CODE, secret_id);
-    const char *p[7] = {profile, mac, expires_text, hashes.p, last4.p, secret_id, max_text};
-    ztp_tenant_call(req, who, &SQL_CREATE, p, on_created, iss);
-    ztp_buf_free(&hashes);
-    ztp_buf_free(&last4);
-    json_decref(body);
+    ztp_idem_begin(req, who, "activation-codes", on_fresh, on_replay, o);
 }
 
 void ztp_codes_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)

@@ -272,9 +272,14 @@ void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
 
 #define IMPORT_TIMEOUT_MS (15 * 60 * 1000)
 
-ZTP_SQL(SQL_IMPORT, 11,
-        "SELECT * FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
-        " $10::boolean, $11::boolean)");
+ZTP_SQL(SQL_IMPORT, 13,
+        "SELECT r.status, r.body, ztp_idem_store('devices-import', $12, $13, NULL, r.status, r.body)"
+        " FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
+        " $10::boolean, $11::boolean) r");
+
+typedef struct import_opts {
+    int dry, skip;
+} import_opts_t;
 
 static int flag(h2o_req_t *req, const char *name, const char *yes, const char *no, int *out, json_t *errors)
 {
@@ -302,20 +307,16 @@ static int looks_like_json(h2o_req_t *req)
     return !ztp_http_content_type_is(req, "text/csv") && p < end && *p == '[';
 }
 
-void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+static void on_replay(h2o_req_t *req, int status, const char *body, const char *nonce, void *arg)
 {
-    json_t *errors = json_array();
-    int dry, skip;
+    ztp_tenant_answer(req, status, body);
+}
+
+static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
+{
+    import_opts_t *o = arg;
     ztp_import_t im;
 
-    flag(req, "dry_run", "true", "false", &dry, errors);
-    flag(req, "on_conflict", "skip", "fail", &skip, errors);
-    if (ztp_errors_answer(req, errors))
-        return;
-    if (req->entity.base == NULL || req->entity.len == 0) {
-        ztp_http_problem(req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
-        return;
-    }
     ztp_import_init(&im);
     if (looks_like_json(req))
         ztp_import_parse_json(&im, req->entity.base, req->entity.len);
@@ -333,13 +334,33 @@ void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t 
         ztp_http_send(req, 422, "application/problem+json", text, strlen(text));
         free(text);
         json_decref(report);
-        ztp_import_free(&im);
+    } else {
+        const char *p[13] = {im.macs.p, im.profiles.p ? im.profiles.p : "", im.profile_ids.p ? im.profile_ids.p : "",
+                             im.models.p ? im.models.p : "", im.serials.p ? im.serials.p : "", im.lines.p,
+                             im.has_profile ? "true" : "false", im.has_model ? "true" : "false",
+                             im.has_serial ? "true" : "false", o->dry ? "true" : "false", o->skip ? "true" : "false",
+                             idem ? idem->key : NULL, idem ? idem->hash : NULL};
+        ztp_tenant_call_timeout(req, who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
+    }
+    ztp_import_free(&im);
+    free(o);
+}
+
+void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    json_t *errors = json_array();
+    import_opts_t *o = calloc(1, sizeof(*o));
+
+    flag(req, "dry_run", "true", "false", &o->dry, errors);
+    flag(req, "on_conflict", "skip", "fail", &o->skip, errors);
+    if (ztp_errors_answer(req, errors)) {
+        free(o);
         return;
     }
-    const char *p[11] = {im.macs.p,  im.profiles.p ? im.profiles.p : "", im.profile_ids.p ? im.profile_ids.p : "",
-                         im.models.p ? im.models.p : "", im.serials.p ? im.serials.p : "", im.lines.p,
-                         im.has_profile ? "true" : "false", im.has_model ? "true" : "false",
-                         im.has_serial ? "true" : "false", dry ? "true" : "false", skip ? "true" : "false"};
-    ztp_tenant_call_timeout(req, who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
-    ztp_import_free(&im);
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        free(o);
+        ztp_http_problem(req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
+        return;
+    }
+    ztp_idem_begin(req, who, "devices-import", on_fresh, on_replay, o);
 }

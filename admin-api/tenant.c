@@ -95,7 +95,9 @@ static void on_row(void *arg, const ztp_db_res_t *res)
     }
     if (res->status == ZTP_DB_ERROR) {
         const char *state = res->sqlstate ? res->sqlstate : "";
-        if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0) {
+        if (strcmp(state, "23505") == 0 && strstr(res->message, "idempotency key in use") != NULL) {
+            ztp_http_problem(req, 409, "a request with this Idempotency-Key is in progress; retry shortly");
+        } else if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0) {
             ztp_http_problem(req, 409, "this conflicts with existing data");
         } else if (strncmp(state, "22", 2) == 0) {
             ztp_http_problem(req, 422, "a value is out of range or malformed");
@@ -126,23 +128,29 @@ void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, cons
     ztp_tenant_call_timeout(req, who, sql, params, row_fn, arg, 0);
 }
 
-void ztp_tenant_call_timeout(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
-                             ztp_tenant_row_fn row_fn, void *arg, uint64_t timeout_ms)
+/* Runs sql as the caller's tenant, in a transaction of its own. */
+static void submit_as_tenant(const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params, ztp_db_cb cb,
+                             void *arg, uint64_t timeout_ms)
 {
-    call_t *c = malloc(sizeof(*c));
     const char *tenant[2] = {who->provider_id, who->key_id};
     const char *key[1] = {who->key_id};
-    ztp_db_unit_t *u;
+    ztp_db_unit_t *u = ztp_db_unit_new(0, cb, arg);
 
-    c->row_fn = row_fn;
-    c->arg = arg;
-    c->hold = ztp_http_hold(req);
-    u = ztp_db_unit_new(0, on_row, c);
     ztp_db_unit_add(u, &SQL_AS_TENANT, tenant, NULL);
     ztp_db_unit_add(u, &SQL_TOUCH_KEY, key, NULL);
     ztp_db_unit_add(u, sql, params, NULL);
     ztp_db_unit_timeout(u, timeout_ms);
     ztp_db_submit(ztp_self->db, u);
+}
+
+void ztp_tenant_call_timeout(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params,
+                             ztp_tenant_row_fn row_fn, void *arg, uint64_t timeout_ms)
+{
+    call_t *c = malloc(sizeof(*c));
+    c->row_fn = row_fn;
+    c->arg = arg;
+    c->hold = ztp_http_hold(req);
+    submit_as_tenant(who, sql, params, on_row, c, timeout_ms);
 }
 
 json_t *ztp_json_body(h2o_req_t *req, int allow_empty)
@@ -219,4 +227,83 @@ char *ztp_param(h2o_req_t *req, h2o_iovec_t v)
     memcpy(s, v.base, v.len);
     s[v.len] = '\0';
     return s;
+}
+
+/* ---- Idempotency-Key -------------------------------------------------- */
+
+#include <sodium.h>
+
+ZTP_SQL(SQL_IDEM_LOOKUP, 3, "SELECT state, status, body, nonce FROM ztp_idem_lookup($1, $2, $3)");
+
+typedef struct idem_call {
+    ztp_hold_t *hold;
+    ztp_auth_t who;
+    ztp_idem_t idem;
+    ztp_idem_fresh_fn fresh;
+    ztp_idem_replay_fn replay;
+    void *arg;
+} idem_call_t;
+
+static void on_idem_lookup(void *arg, const ztp_db_res_t *res)
+{
+    idem_call_t *c = arg;
+    h2o_req_t *req = ztp_http_release(c->hold);
+    PGresult *r;
+
+    if (req == NULL) {
+        free(c->arg);
+    } else if (res->status != ZTP_DB_OK) {
+        ztp_http_unavailable(req);
+        free(c->arg);
+    } else if (PQntuples(r = res->results[res->nresults - 1]) == 0 || PQgetisnull(r, 0, 0)) {
+        c->fresh(req, &c->who, &c->idem, c->arg);
+    } else if (strcmp(PQgetvalue(r, 0, 0), "replay") == 0) {
+        c->replay(req, atoi(PQgetvalue(r, 0, 1)), PQgetvalue(r, 0, 2), ztp_db_val(r, 0, 3), c->arg);
+        free(c->arg);
+    } else {
+        json_t *errors = json_array();
+        ztp_errors_add(errors, "Idempotency-Key", "was used with another request in the last 24 hours");
+        ztp_errors_answer(req, errors);
+        free(c->arg);
+    }
+    free(c);
+}
+
+void ztp_idem_begin(h2o_req_t *req, const ztp_auth_t *who, const char *route, ztp_idem_fresh_fn fresh,
+                    ztp_idem_replay_fn replay, void *arg)
+{
+    const char *key = ztp_http_get_header_str(req, "idempotency-key");
+    crypto_generichash_state st;
+    unsigned char h[32];
+    idem_call_t *c;
+
+    if (key == NULL) {
+        fresh(req, who, NULL, arg);
+        return;
+    }
+    if (!ztp_text_ok(key, ZTP_IDEM_KEY_MAX)) {
+        json_t *errors = json_array();
+        ztp_errors_add(errors, "Idempotency-Key", "must be 1 to 200 printable characters");
+        ztp_errors_answer(req, errors);
+        free(arg);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    c->who = *who;
+    c->fresh = fresh;
+    c->replay = replay;
+    c->arg = arg;
+    snprintf(c->idem.key, sizeof(c->idem.key), "%s", key);
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    if (req->query_at != SIZE_MAX)
+        crypto_generichash_update(&st, (const unsigned char *)req->path.base + req->query_at,
+                                  req->path.len - req->query_at);
+    crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+    if (req->entity.base != NULL)
+        crypto_generichash_update(&st, (const unsigned char *)req->entity.base, req->entity.len);
+    crypto_generichash_final(&st, h, sizeof(h));
+    sodium_bin2hex(c->idem.hash, sizeof(c->idem.hash), h, sizeof(h));
+    c->hold = ztp_http_hold(req);
+    const char *params[3] = {route, c->idem.key, c->idem.hash};
+    submit_as_tenant(who, &SQL_IDEM_LOOKUP, params, on_idem_lookup, c, 0);
 }

@@ -36,6 +36,29 @@ void ztp_tenant_call_timeout(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *s
 /* Answers a (status, body) row as ztp_tenant_call does. */
 void ztp_tenant_answer(h2o_req_t *req, int status, const char *body);
 
+/* ---- Idempotency-Key ---- */
+
+#define ZTP_IDEM_KEY_MAX 200
+
+typedef struct ztp_idem {
+    char key[ZTP_IDEM_KEY_MAX + 1];
+    char hash[65]; /* of the query string and the body */
+} ztp_idem_t;
+
+/* The request runs for the first time; idem is NULL without the header.
+ * Takes over arg. */
+typedef void (*ztp_idem_fresh_fn)(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg);
+
+/* The same key came with the same request: answer with the kept (status,
+ * body) and nonce (may be NULL). arg is freed after it returns. */
+typedef void (*ztp_idem_replay_fn)(h2o_req_t *req, int status, const char *body, const char *nonce, void *arg);
+
+/* Looks the request's Idempotency-Key up for `route`, then calls fresh or
+ * replay; answers 422 itself for a malformed key or one used with another
+ * request (freeing arg then, or when the client is gone). */
+void ztp_idem_begin(h2o_req_t *req, const ztp_auth_t *who, const char *route, ztp_idem_fresh_fn fresh,
+                    ztp_idem_replay_fn replay, void *arg);
+
 /* ---- input helpers ---- */
 
 /* Parses the request body as a JSON object (an empty body is {} when

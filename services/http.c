@@ -102,6 +102,15 @@ const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token)
     return copy;
 }
 
+const char *ztp_http_get_header_str(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return h2o_strdup(&req->pool, v.base, v.len).base;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -30,6 +30,9 @@ const char *ztp_http_reason(int status);
  * or NULL when absent. */
 const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token);
 
+/* ztp_http_get_header for a header h2o has no token for (lower-case name). */
+const char *ztp_http_get_header_str(h2o_req_t *req, const char *name);
+
 /* Looks up query parameter `name` (percent-decoded into the pool). Returns
  * NULL when absent. */
 const char *ztp_http_query(h2o_req_t *req, const char *name);

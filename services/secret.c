@@ -3,13 +3,13 @@
 #include <sodium.h>
 #include <string.h>
 
-static unsigned char subkeys[3][crypto_generichash_KEYBYTES];
+static unsigned char subkeys[4][crypto_generichash_KEYBYTES];
 
 int ztp_secret_init(const unsigned char master[32])
 {
     if (sodium_init() < 0)
         return -1;
-    for (uint64_t id = 1; id <= 2; id++)
+    for (uint64_t id = 1; id <= 3; id++)
         crypto_kdf_derive_from_key(subkeys[id], sizeof(subkeys[id]), id, "openztp_", master);
     return 0;
 }
@@ -17,6 +17,12 @@ int ztp_secret_init(const unsigned char master[32])
 void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char out[ZTP_HASH_LEN])
 {
     crypto_generichash(out, ZTP_HASH_LEN, msg, len, subkeys[purpose], sizeof(subkeys[purpose]));
+}
+
+void ztp_secret_hash_long(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char *out,
+                          size_t outlen)
+{
+    crypto_generichash(out, outlen, msg, len, subkeys[purpose], sizeof(subkeys[purpose]));
 }
 
 void ztp_secret_key_id(ztp_secret_purpose_t purpose, char out[17])

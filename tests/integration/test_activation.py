@@ -73,6 +73,27 @@ class ActivationTest(ServerTest):
         items = self.issue(count=1000)
         self.assertEqual(len({it["code"] for it in items}), 1000)
 
+    def test_idempotency_key_replays_the_same_codes(self):
+        body = {"profile_id": self.pa["id"], "count": 3}
+        key = "order-" + uuid.uuid4().hex
+        first = self.srv.post("/v1/activation-codes", body, key=self.a, headers={"Idempotency-Key": key})
+        self.assertEqual(first.status, 201, first)
+        again = self.srv.post("/v1/activation-codes", body, key=self.a, headers={"Idempotency-Key": key})
+        self.assertEqual((again.status, again.json()), (201, first.json()))
+        n = self.pg.psql(self.db, "SELECT count(*) FROM activation_codes WHERE id = ANY('{%s}'::uuid[])"
+                         % ",".join(i["id"] for i in first.json()["items"]))
+        self.assertEqual(n, "3")
+        other = self.srv.post("/v1/activation-codes", dict(body, count=2), key=self.a, headers={"Idempotency-Key": key})
+        self.assertProblem(other, 422)
+        # the replayed codes work
+        self.assertEqual(self.activate(again.json()["items"][0]["code"], self.mac()).status, 200)
+        # another provider's identical key is its own
+        b = self.srv.post("/v1/activation-codes", {"profile_id": self.pb["id"]}, key=self.b,
+                          headers={"Idempotency-Key": key})
+        self.assertEqual(b.status, 201)
+        self.assertProblem(self.srv.post("/v1/activation-codes", body, key=self.a,
+                                         headers={"Idempotency-Key": "\x01"}), 422)
+
     # --- redeeming ------------------------------------------------------
 
     def test_redeem_binds_device_and_answers_like_redirect(self):

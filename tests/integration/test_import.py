@@ -88,6 +88,17 @@ class ImportTest(ServerTest):
                                          headers={"Content-Type": "application/json"}), 422)
         self.assertProblem(self.srv.post("/v1/devices/import", "", key=self.a), 400)
 
+    def test_idempotency_key_replays_the_report(self):
+        key = uuid.uuid4().hex
+        text = "mac\n%s\n" % self.mac(11)
+        h = {"Content-Type": "text/csv", "Idempotency-Key": key}
+        first = self.srv.post("/v1/devices/import", text, key=self.a, headers=h)
+        self.assertEqual((first.status, first.json()["created"]), (200, 1))
+        again = self.srv.post("/v1/devices/import", text, key=self.a, headers=h)
+        self.assertEqual((again.status, again.json()), (200, first.json()))
+        self.assertProblem(self.srv.post("/v1/devices/import", text + "%s\n" % self.mac(12), key=self.a, headers=h), 422)
+        self.assertProblem(self.srv.post("/v1/devices/import?dry_run=true", text, key=self.a, headers=h), 422)
+
     def test_hundred_thousand_rows(self):
         base = 0x00aa00000000 + (self.base << 17)
         text = "mac,profile\n" + "".join("%012x,%s\n" % (base + i, self.pname) for i in range(100000))

@@ -32,12 +32,23 @@ static void normalise_rejects_everything_else(void **state)
     assert_int_equal(ztp_code_normalise(big, sizeof(big), out), ZTP_CODE_INVALID);
 }
 
-static void generated_codes_are_16_uniform_digits(void **state)
+static void derived_codes_are_16_uniform_digits_and_repeatable(void **state)
 {
     int counts[10] = {0};
+    unsigned char master[32] = {7}, nonce[ZTP_CODE_NONCE_LEN] = {1, 2, 3};
+    char a[ZTP_CODE_DIGITS + 1], b[ZTP_CODE_DIGITS + 1];
+    ztp_secret_init(master);
+    ztp_code_derive(nonce, 5, a);
+    ztp_code_derive(nonce, 5, b);
+    assert_string_equal(a, b);
+    ztp_code_derive(nonce, 6, b);
+    assert_string_not_equal(a, b);
+    nonce[0] = 9;
+    ztp_code_derive(nonce, 5, b);
+    assert_string_not_equal(a, b);
     for (int n = 0; n < 2000; n++) {
         char code[ZTP_CODE_DIGITS + 1];
-        ztp_code_generate(code);
+        ztp_code_derive(nonce, (unsigned)n, code);
         assert_int_equal(strlen(code), 16);
         for (int i = 0; i < 16; i++) {
             assert_true(code[i] >= '0' && code[i] <= '9');
@@ -102,7 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(normalise_accepts_codes_with_separators),
         cmocka_unit_test(normalise_rejects_everything_else),
-        cmocka_unit_test(generated_codes_are_16_uniform_digits),
+        cmocka_unit_test(derived_codes_are_16_uniform_digits_and_repeatable),
         cmocka_unit_test(hash_is_keyed),
         cmocka_unit_test(limiter_blocks_after_ten_failures_per_address_or_mac),
         cmocka_unit_test(limiter_memory_is_bounded_under_a_flood),
