@@ -1,11 +1,13 @@
 /*
  * GET /redirect/{mac}: the phone asks who its provider is.
  *
- * The lookup and the recording of the contact are one statement
- * (ztp_redirect), and the answer leaves only after the transaction it rides
- * in has committed: a 200 is never sent for a contact that could be lost.
+ * The lookup and the recording of the contact are one statement for a whole
+ * batch of phones (contacts.c), and the answer leaves only after that
+ * transaction has committed: a 200 is never sent for a contact that could
+ * be lost.
  */
 #include "handler.h"
+#include "contacts.h"
 #include "mac.h"
 #include "profile.h"
 #include "useragent.h"
@@ -17,10 +19,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-ZTP_SQL(SQL_REDIRECT, 6,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text"
-        " FROM ztp_redirect($1::macaddr, $2::inet, $3, $4, $5, $6)");
 
 enum { OUT_OK, OUT_UNKNOWN, OUT_RELEASED, OUT_NO_PROFILE, OUT_BAD_MAC, OUT_UNAVAILABLE, OUT_COUNT };
 static int outcome_metric[OUT_COUNT];
@@ -71,26 +69,20 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
     json_decref(params);
 }
 
-static void on_result(void *arg, const ztp_db_res_t *res)
+static void on_recorded(void *arg, int ok, const char *outcome, const char *rule, const char *upgrade,
+                        const char *params)
 {
     redirect_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
-    const char *outcome;
-    PGresult *pg;
 
-    if (req == NULL)
-        goto done;
-    if (res->status != ZTP_DB_OK) {
+    if (req == NULL) {
+        /* the client left; its contact was recorded all the same */
+    } else if (!ok) {
         ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
         ztp_http_unavailable(req);
-        goto done;
-    }
-    pg = res->results[0];
-    outcome = PQntuples(pg) == 1 ? PQgetvalue(pg, 0, 0) : "unknown";
-    if (strcmp(outcome, "ok") == 0) {
+    } else if (strcmp(outcome, "ok") == 0) {
         ztp_metrics_inc(outcome_metric[OUT_OK]);
-        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, ztp_db_val(pg, 0, 1),
-                                  ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
+        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, rule, upgrade, params);
     } else if (strcmp(outcome, "released") == 0) {
         ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
         ztp_http_problem(req, 404, "no provider claims this device");
@@ -101,7 +93,6 @@ static void on_result(void *arg, const ztp_db_res_t *res)
         ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
         ztp_http_problem(req, 404, "unknown device");
     }
-done:
     free(r);
 }
 
@@ -163,10 +154,8 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     char clean_ua[ZTP_UA_MAX + 1];
     ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
 
-    const char *params[6] = {r->mac, addr, ua_text ? clean_ua : NULL, ua.vendor,
-                             r->model[0] ? r->model : NULL, ua.firmware[0] ? ua.firmware : NULL};
-    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_result, r);
-    ztp_db_unit_add(u, &SQL_REDIRECT, params, NULL);
+    ztp_contact_t contact = {r->mac, addr, ua_text ? clean_ua : NULL, ua.vendor, r->model[0] ? r->model : NULL,
+                             ua.firmware[0] ? ua.firmware : NULL};
     r->hold = ztp_http_hold(req);
-    ztp_db_submit(ztp_self->db, u);
+    ztp_contacts_record(&contact, on_recorded, r);
 }

@@ -176,6 +176,11 @@ void ztp_db_unit_add(ztp_db_unit_t *u, ztp_sql_t *sql, const char *const *params
     }
 }
 
+void ztp_db_unit_since(ztp_db_unit_t *u, uint64_t ms)
+{
+    u->queued_at = ms;
+}
+
 void ztp_db_unit_timeout(ztp_db_unit_t *u, uint64_t ms)
 {
     u->timeout_ms = ms;
@@ -230,7 +235,8 @@ static void pending_push_front(ztp_db_pool_t *p, ztp_db_unit_t *u)
 void ztp_db_submit(ztp_db_pool_t *p, ztp_db_unit_t *u)
 {
     u->next = NULL;
-    u->queued_at = now_ms(p);
+    if (u->queued_at == 0 || u->queued_at > now_ms(p))
+        u->queued_at = now_ms(p);
     u->refused = p->npending >= PENDING_LIMIT;
     if (p->pend_tail != NULL)
         p->pend_tail->next = u;

@@ -55,6 +55,11 @@ void ztp_db_unit_add(ztp_db_unit_t *u, ztp_sql_t *sql, const char *const *params
 /* A deadline other than ZTP_DB_TIMEOUT_MS for this unit once sent. */
 void ztp_db_unit_timeout(ztp_db_unit_t *u, uint64_t ms);
 
+/* When the work of the unit began (loop time, ms), if before its submission:
+ * the wait for a connection counts from then, so that a request queued
+ * behind others still gets its 503 within the promised time. */
+void ztp_db_unit_since(ztp_db_unit_t *u, uint64_t ms);
+
 /* Queues the unit on this thread's pool; it is sent at the end of the current
  * loop iteration together with everything else queued meanwhile. */
 void ztp_db_submit(ztp_db_pool_t *pool, ztp_db_unit_t *u);

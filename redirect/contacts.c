@@ -1,0 +1,198 @@
+/*
+ * Batched, durable recording of phone contacts.
+ *
+ * Each loop thread gathers its redirect requests; at the end of a loop
+ * iteration, if fewer than MAX_INFLIGHT batches are waiting on the
+ * database, everything gathered goes out as one statement (arrays in, one
+ * row per request out). While batches are in flight, new requests wait and
+ * the next batch grows: under load, batches get larger and commits fewer,
+ * which is what keeps a durable write per request affordable.
+ */
+#include "contacts.h"
+
+#include "../services/db.h"
+#include "../services/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INFLIGHT 2
+#define MAX_BATCH 2048
+
+/*
+ * The whole batch in one statement, prepared once per connection: the
+ * requests (by ordinality), one row per distinct MAC (several requests are
+ * several contacts and at most one status change), the devices locked in MAC
+ * order (so concurrent batches cannot deadlock), updated through the state
+ * machine's table, the status changes kept as events, and one row back per
+ * request.
+ */
+ZTP_SQL(SQL_BATCH, 6,
+        "WITH req AS (\n"
+        "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[])\n"
+        "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, ord)\n"
+        "), agg AS (\n"
+        "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, count(*) OVER (PARTITION BY mac) AS n\n"
+        "    FROM req ORDER BY mac, ord DESC\n"
+        "), old AS (\n"
+        "    SELECT d.mac, d.status AS was, d.provider_id, d.profile_id,\n"
+        "           CASE WHEN d.provider_id IS NULL THEN 'ask_released'\n"
+        "                WHEN d.profile_id IS NULL THEN 'ask_no_profile'\n"
+        "                ELSE 'ask_with_profile' END AS ev\n"
+        "    FROM devices d WHERE d.mac IN (SELECT mac FROM agg) ORDER BY d.mac FOR UPDATE\n"
+        "), upd AS (\n"
+        "    UPDATE devices d SET\n"
+        "        contacts = d.contacts + a.n, last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
+        "        ua_vendor = a.vendor, ua_model = coalesce(a.model, d.ua_model),\n"
+        "        ua_firmware = coalesce(a.firmware, d.ua_firmware),\n"
+        "        status = coalesce(t.to_status, o.was),\n"
+        "        status_changed_at = CASE WHEN coalesce(t.to_status, o.was) <> o.was THEN now()\n"
+        "                                 ELSE d.status_changed_at END\n"
+        "    FROM agg a JOIN old o ON o.mac = a.mac\n"
+        "         LEFT JOIN status_transitions t ON t.from_status = o.was AND t.event = o.ev\n"
+        "    WHERE d.mac = a.mac\n"
+        "    RETURNING d.mac, o.was, d.status AS now_status, o.provider_id, o.profile_id, o.ev\n"
+        "), events AS (\n"
+        "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
+        "    SELECT u.mac, u.provider_id, u.was, u.now_status, 'redirect' FROM upd u WHERE u.was <> u.now_status\n"
+        ")\n"
+        "SELECT r.ord::int,\n"
+        "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.ev = 'ask_released' THEN 'released'\n"
+        "            WHEN u.ev = 'ask_no_profile' THEN 'no_profile' ELSE 'ok' END,\n"
+        "       p.profile_rule, p.upgrade_rule, p.params::text\n"
+        "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
+        "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.ev = 'ask_with_profile'\n");
+
+typedef struct waiter {
+    ztp_contact_cb cb;
+    void *arg;
+} waiter_t;
+
+typedef struct batch {
+    size_t n;
+    waiter_t waiters[];
+} batch_t;
+
+typedef struct queue {
+    ztp_buf_t cols[6]; /* array literals under construction, without the closing brace */
+    waiter_t *waiters;
+    size_t n, cap;
+    uint64_t oldest; /* loop time of the first contact waiting */
+    int inflight;
+    h2o_timeout_entry_t flush_entry;
+} queue_t;
+
+static __thread queue_t *queue;
+
+void ztp_contacts_array_elem(ztp_buf_t *b, const char *s)
+{
+    ztp_buf_append(b, b->len > 1 ? "," : "", b->len > 1);
+    if (s == NULL) {
+        ztp_buf_puts(b, "NULL");
+        return;
+    }
+    ztp_buf_append(b, "\"", 1);
+    for (const char *run = s;; s++) {
+        if (*s == '"' || *s == '\\' || *s == '\0') {
+            ztp_buf_append(b, run, (size_t)(s - run));
+            if (*s == '\0')
+                break;
+            ztp_buf_append(b, "\\", 1);
+            ztp_buf_append(b, s, 1);
+            run = s + 1;
+        }
+    }
+    ztp_buf_append(b, "\"", 1);
+}
+
+static void flush(h2o_timeout_entry_t *entry);
+
+static void schedule(queue_t *q)
+{
+    if (!h2o_timeout_is_linked(&q->flush_entry))
+        h2o_timeout_link(ztp_self->ctx.loop, &ztp_self->ctx.zero_timeout, &q->flush_entry);
+}
+
+static void on_batch(void *arg, const ztp_db_res_t *res)
+{
+    batch_t *b = arg;
+    queue_t *q = queue;
+    PGresult *r = res->status == ZTP_DB_OK ? res->results[0] : NULL;
+    char *answered = calloc(b->n, 1);
+
+    q->inflight--;
+    if (q->n > 0)
+        schedule(q);
+    for (int i = 0; r != NULL && i < PQntuples(r); i++) {
+        long ord = atol(PQgetvalue(r, i, 0)) - 1;
+        if (ord < 0 || (size_t)ord >= b->n || answered[ord])
+            continue;
+        answered[ord] = 1;
+        b->waiters[ord].cb(b->waiters[ord].arg, 1, PQgetvalue(r, i, 1), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
+                           ztp_db_val(r, i, 4));
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (!answered[i])
+            b->waiters[i].cb(b->waiters[i].arg, 0, NULL, NULL, NULL, NULL);
+    free(answered);
+    free(b);
+}
+
+static void flush(h2o_timeout_entry_t *entry)
+{
+    queue_t *q = queue;
+    batch_t *b;
+    const char *params[6];
+    (void)entry;
+
+    if (q->n == 0 || q->inflight >= MAX_INFLIGHT)
+        return;
+    b = malloc(sizeof(*b) + sizeof(waiter_t) * q->n);
+    b->n = q->n;
+    memcpy(b->waiters, q->waiters, sizeof(waiter_t) * q->n);
+    for (int i = 0; i < 6; i++) {
+        ztp_buf_append(&q->cols[i], "}", 1);
+        params[i] = q->cols[i].p;
+    }
+    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_batch, b);
+    ztp_db_unit_add(u, &SQL_BATCH, params, NULL);
+    ztp_db_unit_since(u, q->oldest);
+    for (int i = 0; i < 6; i++) {
+        q->cols[i].len = 0;
+        ztp_buf_append(&q->cols[i], "{", 1);
+    }
+    q->n = 0;
+    q->inflight++;
+    ztp_db_submit(ztp_self->db, u);
+}
+
+static queue_t *this_queue(void)
+{
+    if (queue == NULL) {
+        queue = calloc(1, sizeof(*queue));
+        queue->flush_entry.cb = flush;
+        for (int i = 0; i < 6; i++)
+            ztp_buf_append(&queue->cols[i], "{", 1);
+    }
+    return queue;
+}
+
+void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
+{
+    queue_t *q = this_queue();
+    const char *values[6] = {c->mac, c->addr, c->ua, c->vendor, c->model, c->firmware};
+
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->waiters = realloc(q->waiters, sizeof(waiter_t) * q->cap);
+    }
+    if (q->n == 0)
+        q->oldest = h2o_now(ztp_self->ctx.loop);
+    q->waiters[q->n++] = (waiter_t){cb, arg};
+    for (int i = 0; i < 6; i++)
+        ztp_contacts_array_elem(&q->cols[i], values[i]);
+    if (q->n >= MAX_BATCH && q->inflight < MAX_INFLIGHT)
+        flush(NULL);
+    else
+        schedule(q);
+}

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""make bench: openztp against baselines measured in the same run.
+
+1. Redirect: 1,000,000 devices across 1,000 providers in a scratch
+   PostgreSQL (fsync on: every contact is durable), wrk at 64 and 256
+   connections on random claimed MACs, against Debian's h2o serving the same
+   XML body as a static file under the same load. Prints requests/s, p50,
+   p99, the ratios, and ztpd's peak RSS.
+2. Import: 1,000,000 CSV rows through POST /v1/devices/import against
+   psql \\copy of the same file into an unindexed table.
+3. Activation: redemptions of distinct valid codes per second, and failed
+   guesses per second (which never reach the database once limited).
+
+Ratios, not absolute numbers, are what to compare across machines.
+Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import harness  # noqa: E402
+
+ZTPD = os.path.join(ROOT, "build", "ztpd")
+DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
+SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
+FIRST_MAC = 0x00a000000000
+XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
+       '  <Profile_Rule ua="na">https://prov.example/p0001/$PSN/$MA.xml</Profile_Rule>\n'
+       '  <Resync_Periodic ua="na">3600</Resync_Periodic>\n</flat-profile>\n')
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wrk(port, script, conns, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    out = subprocess.run(["wrk", "-t2", "-c%d" % conns, "-d%ds" % SECONDS, "--latency", "-s", script,
+                          "http://127.0.0.1:%d" % port], capture_output=True, text=True, env=e).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def static_server(port, docroot):
+    conf = os.path.join(docroot, "..", "h2o.conf")
+    with open(conf, "w") as f:
+        f.write("listen:\n  host: 127.0.0.1\n  port: %d\nnum-threads: 2\naccess-log: /dev/null\n"
+                "error-log: /dev/null\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: %s\n"
+                % (port, docroot))
+    p = subprocess.Popen(["h2o", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_until(lambda: _up(port, "/redirect/profile.xml"), 10, "h2o static")
+    return p
+
+
+def _up(port, path):
+    try:
+        return urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=1).status == 200
+    except OSError:
+        return False
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+    return int(m.group(1)) / 1024
+
+
+def seed(pg, db):
+    log("seeding %d devices across 1000 providers..." % DEVICES)
+    t = time.monotonic()
+    pg.psql(db, """
+        SET role ztp_system;
+        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, 1000) i;
+        INSERT INTO profiles (provider_id, name, profile_rule, params)
+            SELECT id, 'main', 'https://prov.example/p' || lpad(row_number() over ()::text, 4, '0') || '/$PSN/$MA.xml',
+                   '{"Resync_Periodic": "3600"}' FROM providers;
+        CREATE TEMP TABLE pp AS SELECT row_number() over (ORDER BY id) - 1 AS n, id, provider_id FROM profiles;
+        INSERT INTO devices (mac, provider_id, profile_id, status)
+            SELECT lpad(to_hex(%d + i), 12, '0')::macaddr, pp.provider_id, pp.id, 'open'
+            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% 1000;
+    """ % (FIRST_MAC, DEVICES))
+    pg.psql(db, "VACUUM ANALYZE devices")
+    log("seeded in %.1f s" % (time.monotonic() - t))
+
+
+def bench_redirect(pg, db, results):
+    port = harness.free_port()
+    srv = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
+                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
+    docroot = tempfile.mkdtemp(prefix="ztp-static-")
+    os.chmod(docroot, 0o755)  # h2o started as root serves as nobody
+    os.makedirs(os.path.join(docroot, "www", "redirect"))
+    with open(os.path.join(docroot, "www", "redirect", "profile.xml"), "w") as f:
+        f.write(XML)
+    sport = harness.free_port()
+    static = static_server(sport, os.path.join(docroot, "www"))
+    env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
+    contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
+    try:
+        wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
+        for conns in (64, 256):
+            s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
+            z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
+            results["redirect_%d" % conns] = {"ztpd": z, "static": s, "ratio_rps": z["rps"] / s["rps"],
+                                              "ratio_p99": z["p99_ms"] / s["p99_ms"]}
+        results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
+    finally:
+        static.terminate()
+        static.wait()
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(docroot, ignore_errors=True)
+    contacts = int(pg.psql(db, "SELECT sum(contacts) FROM devices")) - contacts_before
+    results["contacts_recorded"] = contacts
+
+
+def bench_import(pg, db, results):
+    n = DEVICES
+    path = tempfile.mktemp(prefix="ztp-import-", suffix=".csv")
+    with open(path, "w") as f:
+        f.write("mac,model\n")
+        for i in range(n):
+            f.write("%012x,CP-8845-3PCC\n" % (0x00c000000000 + i))
+    pg.psql(db, "CREATE TABLE bench_copy (mac text, model text)")
+    t = time.monotonic()
+    subprocess.run(["psql", "-X", "-q", pg.url(db), "-c", "\\copy bench_copy FROM '%s' WITH (FORMAT csv, HEADER)" % path],
+                   check=True)
+    copy_s = time.monotonic() - t
+    key = harness.create_provider(db, "importer")["api_key"]
+    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0)
+    srv.env["ZTP_LISTEN"] = "127.0.0.1:%d" % srv.port
+    srv.proc = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, **srv.env), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    harness.wait_until(lambda: _up(srv.port, "/healthz"), 10, "ztpd")
+    with open(path, "rb") as f:
+        body = f.read()
+    t = time.monotonic()
+    r = srv.request("POST", "/v1/devices/import", body, headers={"Content-Type": "text/csv"}, key=key, timeout=900)
+    import_s = time.monotonic() - t
+    srv.proc.terminate()
+    srv.proc.wait()
+    os.unlink(path)
+    assert r.status == 200 and r.json()["created"] == n, r
+    results["import"] = {"rows": n, "seconds": import_s, "psql_copy_seconds": copy_s, "ratio": import_s / copy_s}
+
+
+def bench_activation(pg, db, results):
+    key = harness.create_provider(db, "codes")["api_key"]
+    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=1000000).start()
+    try:
+        prof = srv.post("/v1/profiles", {"name": "c", "profile_rule": "https://p/$MA"}, key=key).json()
+        codes = []
+        for _ in range(5):
+            codes += [i["code"] for i in srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 1000},
+                                                 key=key).json()["items"]]
+        ok = [0]
+        lock = threading.Lock()
+
+        def redeem(part, base):
+            for j, code in enumerate(part):
+                r = srv.post("/activate", {"code": code, "mac": "00d0%08x" % (base + j)})
+                if r.status == 200:
+                    with lock:
+                        ok[0] += 1
+
+        threads = [threading.Thread(target=redeem, args=(codes[i::16], i * 100000)) for i in range(16)]
+        t = time.monotonic()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        redeem_s = time.monotonic() - t
+        # failed guesses from many source addresses (each address stays under the limit)
+        fails = [0]
+
+        def guess(i):
+            for j in range(9):
+                r = srv.post("/activate", {"code": "%016d" % (i * 10 + j), "mac": "00d1%08x" % (i * 10 + j)},
+                             source="127.%d.%d.%d" % (10 + i // 60000, (i // 250) % 240, i % 250 + 1))
+                if r.status == 404:
+                    with lock:
+                        fails[0] += 1
+
+        threads = [threading.Thread(target=lambda k=k: [guess(k * 40 + i) for i in range(40)]) for k in range(16)]
+        t = time.monotonic()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        guess_s = time.monotonic() - t
+        results["activation"] = {"redeemed": ok[0], "redemptions_per_s": ok[0] / redeem_s,
+                                 "failed_guesses": fails[0], "failed_guesses_per_s": fails[0] / guess_s}
+    finally:
+        srv.stop(check=False)
+
+
+def main():
+    pg = harness.Postgres()
+    with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n")
+    pg.start()
+    harness.PG = pg
+    results = {"devices": DEVICES, "seconds_per_run": SECONDS}
+    try:
+        db = pg.new_database()
+        harness.migrate(db)
+        seed(pg, db)
+        bench_redirect(pg, db, results)
+        bench_import(pg, db, results)
+        bench_activation(pg, db, results)
+    finally:
+        pg.stop()
+    r = results
+    print("openztp benchmark (%d devices, %d s per run, 2 ztpd threads, fsync on)" % (DEVICES, SECONDS))
+    for c in (64, 256):
+        x = r["redirect_%d" % c]
+        print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
+              "p99 %6.2f ms | ratio %.2fx, p99 %.1fx" % (c, x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"],
+                                                        x["static"]["rps"], x["static"]["p50_ms"],
+                                                        x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
+    print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
+    i = r["import"]
+    print("  import    %d rows in %.1f s | psql \\copy %.1f s | ratio %.1fx" % (i["rows"], i["seconds"],
+                                                                           i["psql_copy_seconds"], i["ratio"]))
+    a = r["activation"]
+    print("  activate  %.0f redemptions/s (%d distinct codes) | %.0f failed guesses/s"
+          % (a["redemptions_per_s"], a["redeemed"], a["failed_guesses_per_s"]))
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
