@@ -18,15 +18,19 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=build/san/tests/%)
 PHONE_SRCS := $(wildcard tools/ztp-phone/*.c)
 
-.PHONY: all deps run test bench fmt clean image-smoke
+.PHONY: all deps run test bench fmt clean image-smoke FORCE
 all: build/ztpd $(if $(PHONE_SRCS),build/ztp-phone)
 
 deps:
 	@tools/install-deps.sh build
 
-build/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
+# regenerated on every run, replaced only when the list of files changed
+build/gen/migrations.c: FORCE
 	@mkdir -p $(@D)
-	tools/embed-migrations.sh $(MIGRATIONS) > $@
+	@tools/embed-migrations.sh $(MIGRATIONS) > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 build/obj/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(@D)
