@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INFLIGHT 2
+#define MAX_INFLIGHT 1
 #define MAX_BATCH 2048
 
 /*
