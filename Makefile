@@ -56,12 +56,17 @@ build/san/gen/migrations.o: build/gen/migrations.c $(MIGRATIONS)
 build/san/ztpd: $(SAN_OBJS) build/san/services/main.o build/san/gen/migrations.o
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -pthread
 
-build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o
-	@mkdir -p $(@D)
-	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) build/san/gen/migrations.o $(PKGLIBS) -lcmocka -pthread
+# the pure part of ztp-phone is unit-tested too
+PHONE_SAN := build/san/tools/ztp-phone/rule.o
 
-build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o build/obj/redirect/mac.o
-	$(CC) $(BASE) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl expat jansson 2>/dev/null) -pthread
+build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN) $(PKGLIBS) \
+		-lexpat -lcmocka -pthread
+
+build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o build/obj/redirect/mac.o $(wildcard tools/ztp-phone/*.h)
+	$(CC) $(BASE) $(shell pkg-config --cflags libcurl expat 2>/dev/null) $(CFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(shell pkg-config --libs libcurl expat jansson 2>/dev/null) -lm -pthread
 
 run:
 	@tools/install-deps.sh run
