@@ -21,21 +21,24 @@ DECLARE
     n_claimed bigint;
 BEGIN
     IF me IS NULL THEN RAISE EXCEPTION 'no tenant'; END IF;
-    CREATE TEMP TABLE import_rows ON COMMIT DROP AS
+    CREATE TEMP TABLE import_raw ON COMMIT DROP AS
     SELECT t.mac::macaddr AS mac, nullif(t.pname, '') AS profile_name, nullif(t.pid, '')::uuid AS profile_in,
-           nullif(t.model, '') AS model, nullif(t.serial, '') AS serial, t.line::int AS line,
-           NULL::uuid AS profile_id, NULL::uuid AS owner, false AS known, false AS dup
+           nullif(t.model, '') AS model, nullif(t.serial, '') AS serial, t.line::int AS line
     FROM unnest(string_to_array(p_macs, E'\n'), string_to_array(p_profiles, E'\n'),
                 string_to_array(p_profile_ids, E'\n'), string_to_array(p_models, E'\n'),
                 string_to_array(p_serials, E'\n'), string_to_array(p_lines, E'\n'))
          AS t(mac, pname, pid, model, serial, line);
-    UPDATE import_rows r SET profile_id = p.id
-    FROM profiles p WHERE p.provider_id = me AND (p.name = r.profile_name OR p.id = r.profile_in);
     -- lock the known devices so that their owners cannot change under us
-    PERFORM 1 FROM devices d WHERE d.mac IN (SELECT mac FROM import_rows) ORDER BY d.mac FOR UPDATE;
-    UPDATE import_rows r SET owner = d.provider_id, known = true FROM devices d WHERE d.mac = r.mac;
-    UPDATE import_rows r SET dup = true
-    WHERE EXISTS (SELECT 1 FROM import_rows o WHERE o.mac = r.mac AND o.line < r.line);
+    PERFORM 1 FROM devices d JOIN import_raw r ON r.mac = d.mac ORDER BY d.mac FOR UPDATE OF d;
+    -- one pass: profiles resolved, owners found, repeated MACs marked
+    CREATE TEMP TABLE import_rows ON COMMIT DROP AS
+    SELECT r.*, coalesce(pn.id, pi.id) AS profile_id, d.provider_id AS owner,
+           row_number() OVER (PARTITION BY r.mac ORDER BY r.line) > 1 AS dup
+    FROM import_raw r
+         LEFT JOIN profiles pn ON pn.provider_id = me AND pn.name = r.profile_name
+         LEFT JOIN profiles pi ON pi.provider_id = me AND pi.id = r.profile_in
+         LEFT JOIN devices d ON d.mac = r.mac;
+    ANALYZE import_rows;
 
     SELECT count(*), coalesce(json_agg(e ORDER BY (e->>'line')::int), '[]'::json) INTO n_errors, errors FROM (
         SELECT json_build_object('line', line, 'detail',
