@@ -80,7 +80,7 @@ test:
 
 bench:
 	@tools/install-deps.sh bench
-	@$(MAKE) --no-print-directory build/ztpd
+	@$(MAKE) --no-print-directory build/ztpd build/ztp-phone
 	@python3 tests/bench/bench.py
 
 image-smoke:

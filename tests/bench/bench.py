@@ -12,6 +12,9 @@
    guesses per second (which never reach the database once limited).
 
 Ratios, not absolute numbers, are what to compare across machines.
+4. Storm: ztp-phone boots ZTP_BENCH_PHONES phones (default 20,000), 256 at
+   once: redirect by ztpd, then the provider's profile from a static h2o.
+
 Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10).
 """
 import json
@@ -101,19 +104,26 @@ def seed(pg, db):
     log("seeded in %.1f s" % (time.monotonic() - t))
 
 
-def bench_redirect(pg, db, results):
+def make_static():
+    docroot = tempfile.mkdtemp(prefix="ztp-static-")
+    os.chmod(docroot, 0o755)  # h2o started as root serves as nobody
+    os.makedirs(os.path.join(docroot, "www", "redirect"))
+    os.makedirs(os.path.join(docroot, "www", "cfg"))
+    with open(os.path.join(docroot, "www", "redirect", "profile.xml"), "w") as f:
+        f.write(XML)
+    port = harness.free_port()
+    with open(os.path.join(docroot, "www", "cfg", "common.xml"), "w") as f:
+        f.write('<flat-profile>\n  <Profile_Rule ua="na">http://127.0.0.1:%d/cfg/common.xml</Profile_Rule>\n'
+                '</flat-profile>\n' % port)
+    return port, docroot, static_server(port, os.path.join(docroot, "www"))
+
+
+def bench_redirect(pg, db, results, sport):
     port = harness.free_port()
     srv = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
                                                                 ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
-    docroot = tempfile.mkdtemp(prefix="ztp-static-")
-    os.chmod(docroot, 0o755)  # h2o started as root serves as nobody
-    os.makedirs(os.path.join(docroot, "www", "redirect"))
-    with open(os.path.join(docroot, "www", "redirect", "profile.xml"), "w") as f:
-        f.write(XML)
-    sport = harness.free_port()
-    static = static_server(sport, os.path.join(docroot, "www"))
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
     contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
     try:
@@ -125,13 +135,41 @@ def bench_redirect(pg, db, results):
                                               "ratio_p99": z["p99_ms"] / s["p99_ms"]}
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
-        static.terminate()
-        static.wait()
         srv.terminate()
         srv.wait()
-        shutil.rmtree(docroot, ignore_errors=True)
     contacts = int(pg.psql(db, "SELECT sum(contacts) FROM devices")) - contacts_before
     results["contacts_recorded"] = contacts
+
+
+def bench_storm(pg, db, results, sport):
+    """Phones provisioned per second end to end: ztp-phone storm, redirect by ztpd, then the
+    provider's profile from a static server."""
+    n = int(os.environ.get("ZTP_BENCH_PHONES", "20000"))
+    first = 0x00e000000000
+    pg.psql(db, """
+        SET role ztp_system;
+        INSERT INTO providers (name) VALUES ('storm');
+        INSERT INTO profiles (provider_id, name, profile_rule)
+            SELECT id, 'static', 'http://127.0.0.1:%d/cfg/common.xml' FROM providers WHERE name = 'storm';
+        INSERT INTO devices (mac, provider_id, profile_id, status)
+            SELECT lpad(to_hex(%d + i), 12, '0')::macaddr, p.provider_id, p.id, 'open'
+            FROM generate_series(0, %d - 1) i, profiles p WHERE p.name = 'static';
+    """ % (sport, first, n))
+    port = harness.free_port()
+    srv = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
+                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
+    try:
+        out = subprocess.run([os.path.join(ROOT, "build", "ztp-phone"), "storm", "--rule",
+                              "http://127.0.0.1:%d/redirect/$MA.xml" % port, "--macs", "%012x:%d" % (first, n),
+                              "--concurrency", "256", "--retry-delays", "0.5"], capture_output=True, text=True)
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        srv.terminate()
+        srv.wait()
+    summary["phones_per_s"] = summary["provisioned"] / summary["seconds"]
+    results["storm"] = summary
 
 
 def bench_import(pg, db, results):
@@ -225,7 +263,14 @@ def main():
         db = pg.new_database()
         harness.migrate(db)
         seed(pg, db)
-        bench_redirect(pg, db, results)
+        sport, docroot, static = make_static()
+        try:
+            bench_redirect(pg, db, results, sport)
+            bench_storm(pg, db, results, sport)
+        finally:
+            static.terminate()
+            static.wait()
+            shutil.rmtree(docroot, ignore_errors=True)
         bench_import(pg, db, results)
         bench_activation(pg, db, results)
     finally:
@@ -239,6 +284,10 @@ def main():
                                                         x["static"]["rps"], x["static"]["p50_ms"],
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
+    st = r["storm"]
+    print("  storm     %d phones (ztp-phone, 256 at once): %d provisioned in %.1f s, %.0f phones/s, "
+          "request p50 %.1f ms p99 %.1f ms" % (st["phones"], st["provisioned"], st["seconds"], st["phones_per_s"],
+                                                st["p50_ms"], st["p99_ms"]))
     i = r["import"]
     print("  import    %d rows in %.1f s | psql \\copy %.1f s | ratio %.1fx" % (i["rows"], i["seconds"],
                                                                            i["psql_copy_seconds"], i["ratio"]))
