@@ -1,0 +1,107 @@
+"""Configuration that changes behaviour: HTTPS, unnamed statements, trusted proxies."""
+import http.client
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import unittest
+import uuid
+
+from harness import Ztpd, create_provider, free_port, migrate, postgres
+
+RULE = "https://prov.example/$MA.xml"
+
+
+def setup_db():
+    pg = postgres()
+    db = pg.new_database()
+    migrate(db)
+    return pg, db
+
+
+class TlsTest(unittest.TestCase):
+    def test_https_listener_serves_tls12_or_later(self):
+        pg, db = setup_db()
+        d = tempfile.mkdtemp()
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        port = free_port()
+        srv = Ztpd(db, ZTP_TLS_LISTEN="127.0.0.1:%d" % port, ZTP_TLS_CERT=cert, ZTP_TLS_KEY=key).start()
+        try:
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertIn(conn.sock.version(), ("TLSv1.2", "TLSv1.3"))
+            conn.close()
+            old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            old.check_hostname = False
+            old.verify_mode = ssl.CERT_NONE
+            old.maximum_version = ssl.TLSVersion.TLSv1_1
+            with self.assertRaises((ssl.SSLError, OSError)):
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=old, timeout=10)
+                c.request("GET", "/healthz")
+                c.getresponse()
+        finally:
+            srv.stop()
+            shutil.rmtree(d)
+
+    def test_bad_certificate_is_one_clear_line(self):
+        pg, db = setup_db()
+        from harness import ztpd_cmd
+        r = ztpd_cmd(db, "serve", ZTP_TLS_LISTEN="127.0.0.1:%d" % free_port(), ZTP_TLS_CERT="/nonexistent",
+                     ZTP_TLS_KEY="/nonexistent")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ZTP_TLS_CERT", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+class UnnamedStatementsTest(unittest.TestCase):
+    def test_everything_works_without_prepared_statements(self):
+        pg, db = setup_db()
+        key = create_provider(db, "pgbouncer")["api_key"]
+        srv = Ztpd(db, ZTP_DB_PREPARE=0).start()
+        try:
+            p = srv.post("/v1/profiles", {"name": "m", "profile_rule": RULE}, key=key)
+            self.assertEqual(p.status, 201, p)
+            self.assertEqual(srv.put("/v1/devices/00562b090001", {"profile_id": p.json()["id"]}, key=key).status, 201)
+            for _ in range(3):
+                self.assertEqual(srv.get("/redirect/00562b090001.xml").status, 200)
+            self.assertEqual(srv.get("/readyz").status, 200)
+            named = pg.psql(db, "SELECT count(*) FROM pg_prepared_statements")
+            self.assertEqual(named, "0")
+        finally:
+            srv.stop()
+
+
+class TrustedProxyTest(unittest.TestCase):
+    def test_forwarded_for_counts_only_behind_a_trusted_proxy(self):
+        pg, db = setup_db()
+        key = create_provider(db, "proxied")["api_key"]
+        srv = Ztpd(db, ZTP_TRUSTED_PROXIES="127.9.0.1").start()
+        try:
+            for i in range(10):
+                r = srv.post("/activate", {"code": "%016d" % i, "mac": "0056%08x" % i}, source="127.9.0.1",
+                             headers={"X-Forwarded-For": "198.51.100.7, 10.1.1.1"})
+                self.assertEqual(r.status, 404)
+            blocked = srv.post("/activate", {"code": "1" * 16, "mac": "0056ee000001"}, source="127.9.0.1",
+                               headers={"X-Forwarded-For": "10.1.1.1"})
+            self.assertEqual(blocked.status, 429)
+            other = srv.post("/activate", {"code": "1" * 16, "mac": "0056ee000002"}, source="127.9.0.1",
+                             headers={"X-Forwarded-For": "10.1.1.2"})
+            self.assertEqual(other.status, 404)
+            # an untrusted peer's header is ignored: its own address counts
+            spoof = srv.post("/activate", {"code": "1" * 16, "mac": "0056ee000003"}, source="127.9.0.2",
+                             headers={"X-Forwarded-For": "10.1.1.1"})
+            self.assertEqual(spoof.status, 404)
+            # and the redirect records the client's address
+            p = srv.post("/v1/profiles", {"name": "m", "profile_rule": RULE}, key=key).json()
+            srv.put("/v1/devices/00562b090002", {"profile_id": p["id"]}, key=key)
+            srv.get("/redirect/00562b090002.xml", source="127.9.0.1", headers={"X-Forwarded-For": "10.2.2.2"})
+            self.assertEqual(pg.psql(db, "SELECT host(last_addr) FROM devices WHERE mac = '00562b090002'"), "10.2.2.2")
+        finally:
+            srv.stop()
