@@ -152,7 +152,8 @@ PHONE = {"413": problem("body over the limit"), "503": problem("the database is 
 
 
 def op(summary, responses, tag, body=None, params=None, auth=True, op_id=None):
-    o = {"summary": summary, "operationId": op_id, "tags": [tag], "responses": dict(responses)}
+    o = {"summary": summary, "description": summary + ".", "operationId": op_id, "tags": [tag],
+         "responses": dict(responses)}
     o["responses"].update(COMMON if auth else PHONE)
     if body:
         o["requestBody"] = body
@@ -306,15 +307,16 @@ paths = {
                                                              "422": problem("bad query")},
         "audit", params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
                          qp("cursor", STR, "next_cursor of the page before")], op_id="listAudit")},
-    "/healthz": {"get": {"summary": "200 while the process runs", "operationId": "healthz", "tags": ["operations"],
+    "/healthz": {"get": {"summary": "200 while the process runs", "description": "Liveness.", "operationId": "healthz", "tags": ["operations"],
                          "security": [], "responses": {"200": js(ref("Status"))}}},
-    "/readyz": {"get": {"summary": "200 when the database answers, else 503", "operationId": "readyz",
+    "/readyz": {"get": {"summary": "200 when the database answers, else 503", "description": "Readiness.",
+                        "operationId": "readyz",
                         "tags": ["operations"], "security": [],
                         "responses": {"200": js(ref("Status")), "503": problem("the database does not answer")}}},
-    "/metrics": {"get": {"summary": "Prometheus text exposition", "operationId": "metrics", "tags": ["operations"],
+    "/metrics": {"get": {"summary": "Prometheus text exposition", "description": "Metrics.", "operationId": "metrics", "tags": ["operations"],
                          "security": [], "responses": {"200": {"description": "metrics", "content": {
                              "text/plain": {"schema": {"type": "string"}}}}}}},
-    "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "tags": ["operations"],
+    "/openapi.json": {"get": {"summary": "This document", "description": "OpenAPI 3.1.", "operationId": "openapi", "tags": ["operations"],
                               "security": [], "responses": {"200": js({"type": "object"})}}},
 }
 
@@ -322,7 +324,8 @@ doc = {
     "openapi": "3.1.0",
     "info": {"title": "openztp", "version": "0.1.0",
              "description": "Zero-touch redirect and activation codes for IP desk phones. Every 4xx and 5xx is "
-                            "application/problem+json (RFC 9457)."},
+                            "application/problem+json (RFC 9457).",
+             "contact": {"name": "openztp maintainers"}},
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "security": [{"bearer": []}],
     "tags": [{"name": n} for n in ("phones", "profiles", "devices", "activation codes", "api keys", "audit",

@@ -117,6 +117,15 @@ class OpenApiTest(unittest.TestCase):
         for r in re.findall(r'"\$ref": "#/components/schemas/([A-Za-z]+)"', text):
             self.assertIn(r, d["components"]["schemas"])
 
+    def test_document_passes_the_linter(self):
+        lint = os.path.join(harness.ROOT, "tests", "lint")
+        spectral = os.path.join(lint, "node_modules", ".bin", "spectral")
+        if not os.path.exists(spectral):
+            self.skipTest("Spectral is not installed (make test installs it with npm)")
+        r = subprocess.run([spectral, "lint", "--ruleset", os.path.join(lint, ".spectral.yaml"), "-F", "hint",
+                            DOC_PATH], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_every_contract_route_is_described(self):
         want = {("get", "/redirect/{mac}"), ("post", "/activate"), ("post", "/v1/profiles"), ("get", "/v1/profiles"),
                 ("get", "/v1/profiles/{id}"), ("patch", "/v1/profiles/{id}"), ("delete", "/v1/profiles/{id}"),
