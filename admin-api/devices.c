@@ -2,6 +2,7 @@
 #include "devices.h"
 
 #include "../redirect/mac.h"
+#include "../redirect/status.h"
 #include "../services/http.h"
 
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static const char *path_mac(h2o_req_t *req, const ztp_match_t *m)
 void ztp_devices_put(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     const char *mac = path_mac(req, m);
-    json_t *body, *errors, *fields, *v;
+    json_t *body, *errors;
     char *text;
     static const char *const known[] = {"profile_id", "model", "serial"};
 
@@ -60,15 +61,10 @@ void ztp_devices_put(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m
         json_decref(body);
         return;
     }
-    fields = json_object();
-    for (int i = 0; i < 3; i++)
-        if ((v = json_object_get(body, known[i])) != NULL)
-            json_object_set(fields, known[i], v);
-    text = json_dumps(fields, JSON_COMPACT);
+    text = ztp_json_pick(body, known, 3);
     const char *p[2] = {mac, text};
     ztp_tenant_call(req, who, &SQL_PUT, p, NULL, NULL);
     free(text);
-    json_decref(fields);
     json_decref(body);
 }
 
@@ -96,25 +92,16 @@ void ztp_devices_events(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t
 void ztp_devices_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     const char *status = ztp_http_query(req, "status"), *profile = ztp_http_query(req, "profile_id");
-    const char *limit = ztp_http_query(req, "limit"), *cursor = ztp_http_query(req, "cursor");
+    const char *cursor = ztp_http_query(req, "cursor");
     json_t *errors = json_array();
-    char limit_text[8] = "100";
+    char limit_text[8];
     uint8_t after[6];
 
-    if (status != NULL && *status != '\0' && strcmp(status, "open") != 0 && strcmp(status, "pending") != 0 &&
-        strcmp(status, "custom_pending") != 0 && strcmp(status, "acquired") != 0 &&
-        strcmp(status, "aborted") != 0 && strcmp(status, "unavailable") != 0)
+    if (status != NULL && *status != '\0' && ztp_status_from_name(status) == ZTP_STATUS_NONE)
         ztp_errors_add(errors, "status", "must be one of open, pending, custom_pending, acquired, aborted, unavailable");
     if (profile != NULL && *profile != '\0' && !ztp_uuid_ok(profile, strlen(profile)))
         ztp_errors_add(errors, "profile_id", "must be a profile id");
-    if (limit != NULL && *limit != '\0') {
-        char *end;
-        long n = strtol(limit, &end, 10);
-        if (*end != '\0' || n < 1 || n > 1000)
-            ztp_errors_add(errors, "limit", "must be an integer from 1 to 1000");
-        else
-            snprintf(limit_text, sizeof(limit_text), "%ld", n);
-    }
+    ztp_query_limit(req, errors, limit_text);
     if (cursor != NULL && *cursor != '\0' && (strlen(cursor) != 12 || ztp_mac_parse(cursor, 12, after) != 0))
         ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
     if (ztp_errors_answer(req, errors))

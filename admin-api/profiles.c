@@ -157,17 +157,11 @@ void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
         json_decref(body);
         return;
     }
-    /* only the fields the SQL knows travel */
-    json_t *fields = json_object();
     static const char *const known[] = {"name", "profile_rule", "upgrade_rule", "short_code", "params"};
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if ((v = json_object_get(body, known[i])) != NULL)
-            json_object_set(fields, known[i], v);
-    text = json_dumps(fields, JSON_COMPACT);
+    text = ztp_json_pick(body, known, sizeof(known) / sizeof(known[0]));
     const char *p[2] = {id, text};
     ztp_tenant_call(req, who, &SQL_UPDATE, p, NULL, NULL);
     free(text);
-    json_decref(fields);
     json_decref(body);
 }
 

@@ -221,6 +221,34 @@ int ztp_uuid_ok(const char *s, size_t len)
     return 1;
 }
 
+char *ztp_json_pick(json_t *body, const char *const *keys, size_t n)
+{
+    json_t *fields = json_object(), *v;
+    char *text;
+    for (size_t i = 0; i < n; i++)
+        if ((v = json_object_get(body, keys[i])) != NULL)
+            json_object_set(fields, keys[i], v);
+    text = json_dumps(fields, JSON_COMPACT);
+    json_decref(fields);
+    return text;
+}
+
+void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8])
+{
+    const char *limit = ztp_http_query(req, "limit");
+    char *end;
+    long n;
+
+    strcpy(out, "100");
+    if (limit == NULL || *limit == '\0')
+        return;
+    n = strtol(limit, &end, 10);
+    if (*end != '\0' || n < 1 || n > 1000)
+        ztp_errors_add(errors, "limit", "must be an integer from 1 to 1000");
+    else
+        snprintf(out, 8, "%ld", n);
+}
+
 char *ztp_param(h2o_req_t *req, h2o_iovec_t v)
 {
     char *s = h2o_mem_alloc_pool(&req->pool, v.len + 1);

@@ -79,6 +79,13 @@ int ztp_text_ok(const char *s, size_t max);
 /* Whether s is a canonical UUID. */
 int ztp_uuid_ok(const char *s, size_t len);
 
+/* The members of body named in keys (n of them) as compact JSON text
+ * (malloc'ed): only what the SQL knows travels. */
+char *ztp_json_pick(json_t *body, const char *const *keys, size_t n);
+
+/* Reads ?limit= (1..1000, default 100) into out, or adds an error. */
+void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8]);
+
 /* Copies a path parameter into a NUL-terminated pool string. */
 char *ztp_param(h2o_req_t *req, h2o_iovec_t v);
 

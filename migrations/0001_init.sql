@@ -198,6 +198,12 @@ $$;
 -- Each returns (status, body): the HTTP status and the JSON to send, or for
 -- an error a {"detail", "errors"?} object that ztpd turns into a problem.
 
+-- The 409 of a taken name (unique per provider) or short code (unique across all).
+CREATE FUNCTION ztp_profile_conflict(p_error text) RETURNS json LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object('detail', CASE WHEN p_error LIKE '%short_code%'
+        THEN 'that short code is already taken' ELSE 'a profile with that name already exists' END)
+$$;
+
 CREATE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_short text, p_params jsonb,
                                    OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
@@ -216,8 +222,7 @@ BEGIN
     body := ztp_profile_json(p);
 EXCEPTION WHEN unique_violation THEN
     status := 409;
-    body := json_build_object('detail', CASE WHEN SQLERRM LIKE '%short_code%'
-        THEN 'that short code is already taken' ELSE 'a profile with that name already exists' END);
+    body := ztp_profile_conflict(SQLERRM);
 END $$;
 
 CREATE FUNCTION ztp_profile_update(p_id uuid, p_fields jsonb, OUT status int, OUT body json)
@@ -241,8 +246,7 @@ BEGIN
     body := ztp_profile_json(p);
 EXCEPTION WHEN unique_violation THEN
     status := 409;
-    body := json_build_object('detail', CASE WHEN SQLERRM LIKE '%short_code%'
-        THEN 'that short code is already taken' ELSE 'a profile with that name already exists' END);
+    body := ztp_profile_conflict(SQLERRM);
 END $$;
 
 CREATE FUNCTION ztp_profile_delete(p_id uuid, OUT status int, OUT body json)

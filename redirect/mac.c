@@ -1,17 +1,6 @@
 #include "mac.h"
 
-#include <stdio.h>
-
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "../services/buf.h"
 
 /* Reads 12 hex digits from s, skipping the separator positions in `seps`
  * (a bitmask of indexes that must hold `sep`). */
@@ -24,7 +13,7 @@ static int read_digits(const char *s, size_t len, char sep, uint32_t seps, uint8
                 return -1;
             continue;
         }
-        int v = hex(s[i]);
+        int v = ztp_hex_value((unsigned char)s[i]);
         if (v < 0 || nibble == 12)
             return -1;
         if (nibble % 2 == 0)

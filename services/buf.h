@@ -16,4 +16,16 @@ void ztp_buf_printf(ztp_buf_t *b, const char *fmt, ...) __attribute__((format(pr
 void ztp_buf_xml_escaped(ztp_buf_t *b, const char *s);
 void ztp_buf_free(ztp_buf_t *b);
 
+/* The value of one hexadecimal digit, or -1. */
+static inline int ztp_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

@@ -1,7 +1,7 @@
 #include "config.h"
+#include "buf.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,14 +49,10 @@ int ztp_config_parse_secret(const char *hex, unsigned char out[32])
     for (int i = 0; i < 32; i++) {
         unsigned v = 0;
         for (int j = 0; j < 2; j++) {
-            int ch = tolower((unsigned char)hex[2 * i + j]);
-            v <<= 4;
-            if (ch >= '0' && ch <= '9')
-                v |= (unsigned)(ch - '0');
-            else if (ch >= 'a' && ch <= 'f')
-                v |= (unsigned)(ch - 'a' + 10);
-            else
+            int d = ztp_hex_value((unsigned char)hex[2 * i + j]);
+            if (d < 0)
                 return -1;
+            v = v << 4 | (unsigned)d;
         }
         out[i] = (unsigned char)v;
     }

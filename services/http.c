@@ -1,4 +1,5 @@
 #include "http.h"
+#include "buf.h"
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -111,17 +112,6 @@ const char *ztp_http_get_header_str(h2o_req_t *req, const char *name)
     return h2o_strdup(&req->pool, v.base, v.len).base;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus)
 {
     char *out = h2o_mem_alloc_pool(pool, len + 1), *o = out;
@@ -131,8 +121,8 @@ char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int pl
             int hi, lo;
             if (i + 2 >= len)
                 return NULL;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = ztp_hex_value((unsigned char)s[i + 1]);
+            lo = ztp_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return NULL;
             c = hi * 16 + lo;
