@@ -18,7 +18,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=build/san/tests/%)
 PHONE_SRCS := $(wildcard tools/ztp-phone/*.c)
 
-.PHONY: all deps run test bench fmt clean image-smoke FORCE
+.PHONY: all deps run test bench fuzz fmt clean image-smoke FORCE
 all: build/ztpd $(if $(PHONE_SRCS),build/ztp-phone)
 
 deps:
@@ -84,6 +84,19 @@ bench:
 	@tools/install-deps.sh bench
 	@$(MAKE) --no-print-directory build/ztpd build/ztp-phone
 	@python3 tests/bench/bench.py
+
+# libFuzzer (clang) over every parser of hostile input: MAC, User-Agent,
+# codes, CSV and JSON imports, profile rules, the phone's rules and profiles
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS := $(LIB_SRCS) tools/ztp-phone/rule.c tests/fuzz/fuzz_parsers.c
+build/fuzz/fuzz_parsers: $(FUZZ_SRCS) build/gen/migrations.c $(wildcard */*.h)
+	@mkdir -p $(@D)
+	clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) build/gen/migrations.c \
+		$(PKGLIBS) -lexpat -pthread
+
+fuzz: build/fuzz/fuzz_parsers
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus
 
 image-smoke:
 	deploy/image-smoke.sh

@@ -1,0 +1,112 @@
+/*
+ * libFuzzer target for every parser of hostile input. The first byte picks
+ * the parser; the rest is the input. Checks the invariants each promises.
+ *
+ *   make fuzz FUZZ_SECONDS=60
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../activation/code.h"
+#include "../../admin-api/import.h"
+#include "../../redirect/mac.h"
+#include "../../redirect/profile.h"
+#include "../../redirect/useragent.h"
+#include "../../tools/ztp-phone/rule.h"
+
+static void check_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            abort();
+}
+
+static const char *lookup_all(void *ctx, const char *name, size_t len)
+{
+    (void)ctx;
+    return len == 2 && memcmp(name, "MA", 2) == 0 ? "00562b043615" : NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text;
+    if (size == 0)
+        return 0;
+    int which = data[0] % 7;
+    data++;
+    size--;
+    text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+
+    switch (which) {
+    case 0: { /* MAC: a parsed MAC formats to 12 hex digits that parse to the same bytes */
+        uint8_t mac[6], again[6];
+        char out[13];
+        if (ztp_mac_parse(text, size, mac) == 0) {
+            ztp_mac_format(mac, out);
+            if (strlen(out) != 12 || ztp_mac_parse(out, 12, again) != 0 || memcmp(mac, again, 6) != 0 ||
+                (mac[0] & 1))
+                abort();
+        }
+        break;
+    }
+    case 1: { /* User-Agent: bounded, printable fields, never an error */
+        ztp_ua_t ua;
+        ztp_ua_parse(text, size, &ua);
+        check_printable(ua.vendor);
+        check_printable(ua.model);
+        check_printable(ua.firmware);
+        check_printable(ua.serial);
+        if (ua.mac[0] != '\0' && strlen(ua.mac) != 12)
+            abort();
+        break;
+    }
+    case 2: { /* codes */
+        char digits[ZTP_CODE_DIGITS + 1];
+        ztp_code_kind_t k = ztp_code_normalise(text, size, digits);
+        if (k == ZTP_CODE_ACTIVATION && strlen(digits) != 16)
+            abort();
+        if (k == ZTP_CODE_SHORT && (strlen(digits) < 3 || strlen(digits) > 16))
+            abort();
+        break;
+    }
+    case 3:
+    case 4: { /* imports: whatever is accepted is canonical */
+        ztp_import_t im;
+        ztp_import_init(&im);
+        if (which == 3)
+            ztp_import_parse_csv(&im, text, size);
+        else
+            ztp_import_parse_json(&im, text, size);
+        if (im.rows > 0 && (im.macs.p == NULL || strlen(im.macs.p) != im.rows * 13 - 1))
+            abort();
+        ztp_import_free(&im);
+        break;
+    }
+    case 5: { /* profile rules and macros */
+        ztp_buf_t b = {0};
+        if (ztp_rule_check(text) == NULL && strlen(text) > ZTP_RULE_MAX)
+            abort();
+        ztp_macro_expand(&b, text, lookup_all, NULL);
+        ztp_buf_free(&b);
+        ztp_profile_xml(&b, text, text, NULL);
+        ztp_buf_free(&b);
+        break;
+    }
+    case 6: { /* the phone's side: rules, delay lists, flat profiles */
+        ztp_rule_t r;
+        ztp_delays_t d;
+        char *rule;
+        ztp_rule_parse(text, &r);
+        if (ztp_delays_parse(text, &d) == 0 && (d.n < 1 || d.n > ZTP_PHONE_MAX_DELAYS))
+            abort();
+        if (ztp_flat_profile_rule(text, size, &rule) == 0)
+            free(rule);
+        break;
+    }
+    }
+    free(text);
+    return 0;
+}
