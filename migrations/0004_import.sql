@@ -52,8 +52,11 @@ BEGIN
         SELECT count(*) INTO n_errors FROM import_rows
         WHERE dup OR ((profile_name IS NOT NULL OR profile_in IS NOT NULL) AND profile_id IS NULL);
     END IF;
-    SELECT count(*), coalesce(json_agg(ztp_mac_text(mac) ORDER BY line), '[]'::json) INTO n_conflicts, conflicts
-    FROM import_rows WHERE owner IS NOT NULL AND owner <> me AND NOT dup;
+    -- like errors, the list stops at 1000 entries; the detail gives the count
+    SELECT count(*) INTO n_conflicts FROM import_rows WHERE owner IS NOT NULL AND owner <> me AND NOT dup;
+    SELECT coalesce(json_agg(ztp_mac_text(mac) ORDER BY line), '[]'::json) INTO conflicts
+    FROM (SELECT mac, line FROM import_rows WHERE owner IS NOT NULL AND owner <> me AND NOT dup
+          ORDER BY line LIMIT 1000) c;
     SELECT count(*) FILTER (WHERE owner IS NULL), count(*) FILTER (WHERE owner = me)
     INTO n_created, n_updated FROM import_rows WHERE NOT dup;
     IF p_skip THEN
