@@ -269,6 +269,7 @@ void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
 /* ---- the handler ------------------------------------------------------ */
 
 #include "../services/http.h"
+#include "../services/worker.h"
 
 #define IMPORT_TIMEOUT_MS (15 * 60 * 1000)
 
@@ -312,37 +313,87 @@ static void on_replay(h2o_req_t *req, int status, const char *body, const char *
     ztp_tenant_answer(req, status, body);
 }
 
+/* An import on its way: parsed on a worker thread (a million rows would
+ * hold an event loop for a good part of a second), then sent to SQL. */
+typedef struct job {
+    ztp_hold_t *hold;
+    ztp_auth_t who;
+    ztp_idem_t idem;
+    int has_idem, json;
+    import_opts_t opts;
+    char *body;
+    size_t len;
+    ztp_import_t im;
+} job_t;
+
+static void parse(void *arg)
+{
+    job_t *j = arg;
+    if (j->json)
+        ztp_import_parse_json(&j->im, j->body, j->len);
+    else
+        ztp_import_parse_csv(&j->im, j->body, j->len);
+    free(j->body);
+    j->body = NULL;
+}
+
+static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
+{
+    json_t *report = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:O}", "type", "about:blank", "title",
+                               ztp_http_reason(422), "status", 422, "created", 0, "updated", 0, "skipped", 0,
+                               "conflicts", "errors", im->errors);
+    char detail[96] = "the import holds no devices";
+    if (im->nerrors > 0)
+        snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im->nerrors);
+    json_object_set_new(report, "detail", json_string(detail));
+    char *text = json_dumps(report, JSON_COMPACT);
+    ztp_http_send(req, 422, "application/problem+json", text, strlen(text));
+    free(text);
+    json_decref(report);
+}
+
+static void parsed(void *arg)
+{
+    job_t *j = arg;
+    h2o_req_t *req = ztp_http_release(j->hold);
+    ztp_import_t *im = &j->im;
+
+    if (req == NULL) {
+        /* the client left while we parsed */
+    } else if (im->nerrors > 0 || im->rows == 0) {
+        send_parse_errors(req, im);
+    } else {
+        const char *p[13] = {im->macs.p, im->profiles.p ? im->profiles.p : "",
+                             im->profile_ids.p ? im->profile_ids.p : "", im->models.p ? im->models.p : "",
+                             im->serials.p ? im->serials.p : "", im->lines.p, im->has_profile ? "true" : "false",
+                             im->has_model ? "true" : "false", im->has_serial ? "true" : "false",
+                             j->opts.dry ? "true" : "false", j->opts.skip ? "true" : "false",
+                             j->has_idem ? j->idem.key : NULL, j->has_idem ? j->idem.hash : NULL};
+        ztp_tenant_call_timeout(req, &j->who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
+    }
+    ztp_import_free(im);
+    free(j);
+}
+
 static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
 {
     import_opts_t *o = arg;
-    ztp_import_t im;
+    job_t *j = calloc(1, sizeof(*j));
 
-    ztp_import_init(&im);
-    if (looks_like_json(req))
-        ztp_import_parse_json(&im, req->entity.base, req->entity.len);
-    else
-        ztp_import_parse_csv(&im, req->entity.base, req->entity.len);
-    if (im.nerrors > 0 || im.rows == 0) {
-        json_t *report = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:O}", "type", "about:blank", "title",
-                                   ztp_http_reason(422), "status", 422, "created", 0, "updated", 0, "skipped", 0,
-                                   "conflicts", "errors", im.errors);
-        char detail[96] = "the import holds no devices";
-        if (im.nerrors > 0)
-            snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im.nerrors);
-        json_object_set_new(report, "detail", json_string(detail));
-        char *text = json_dumps(report, JSON_COMPACT);
-        ztp_http_send(req, 422, "application/problem+json", text, strlen(text));
-        free(text);
-        json_decref(report);
-    } else {
-        const char *p[13] = {im.macs.p, im.profiles.p ? im.profiles.p : "", im.profile_ids.p ? im.profile_ids.p : "",
-                             im.models.p ? im.models.p : "", im.serials.p ? im.serials.p : "", im.lines.p,
-                             im.has_profile ? "true" : "false", im.has_model ? "true" : "false",
-                             im.has_serial ? "true" : "false", o->dry ? "true" : "false", o->skip ? "true" : "false",
-                             idem ? idem->key : NULL, idem ? idem->hash : NULL};
-        ztp_tenant_call_timeout(req, who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
+    j->who = *who;
+    if (idem != NULL) {
+        j->idem = *idem;
+        j->has_idem = 1;
     }
-    ztp_import_free(&im);
+    j->opts = *o;
+    j->json = looks_like_json(req);
+    j->len = req->entity.len;
+    j->body = malloc(j->len + 1);
+    memcpy(j->body, req->entity.base, j->len); /* the request may be freed while the worker reads */
+    j->body[j->len] = '\0';
+    ztp_import_init(&j->im);
+    j->hold = ztp_http_hold(req);
+    ztp_worker_submit(parse, parsed, j);
     free(o);
 }
 

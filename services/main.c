@@ -13,6 +13,7 @@
 #include "router.h"
 #include "secret.h"
 #include "server.h"
+#include "worker.h"
 
 #include "../activation/handler.h"
 #include "../admin-api/auth.h"
@@ -190,6 +191,7 @@ static int cmd_serve(void)
     if (check_schema(c->database_url) != 0)
         return 1;
     register_routes();
+    ztp_worker_start(1);
     return ztp_server_run(c) == 0 ? 0 : 1;
 }
 

@@ -1,0 +1,93 @@
+#include "worker.h"
+#include "server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+typedef struct job {
+    h2o_multithread_message_t super; /* first: the message list links jobs */
+    struct job *next;
+    ztp_work_fn work, done;
+    void *arg;
+    h2o_multithread_receiver_t *home;
+} job_t;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
+static job_t *head, **tail = &head;
+
+/* One receiver per loop thread for finished jobs (a static array, so that
+ * they stay reachable after their threads end). */
+#define MAX_LOOPS 256
+static h2o_multithread_receiver_t receivers[MAX_LOOPS];
+static __thread h2o_multithread_receiver_t *receiver;
+
+static void *worker_main(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        job_t *j;
+        pthread_mutex_lock(&lock);
+        while (head == NULL)
+            pthread_cond_wait(&ready, &lock);
+        j = head;
+        head = j->next;
+        if (head == NULL)
+            tail = &head;
+        pthread_mutex_unlock(&lock);
+        j->work(j->arg);
+        h2o_multithread_send_message(j->home, &j->super);
+    }
+    return NULL;
+}
+
+static void on_finished(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
+{
+    (void)r;
+    while (!h2o_linklist_is_empty(messages)) {
+        job_t *j = H2O_STRUCT_FROM_MEMBER(job_t, super.link, messages->next);
+        h2o_linklist_unlink(&j->super.link);
+        j->done(j->arg);
+        free(j);
+    }
+}
+
+static void on_thread_init(ztp_thread_t *t)
+{
+    receiver = &receivers[t->index];
+    h2o_multithread_register_receiver(t->ctx.queue, receiver, on_finished);
+}
+
+void ztp_worker_start(int nthreads)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+
+    ztp_server_on_thread_init(on_thread_init);
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the workers inherit: signals are the main thread's */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < nthreads; i++) {
+        pthread_t tid;
+        if (pthread_create(&tid, &attr, worker_main, NULL) != 0)
+            abort();
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void ztp_worker_submit(ztp_work_fn work, ztp_work_fn done, void *arg)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    j->work = work;
+    j->done = done;
+    j->arg = arg;
+    j->home = receiver;
+    pthread_mutex_lock(&lock);
+    *tail = j;
+    tail = &j->next;
+    pthread_cond_signal(&ready);
+    pthread_mutex_unlock(&lock);
+}
