@@ -73,6 +73,7 @@ CREATE TABLE devices (
     status            text NOT NULL CHECK (status IN
                           ('open', 'pending', 'custom_pending', 'acquired', 'aborted', 'unavailable')),
     status_changed_at timestamptz NOT NULL DEFAULT now(),
+    previous_status   text,       -- the status before the last contact, for its event
     last_contact_at   timestamptz,
     contacts          bigint NOT NULL DEFAULT 0,
     last_addr         inet,

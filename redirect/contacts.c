@@ -21,12 +21,17 @@
 
 /*
  * The whole batch in one statement, prepared once per connection: the
- * requests (by ordinality), one row per distinct MAC (several requests are
- * several contacts and at most one status change), the devices locked in MAC
- * order (so concurrent batches cannot deadlock), updated through the state
- * machine's table, the status changes kept as events, and one row back per
- * request.
+ * requests (by ordinality); one row per distinct MAC (several requests are
+ * several contacts and at most one status change), in MAC order so that
+ * concurrent batches lock rows in the same order; each device updated through
+ * the state machine's table, its old status kept in previous_status for the
+ * event (an UPDATE sees the old row in SET, not in RETURNING); the status
+ * changes kept as events; and one row back per request.
  */
+#define NEXT_STATUS                                                                                            \
+    "coalesce((SELECT t.to_status FROM status_transitions t WHERE t.from_status = d.status AND t.event ="      \
+    " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN d.profile_id IS NULL THEN 'ask_no_profile'"     \
+    " ELSE 'ask_with_profile' END), d.status)"
 ZTP_SQL(SQL_BATCH, 6,
         "WITH req AS (\n"
         "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[])\n"
@@ -34,34 +39,26 @@ ZTP_SQL(SQL_BATCH, 6,
         "), agg AS (\n"
         "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, count(*) OVER (PARTITION BY mac) AS n\n"
         "    FROM req ORDER BY mac, ord DESC\n"
-        "), old AS (\n"
-        "    SELECT d.mac, d.status AS was, d.provider_id, d.profile_id,\n"
-        "           CASE WHEN d.provider_id IS NULL THEN 'ask_released'\n"
-        "                WHEN d.profile_id IS NULL THEN 'ask_no_profile'\n"
-        "                ELSE 'ask_with_profile' END AS ev\n"
-        "    FROM devices d WHERE d.mac IN (SELECT mac FROM agg) ORDER BY d.mac FOR UPDATE\n"
         "), upd AS (\n"
         "    UPDATE devices d SET\n"
         "        contacts = d.contacts + a.n, last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
         "        ua_vendor = a.vendor, ua_model = coalesce(a.model, d.ua_model),\n"
         "        ua_firmware = coalesce(a.firmware, d.ua_firmware),\n"
-        "        status = coalesce(t.to_status, o.was),\n"
-        "        status_changed_at = CASE WHEN coalesce(t.to_status, o.was) <> o.was THEN now()\n"
-        "                                 ELSE d.status_changed_at END\n"
-        "    FROM agg a JOIN old o ON o.mac = a.mac\n"
-        "         LEFT JOIN status_transitions t ON t.from_status = o.was AND t.event = o.ev\n"
-        "    WHERE d.mac = a.mac\n"
-        "    RETURNING d.mac, o.was, d.status AS now_status, o.provider_id, o.profile_id, o.ev\n"
+        "        previous_status = d.status,\n"
+        "        status = " NEXT_STATUS ",\n"
+        "        status_changed_at = CASE WHEN " NEXT_STATUS " <> d.status THEN now() ELSE d.status_changed_at END\n"
+        "    FROM agg a WHERE d.mac = a.mac\n"
+        "    RETURNING d.mac, d.previous_status AS was, d.status AS now_status, d.provider_id, d.profile_id\n"
         "), events AS (\n"
         "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
         "    SELECT u.mac, u.provider_id, u.was, u.now_status, 'redirect' FROM upd u WHERE u.was <> u.now_status\n"
         ")\n"
         "SELECT r.ord::int,\n"
-        "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.ev = 'ask_released' THEN 'released'\n"
-        "            WHEN u.ev = 'ask_no_profile' THEN 'no_profile' ELSE 'ok' END,\n"
+        "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
+        "            WHEN u.profile_id IS NULL THEN 'no_profile' ELSE 'ok' END,\n"
         "       p.profile_rule, p.upgrade_rule, p.params::text\n"
         "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
-        "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.ev = 'ask_with_profile'\n");
+        "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n");
 
 typedef struct waiter {
     ztp_contact_cb cb;
