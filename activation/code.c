@@ -32,7 +32,8 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
     return n == ZTP_CODE_DIGITS ? ZTP_CODE_ACTIVATION : ZTP_CODE_INVALID;
 }
 
-void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index, char out[ZTP_CODE_DIGITS + 1])
+void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
+                     char out[ZTP_CODE_DIGITS + 1])
 {
     unsigned char in[ZTP_CODE_NONCE_LEN + 8], stream[64];
     int n = 0;

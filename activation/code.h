@@ -24,7 +24,8 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
  * random nonce the codes are as unpredictable as ztp_code_generate's, and
  * the batch can be derived again from the nonce alone (Idempotency-Key
  * replays) without ever storing a code. */
-void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index, char out[ZTP_CODE_DIGITS + 1]);
+void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
+                     char out[ZTP_CODE_DIGITS + 1]);
 
 /* Hex of the keyed hash of 16 normalised digits. */
 void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65]);

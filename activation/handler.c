@@ -27,12 +27,24 @@
 #define SWEEP_MS (3600 * 1000)
 
 ZTP_SQL(SQL_REDEEM_CODE, 3,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_code($1, $2::macaddr, $3)");
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_code($1, "
+        "$2::macaddr, $3)");
 ZTP_SQL(SQL_REDEEM_SHORT, 3,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, $2::macaddr, $3)");
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, "
+        "$2::macaddr, $3)");
 ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
 
-enum { AC_OK, AC_BAD, AC_FORBIDDEN, AC_NOT_FOUND, AC_CONFLICT, AC_GONE, AC_LIMITED, AC_UNAVAILABLE, AC_COUNT };
+enum {
+    AC_OK,
+    AC_BAD,
+    AC_FORBIDDEN,
+    AC_NOT_FOUND,
+    AC_CONFLICT,
+    AC_GONE,
+    AC_LIMITED,
+    AC_UNAVAILABLE,
+    AC_COUNT
+};
 static const char *const outcome_labels[AC_COUNT] = {
     "outcome=\"ok\"",       "outcome=\"bad_request\"", "outcome=\"forbidden\"",    "outcome=\"not_found\"",
     "outcome=\"conflict\"", "outcome=\"gone\"",        "outcome=\"rate_limited\"", "outcome=\"unavailable\""};
@@ -85,15 +97,15 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
     if (strcmp(outcome, "ok") == 0) {
         ztp_metrics_inc(outcome_metric[AC_OK]);
         const char *model = ztp_db_val(pg, 0, 4);
-        ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "", ztp_db_val(pg, 0, 1),
-                                  ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
+        ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
+                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
     } else if (strcmp(outcome, "forbidden") == 0) {
         refuse(req, AC_FORBIDDEN, 403, "this code is bound to another device", r->addr, r->mac);
     } else if (strcmp(outcome, "conflict") == 0) {
         refuse(req, AC_CONFLICT, 409, "this device belongs to another provider", r->addr, r->mac);
     } else if (strcmp(outcome, "gone") == 0) {
-        refuse(req, AC_GONE, 410, "this code has expired, was revoked, or was used by another device", r->addr,
-               r->mac);
+        refuse(req, AC_GONE, 410, "this code has expired, was revoked, or was used by another device",
+               r->addr, r->mac);
     } else {
         refuse(req, AC_NOT_FOUND, 404, "no such code", r->addr, r->mac);
     }

@@ -131,14 +131,16 @@ static void fail(ztp_limiter_t *l, table_t *t, const unsigned char *key, uint64_
     pthread_mutex_unlock(&t->lock);
 }
 
-uint64_t ztp_limiter_check(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac, uint64_t now_ms)
+uint64_t ztp_limiter_check(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac,
+                           uint64_t now_ms)
 {
     uint64_t a = wait_of(l, &l->addrs, addr, now_ms);
     uint64_t m = mac != NULL ? wait_of(l, &l->macs, mac, now_ms) : 0;
     return a > m ? a : m;
 }
 
-void ztp_limiter_fail(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac, uint64_t now_ms)
+void ztp_limiter_fail(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac,
+                      uint64_t now_ms)
 {
     fail(l, &l->addrs, addr, now_ms);
     if (mac != NULL)

@@ -21,9 +21,11 @@ void ztp_limiter_free(ztp_limiter_t *l);
 
 /* Milliseconds until an attempt from addr (16 bytes) or for mac (6 bytes,
  * may be NULL) is allowed again; 0 when allowed now. */
-uint64_t ztp_limiter_check(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac, uint64_t now_ms);
+uint64_t ztp_limiter_check(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac,
+                           uint64_t now_ms);
 
 /* Counts one failure against addr and (when not NULL) mac. */
-void ztp_limiter_fail(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac, uint64_t now_ms);
+void ztp_limiter_fail(ztp_limiter_t *l, const unsigned char addr[16], const unsigned char *mac,
+                      uint64_t now_ms);
 
 #endif

@@ -14,7 +14,8 @@ void ztp_audit_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
     char limit_text[8];
 
     ztp_query_limit(req, errors, limit_text);
-    if (cursor != NULL && (*cursor == '\0' || strlen(cursor) > 18 || strspn(cursor, "0123456789") != strlen(cursor)))
+    if (cursor != NULL &&
+        (*cursor == '\0' || strlen(cursor) > 18 || strspn(cursor, "0123456789") != strlen(cursor)))
         ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
     if (ztp_errors_answer(req, errors))
         return;

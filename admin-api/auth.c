@@ -105,7 +105,8 @@ void ztp_auth_request(h2o_req_t *req, ztp_auth_cb cb, void *arg)
         return;
     }
     v = req->headers.entries[i].value;
-    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0 || ztp_apikey_parse(v.base + 7, v.len - 7, id) != 0) {
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0 ||
+        ztp_apikey_parse(v.base + 7, v.len - 7, id) != 0) {
         free(arg);
         unauthorized(req, "malformed API key");
         return;

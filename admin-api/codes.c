@@ -62,7 +62,8 @@ static void on_replay(h2o_req_t *req, int status, const char *body, const char *
     unsigned char nonce[ZTP_CODE_NONCE_LEN];
     size_t n = 0;
     if (nonce_hex == NULL ||
-        sodium_hex2bin(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex), NULL, &n, NULL) != 0 || n != sizeof(nonce))
+        sodium_hex2bin(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex), NULL, &n, NULL) != 0 ||
+        n != sizeof(nonce))
         ztp_tenant_answer(req, status, body);
     else
         answer_with_codes(req, status, body, nonce);
@@ -92,8 +93,16 @@ static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *id
     snprintf(expires_text, sizeof(expires_text), "%d", o->expires);
     snprintf(max_text, sizeof(max_text), "%d", ztp_config.max_active_codes);
     ztp_secret_key_id(ZTP_SECRET_ACTIVATION_CODE, secret_id);
-    const char *p[10] = {o->profile, o->mac[0] ? o->mac : NULL, expires_text, hashes.p, last4.p, secret_id, max_text,
-                         idem ? idem->key : NULL, idem ? idem->hash : NULL, nonce_hex};
+    const char *p[10] = {o->profile,
+                         o->mac[0] ? o->mac : NULL,
+                         expires_text,
+                         hashes.p,
+                         last4.p,
+                         secret_id,
+                         max_text,
+                         idem ? idem->key : NULL,
+                         idem ? idem->hash : NULL,
+                         nonce_hex};
     ztp_tenant_call(req, who, &SQL_CREATE, p, on_created, o);
     ztp_buf_free(&hashes);
     ztp_buf_free(&last4);

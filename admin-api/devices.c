@@ -27,8 +27,10 @@ void ztp_devices_validate(json_t *body, json_t *errors)
         ztp_errors_add(errors, "profile_id", "must be a profile id or null");
     for (int i = 0; i < 2; i++) {
         v = json_object_get(body, texts[i]);
-        if (v != NULL && !json_is_null(v) && !(json_is_string(v) && ztp_text_ok(json_string_value(v), MAX_TEXT)))
-            ztp_errors_add(errors, texts[i], "must be a string of 1 to 64 characters without control characters");
+        if (v != NULL && !json_is_null(v) &&
+            !(json_is_string(v) && ztp_text_ok(json_string_value(v), MAX_TEXT)))
+            ztp_errors_add(errors, texts[i],
+                           "must be a string of 1 to 64 characters without control characters");
     }
 }
 
@@ -98,7 +100,8 @@ void ztp_devices_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *
     uint8_t after[6];
 
     if (status != NULL && *status != '\0' && ztp_status_from_name(status) == ZTP_STATUS_NONE)
-        ztp_errors_add(errors, "status", "must be one of open, pending, custom_pending, acquired, aborted, unavailable");
+        ztp_errors_add(errors, "status",
+                       "must be one of open, pending, custom_pending, acquired, aborted, unavailable");
     if (profile != NULL && *profile != '\0' && !ztp_uuid_ok(profile, strlen(profile)))
         ztp_errors_add(errors, "profile_id", "must be a profile id");
     ztp_query_limit(req, errors, limit_text);
@@ -118,8 +121,8 @@ void ztp_devices_report(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t
     if (mac == NULL || (body = ztp_json_body(req, 0)) == NULL)
         return;
     status = json_string_value(json_object_get(body, "status"));
-    if (status == NULL || (strcmp(status, "acquired") != 0 && strcmp(status, "aborted") != 0 &&
-                           strcmp(status, "open") != 0)) {
+    if (status == NULL ||
+        (strcmp(status, "acquired") != 0 && strcmp(status, "aborted") != 0 && strcmp(status, "open") != 0)) {
         json_t *errors = json_array();
         ztp_errors_add(errors, "status", "must be acquired, aborted or open");
         ztp_errors_answer(req, errors);

@@ -56,8 +56,8 @@ static void column(ztp_buf_t *b, const char *v, size_t row)
 }
 
 /* Adds one validated row; returns 0, or -1 after recording why not. */
-static int add_row(ztp_import_t *im, size_t line, const char *mac, const char *profile, const char *profile_id,
-                   const char *model, const char *serial)
+static int add_row(ztp_import_t *im, size_t line, const char *mac, const char *profile,
+                   const char *profile_id, const char *model, const char *serial)
 {
     uint8_t bin[6];
     char canon[13], num[24];
@@ -173,7 +173,8 @@ void ztp_import_parse_csv(ztp_import_t *im, const char *body, size_t len)
 
     ncols = csv_record(&c, fields, 8, &why);
     if (ncols <= 0) {
-        error_at(im, 1, "the first line must be a header naming the columns (mac, profile, model, serial)%s", "");
+        error_at(im, 1, "the first line must be a header naming the columns (mac, profile, model, serial)%s",
+                 "");
         return;
     }
     int have[COL_NONE] = {0};
@@ -242,15 +243,18 @@ void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
         json_decref(doc);
         return;
     }
-    json_array_foreach(doc, i, item) {
+    json_array_foreach(doc, i, item)
+    {
         size_t line = i + 1;
         int bad = 0;
         if (!json_is_object(item)) {
             error_at(im, line, "each item must be an object%s", "");
             continue;
         }
-        const char *mac = member(item, "mac", line, im, &bad), *profile = member(item, "profile", line, im, &bad);
-        const char *pid = member(item, "profile_id", line, im, &bad), *model = member(item, "model", line, im, &bad);
+        const char *mac = member(item, "mac", line, im, &bad),
+                   *profile = member(item, "profile", line, im, &bad);
+        const char *pid = member(item, "profile_id", line, im, &bad),
+                   *model = member(item, "model", line, im, &bad);
         const char *serial = member(item, "serial", line, im, &bad);
         if (bad)
             continue;
@@ -258,7 +262,8 @@ void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
             error_at(im, line, "give profile or profile_id, not both%s", "");
             continue;
         }
-        im->has_profile |= json_object_get(item, "profile") != NULL || json_object_get(item, "profile_id") != NULL;
+        im->has_profile |=
+            json_object_get(item, "profile") != NULL || json_object_get(item, "profile_id") != NULL;
         im->has_model |= json_object_get(item, "model") != NULL;
         im->has_serial |= json_object_get(item, "serial") != NULL;
         add_row(im, line, mac, profile, pid, model, serial);
@@ -363,12 +368,19 @@ static void parsed(void *arg)
     } else if (im->nerrors > 0 || im->rows == 0) {
         send_parse_errors(req, im);
     } else {
-        const char *p[13] = {im->macs.p, im->profiles.p ? im->profiles.p : "",
-                             im->profile_ids.p ? im->profile_ids.p : "", im->models.p ? im->models.p : "",
-                             im->serials.p ? im->serials.p : "", im->lines.p, im->has_profile ? "true" : "false",
-                             im->has_model ? "true" : "false", im->has_serial ? "true" : "false",
-                             j->opts.dry ? "true" : "false", j->opts.skip ? "true" : "false",
-                             j->has_idem ? j->idem.key : NULL, j->has_idem ? j->idem.hash : NULL};
+        const char *p[13] = {im->macs.p,
+                             im->profiles.p ? im->profiles.p : "",
+                             im->profile_ids.p ? im->profile_ids.p : "",
+                             im->models.p ? im->models.p : "",
+                             im->serials.p ? im->serials.p : "",
+                             im->lines.p,
+                             im->has_profile ? "true" : "false",
+                             im->has_model ? "true" : "false",
+                             im->has_serial ? "true" : "false",
+                             j->opts.dry ? "true" : "false",
+                             j->opts.skip ? "true" : "false",
+                             j->has_idem ? j->idem.key : NULL,
+                             j->has_idem ? j->idem.hash : NULL};
         ztp_tenant_call_timeout(req, &j->who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
     }
     ztp_import_free(im);
@@ -410,7 +422,8 @@ void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t 
     }
     if (req->entity.base == NULL || req->entity.len == 0) {
         free(o);
-        ztp_http_problem(req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
+        ztp_http_problem(
+            req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
         return;
     }
     ztp_idem_begin(req, who, "devices-import", on_fresh, on_replay, o);

@@ -14,8 +14,8 @@ typedef struct ztp_import {
     size_t rows;
     ztp_buf_t macs, profiles, profile_ids, models, serials, lines;
     int has_profile, has_model, has_serial;
-    json_t *errors;   /* [{"line", "detail"}], at most ZTP_IMPORT_MAX_ERRORS */
-    size_t nerrors;   /* all of them, reported or not */
+    json_t *errors; /* [{"line", "detail"}], at most ZTP_IMPORT_MAX_ERRORS */
+    size_t nerrors; /* all of them, reported or not */
 } ztp_import_t;
 
 void ztp_import_init(ztp_import_t *im);

@@ -55,14 +55,17 @@ static void check_params(json_t *v, json_t *errors)
         ztp_errors_add(errors, "params", "at most 200 parameters");
         return;
     }
-    json_object_foreach(v, key, val) {
+    json_object_foreach(v, key, val)
+    {
         char field[96];
         snprintf(field, sizeof(field), "params.%.64s", key);
         if (!ztp_param_name_ok(key))
-            ztp_errors_add(errors, field, "names are [A-Za-z0-9_]+ (at most 64), not Profile_Rule or Upgrade_Rule");
+            ztp_errors_add(errors, field,
+                           "names are [A-Za-z0-9_]+ (at most 64), not Profile_Rule or Upgrade_Rule");
         else if (!json_is_string(val))
             ztp_errors_add(errors, field, "must be a string");
-        else if (json_string_length(val) > MAX_PARAM_VALUE || strlen(json_string_value(val)) != json_string_length(val))
+        else if (json_string_length(val) > MAX_PARAM_VALUE ||
+                 strlen(json_string_value(val)) != json_string_length(val))
             ztp_errors_add(errors, field, "must be at most 1024 characters, without NUL");
         else
             for (const char *p = json_string_value(val); *p; p++)
@@ -78,7 +81,8 @@ void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
     json_t *v;
     if ((v = json_object_get(body, "name")) != NULL) {
         if (!json_is_string(v) || !ztp_text_ok(json_string_value(v), 200))
-            ztp_errors_add(errors, "name", "must be a string of 1 to 200 characters without control characters");
+            ztp_errors_add(errors, "name",
+                           "must be a string of 1 to 200 characters without control characters");
     } else if (!partial) {
         ztp_errors_add(errors, "name", "is required");
     }

@@ -167,7 +167,8 @@ json_t *ztp_json_body(h2o_req_t *req, int allow_empty)
     o = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
     if (o == NULL) {
         char detail[256];
-        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %s", err.line, err.column, err.text);
+        snprintf(detail, sizeof(detail), "malformed JSON at line %d column %d: %s", err.line, err.column,
+                 err.text);
         ztp_http_problem(req, 400, detail);
         return NULL;
     }

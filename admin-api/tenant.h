@@ -51,7 +51,8 @@ typedef void (*ztp_idem_fresh_fn)(h2o_req_t *req, const ztp_auth_t *who, const z
 
 /* The same key came with the same request: answer with the kept (status,
  * body) and nonce (may be NULL). arg is freed after it returns. */
-typedef void (*ztp_idem_replay_fn)(h2o_req_t *req, int status, const char *body, const char *nonce, void *arg);
+typedef void (*ztp_idem_replay_fn)(h2o_req_t *req, int status, const char *body, const char *nonce,
+                                   void *arg);
 
 /* Looks the request's Idempotency-Key up for `route`, then calls fresh or
  * replay; answers 422 itself for a malformed key or one used with another

@@ -28,37 +28,41 @@
  * event (an UPDATE sees the old row in SET, not in RETURNING); the status
  * changes kept as events; and one row back per request.
  */
-#define NEXT_STATUS                                                                                            \
-    "coalesce((SELECT t.to_status FROM status_transitions t WHERE t.from_status = d.status AND t.event ="      \
-    " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN d.profile_id IS NULL THEN 'ask_no_profile'"     \
+#define NEXT_STATUS                                                                                          \
+    "coalesce((SELECT t.to_status FROM status_transitions t WHERE t.from_status = d.status AND t.event ="    \
+    " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN d.profile_id IS NULL THEN 'ask_no_profile'"   \
     " ELSE 'ask_with_profile' END), d.status)"
-ZTP_SQL(SQL_BATCH, 6,
-        "WITH req AS (\n"
-        "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[])\n"
-        "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, ord)\n"
-        "), agg AS (\n"
-        "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, count(*) OVER (PARTITION BY mac) AS n\n"
-        "    FROM req ORDER BY mac, ord DESC\n"
-        "), upd AS (\n"
-        "    UPDATE devices d SET\n"
-        "        contacts = d.contacts + a.n, last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
-        "        ua_vendor = a.vendor, ua_model = coalesce(a.model, d.ua_model),\n"
-        "        ua_firmware = coalesce(a.firmware, d.ua_firmware),\n"
-        "        previous_status = d.status,\n"
-        "        status = " NEXT_STATUS ",\n"
-        "        status_changed_at = CASE WHEN " NEXT_STATUS " <> d.status THEN now() ELSE d.status_changed_at END\n"
-        "    FROM agg a WHERE d.mac = a.mac\n"
-        "    RETURNING d.mac, d.previous_status AS was, d.status AS now_status, d.provider_id, d.profile_id\n"
-        "), events AS (\n"
-        "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
-        "    SELECT u.mac, u.provider_id, u.was, u.now_status, 'redirect' FROM upd u WHERE u.was <> u.now_status\n"
-        ")\n"
-        "SELECT r.ord::int,\n"
-        "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
-        "            WHEN u.profile_id IS NULL THEN 'no_profile' ELSE 'ok' END,\n"
-        "       p.profile_rule, p.upgrade_rule, p.params::text\n"
-        "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
-        "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n");
+ZTP_SQL(
+    SQL_BATCH, 6,
+    "WITH req AS (\n"
+    "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[])\n"
+    "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, ord)\n"
+    "), agg AS (\n"
+    "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, count(*) OVER (PARTITION BY mac) "
+    "AS n\n"
+    "    FROM req ORDER BY mac, ord DESC\n"
+    "), upd AS (\n"
+    "    UPDATE devices d SET\n"
+    "        contacts = d.contacts + a.n, last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
+    "        ua_vendor = a.vendor, ua_model = coalesce(a.model, d.ua_model),\n"
+    "        ua_firmware = coalesce(a.firmware, d.ua_firmware),\n"
+    "        previous_status = d.status,\n"
+    "        status = " NEXT_STATUS ",\n"
+    "        status_changed_at = CASE WHEN " NEXT_STATUS
+    " <> d.status THEN now() ELSE d.status_changed_at END\n"
+    "    FROM agg a WHERE d.mac = a.mac\n"
+    "    RETURNING d.mac, d.previous_status AS was, d.status AS now_status, d.provider_id, d.profile_id\n"
+    "), events AS (\n"
+    "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
+    "    SELECT u.mac, u.provider_id, u.was, u.now_status, 'redirect' FROM upd u WHERE u.was <> "
+    "u.now_status\n"
+    ")\n"
+    "SELECT r.ord::int,\n"
+    "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
+    "            WHEN u.profile_id IS NULL THEN 'no_profile' ELSE 'ok' END,\n"
+    "       p.profile_rule, p.upgrade_rule, p.params::text\n"
+    "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
+    "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n");
 
 typedef struct waiter {
     ztp_contact_cb cb;
@@ -125,8 +129,8 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
         if (ord < 0 || (size_t)ord >= b->n || answered[ord])
             continue;
         answered[ord] = 1;
-        b->waiters[ord].cb(b->waiters[ord].arg, 1, PQgetvalue(r, i, 1), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
-                           ztp_db_val(r, i, 4));
+        b->waiters[ord].cb(b->waiters[ord].arg, 1, PQgetvalue(r, i, 1), ztp_db_val(r, i, 2),
+                           ztp_db_val(r, i, 3), ztp_db_val(r, i, 4));
     }
     for (size_t i = 0; i < b->n; i++)
         if (!answered[i])

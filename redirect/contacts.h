@@ -5,9 +5,9 @@
 
 /* What one redirect request tells of the phone (all printable ASCII). */
 typedef struct ztp_contact {
-    const char *mac;      /* canonical */
-    const char *addr;     /* source address */
-    const char *ua;       /* cleaned User-Agent, or NULL */
+    const char *mac;  /* canonical */
+    const char *addr; /* source address */
+    const char *ua;   /* cleaned User-Agent, or NULL */
     const char *vendor;
     const char *model;    /* or NULL */
     const char *firmware; /* or NULL */

@@ -33,11 +33,12 @@ typedef struct redirect {
 
 void ztp_redirect_init(void)
 {
-    static const char *const labels[OUT_COUNT] = {
-        "outcome=\"ok\"",         "outcome=\"unknown\"", "outcome=\"released\"", "outcome=\"no_profile\"",
-        "outcome=\"bad_mac\"",    "outcome=\"unavailable\""};
+    static const char *const labels[OUT_COUNT] = {"outcome=\"ok\"",       "outcome=\"unknown\"",
+                                                  "outcome=\"released\"", "outcome=\"no_profile\"",
+                                                  "outcome=\"bad_mac\"",  "outcome=\"unavailable\""};
     for (int i = 0; i < OUT_COUNT; i++)
-        outcome_metric[i] = ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
+        outcome_metric[i] =
+            ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
 }
 
 int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
@@ -53,8 +54,9 @@ int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
     return json ? 1 : xml ? 0 : default_json;
 }
 
-void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
-                               const char *rule, const char *upgrade, const char *params_text)
+void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
+                               const char *serial, const char *rule, const char *upgrade,
+                               const char *params_text)
 {
     json_t *params = params_text ? json_loads(params_text, 0, NULL) : NULL;
     if (json) {
@@ -154,7 +156,11 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     char clean_ua[ZTP_UA_MAX + 1];
     ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
 
-    ztp_contact_t contact = {r->mac, addr, ua_text ? clean_ua : NULL, ua.vendor, r->model[0] ? r->model : NULL,
+    ztp_contact_t contact = {r->mac,
+                             addr,
+                             ua_text ? clean_ua : NULL,
+                             ua.vendor,
+                             r->model[0] ? r->model : NULL,
                              ua.firmware[0] ? ua.firmware : NULL};
     r->hold = ztp_http_hold(req);
     ztp_contacts_record(&contact, on_recorded, r);

@@ -11,8 +11,9 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m);
 
 /* Sends the 200 answer a phone gets (redirect and activation share it):
  * XML, or JSON when `json`. params_text is the profile's params as JSON text. */
-void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
-                               const char *rule, const char *upgrade, const char *params_text);
+void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
+                               const char *serial, const char *rule, const char *upgrade,
+                               const char *params_text);
 
 /* Whether the client prefers JSON, judged from its Accept header. */
 int ztp_redirect_wants_json(h2o_req_t *req, int default_json);

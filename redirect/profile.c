@@ -69,17 +69,11 @@ static const char *server_lookup(void *ctx, const char *name, size_t len)
             scratch[3 * k + 2] = k < 5 ? ':' : '\0';
         }
         return scratch;
-    case 2:
-        return f->mac;
-    case 3:
-        ztp_ua_series(f->model, scratch, sizeof(scratch));
-        return scratch;
-    case 4:
-        return f->model;
-    case 5:
-        return f->serial;
-    default:
-        return NULL;
+    case 2: return f->mac;
+    case 3: ztp_ua_series(f->model, scratch, sizeof(scratch)); return scratch;
+    case 4: return f->model;
+    case 5: return f->serial;
+    default: return NULL;
     }
 }
 
@@ -122,7 +116,8 @@ const char *ztp_rule_check(const char *rule)
         p++;
     }
     url = p;
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 && strncmp(url, "tftp://", 7) != 0)
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 &&
+        strncmp(url, "tftp://", 7) != 0)
         return "must be an absolute http, https or tftp URL (after any [--options])";
     if (strchr(url, ' ') != NULL)
         return "the URL must not contain spaces";
@@ -158,7 +153,8 @@ void ztp_profile_xml(ztp_buf_t *b, const char *rule, const char *upgrade, json_t
     if (upgrade != NULL)
         xml_element(b, "Upgrade_Rule", upgrade);
     if (json_is_object(params))
-        json_object_foreach(params, key, value) {
+        json_object_foreach(params, key, value)
+        {
             if (ztp_param_name_ok(key) && json_is_string(value))
                 xml_element(b, key, json_string_value(value));
         }

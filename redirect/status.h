@@ -22,7 +22,7 @@ typedef enum {
     ZTP_EVENT_REPORT_ACQUIRED,  /* the provider reports what it saw */
     ZTP_EVENT_REPORT_ABORTED,
     ZTP_EVENT_REPORT_OPEN,
-    ZTP_EVENT_REDEEM,           /* an activation or short code binds it */
+    ZTP_EVENT_REDEEM, /* an activation or short code binds it */
     ZTP_EVENT_COUNT
 } ztp_event_t;
 

@@ -129,8 +129,9 @@ static int parse_trusted(ztp_config_t *c, char *err, size_t errlen)
     for (tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
         if (c->ntrusted == ZTP_MAX_TRUSTED_PROXIES ||
             parse_cidr(tok, c->trusted[c->ntrusted], &c->trusted_bits[c->ntrusted]) != 0) {
-            snprintf(err, errlen, "ZTP_TRUSTED_PROXIES: \"%.60s\" is not an address or CIDR range (at most %d)",
-                     tok, ZTP_MAX_TRUSTED_PROXIES);
+            snprintf(err, errlen,
+                     "ZTP_TRUSTED_PROXIES: \"%.60s\" is not an address or CIDR range (at most %d)", tok,
+                     ZTP_MAX_TRUSTED_PROXIES);
             return -1;
         }
         c->ntrusted++;

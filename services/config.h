@@ -18,8 +18,8 @@ typedef struct ztp_config {
     unsigned char secret[32];
     int have_secret;
     int threads;
-    int db_conns;    /* connections per event-loop thread */
-    int db_prepare;  /* 0: unnamed statements (PgBouncer in transaction mode) */
+    int db_conns;   /* connections per event-loop thread */
+    int db_prepare; /* 0: unnamed statements (PgBouncer in transaction mode) */
     int db_timeout_ms;
     int http2;
     int access_log;

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #define MAX_PREPARED 256
-#define MAX_DEPTH 64          /* batches in flight on one connection */
-#define MAX_BATCH_UNITS 512   /* shared units under one sync */
-#define PENDING_LIMIT 16384   /* queued units per thread before refusing */
-#define PENDING_WAIT_MS 1500  /* longest wait for a connection before 503 */
+#define MAX_DEPTH 64         /* batches in flight on one connection */
+#define MAX_BATCH_UNITS 512  /* shared units under one sync */
+#define PENDING_LIMIT 16384  /* queued units per thread before refusing */
+#define PENDING_WAIT_MS 1500 /* longest wait for a connection before 503 */
 #define CONNECT_TIMEOUT_MS 2000
 #define TICK_MS 100
 #define MAX_RETRIES 3
@@ -56,7 +56,7 @@ typedef struct slot {
     int stmt;            /* index in unit, or -1 */
     int prepare_id;      /* >= 0 when this slot prepares that statement */
     int got;
-    PGresult *res;       /* internal statements only */
+    PGresult *res; /* internal statements only */
 } slot_t;
 
 typedef struct batch {
@@ -617,18 +617,10 @@ static void on_connect_io(h2o_socket_t *sock, const char *err)
     if (c->state != C_CONNECTING)
         return;
     switch (PQconnectPoll(c->pg)) {
-    case PGRES_POLLING_READING:
-        watch(c, PGRES_POLLING_READING);
-        break;
-    case PGRES_POLLING_WRITING:
-        watch(c, PGRES_POLLING_WRITING);
-        break;
-    case PGRES_POLLING_OK:
-        on_connected(c);
-        break;
-    default:
-        conn_broken(c, PQerrorMessage(c->pg));
-        break;
+    case PGRES_POLLING_READING: watch(c, PGRES_POLLING_READING); break;
+    case PGRES_POLLING_WRITING: watch(c, PGRES_POLLING_WRITING); break;
+    case PGRES_POLLING_OK: on_connected(c); break;
+    default: conn_broken(c, PQerrorMessage(c->pg)); break;
     }
 }
 

@@ -53,8 +53,6 @@ typedef struct ztp_hold ztp_hold_t;
 ztp_hold_t *ztp_http_hold(h2o_req_t *req);
 h2o_req_t *ztp_http_release(ztp_hold_t *h);
 
-
-
 /* The client's address as text (out: at least INET6_ADDRSTRLEN bytes) and as
  * 16 bytes (v4-mapped for IPv4): the connection's peer, or the last hop of
  * X-Forwarded-For when the peer is a trusted proxy. Returns 0 or -1. */

@@ -9,8 +9,6 @@
 void ztp_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ztp_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-
-
 /* Appends one access-log line (already JSON, ending in '\n') to this
  * thread's buffer; ztp_log_flush writes the buffer to stdout. */
 void ztp_log_access(const char *line, size_t len);

@@ -69,8 +69,9 @@ static char *transitions_sql(void)
             ztp_status_t to = ztp_status_next((ztp_status_t)from, (ztp_event_t)ev);
             if (to == ZTP_STATUS_NONE)
                 continue;
-            ztp_buf_printf(&b, "%s('%s', '%s', '%s')", first ? "" : ",\n", ztp_status_name((ztp_status_t)from),
-                           ztp_event_name((ztp_event_t)ev), ztp_status_name(to));
+            ztp_buf_printf(&b, "%s('%s', '%s', '%s')", first ? "" : ",\n",
+                           ztp_status_name((ztp_status_t)from), ztp_event_name((ztp_event_t)ev),
+                           ztp_status_name(to));
             first = 0;
         }
     ztp_buf_puts(&b, ";\n");

@@ -11,7 +11,7 @@
 static const int statuses[ZTP_METRICS_NSTATUS] = {0,   200, 201, 204, 301, 302, 304, 400, 401, 403,
                                                   404, 405, 409, 410, 413, 415, 422, 429, 500, 503};
 static const double bounds[ZTP_METRICS_NBUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                         0.05,   0.1,   0.25,   0.5,   1,    2.5};
+                                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
 
 static const char *routes[ZTP_METRICS_MAX_ROUTES];
 static int nroutes;
@@ -109,11 +109,13 @@ static void render_requests(char **buf, size_t *len, size_t *cap)
             if (v == 0)
                 continue;
             if (statuses[s] == 0)
-                ztp_metrics_appendf(buf, len, cap, "ztp_http_requests_total{route=\"%s\",status=\"other\"} %lu\n",
-                                    routes[r], (unsigned long)v);
+                ztp_metrics_appendf(buf, len, cap,
+                                    "ztp_http_requests_total{route=\"%s\",status=\"other\"} %lu\n", routes[r],
+                                    (unsigned long)v);
             else
-                ztp_metrics_appendf(buf, len, cap, "ztp_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
-                                    routes[r], statuses[s], (unsigned long)v);
+                ztp_metrics_appendf(buf, len, cap,
+                                    "ztp_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n", routes[r],
+                                    statuses[s], (unsigned long)v);
         }
     ztp_metrics_appendf(buf, len, cap,
                         "# HELP ztp_http_request_duration_seconds Time from request to answer, by route.\n"
@@ -127,12 +129,12 @@ static void render_requests(char **buf, size_t *len, size_t *cap)
                                     "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
                                     routes[r], bounds[b], (unsigned long)cum);
             else
-                ztp_metrics_appendf(buf, len, cap,
-                                    "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
-                                    routes[r], (unsigned long)cum);
+                ztp_metrics_appendf(
+                    buf, len, cap, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
+                    routes[r], (unsigned long)cum);
         }
-        ztp_metrics_appendf(buf, len, cap, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", routes[r],
-                            (double)SUM(sum_us[r]) / 1e6);
+        ztp_metrics_appendf(buf, len, cap, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                            routes[r], (double)SUM(sum_us[r]) / 1e6);
         ztp_metrics_appendf(buf, len, cap, "ztp_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
                             routes[r], (unsigned long)cum);
     }

@@ -41,7 +41,8 @@ static int applied(PGconn *conn, const ztp_migration_t *m, const char *sum, char
     } else if (PQntuples(r) == 0) {
         rc = 0;
     } else if (strcmp(PQgetvalue(r, 0, 0), sum) != 0) {
-        snprintf(err, errlen, "migration %s was changed after it was applied; add a new file instead", m->name);
+        snprintf(err, errlen, "migration %s was changed after it was applied; add a new file instead",
+                 m->name);
         rc = -1;
     } else {
         rc = 1;

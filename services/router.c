@@ -138,11 +138,12 @@ static void on_request_done(void *p)
         len += strftime(line, sizeof(line), "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
         len += (size_t)snprintf(line + len, sizeof(line) - len, ".%06ldZ\",\"id\":\"%s\",\"method\":\"",
                                 (long)ri->start.tv_usec, ri->id);
-        append_escaped(line, sizeof(line) - 200, &len, req->method.base, req->method.len > 16 ? 16 : req->method.len);
+        append_escaped(line, sizeof(line) - 200, &len, req->method.base,
+                       req->method.len > 16 ? 16 : req->method.len);
         len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"path\":\"");
         append_escaped(line, sizeof(line) - 120, &len, req->path.base, plen > 256 ? 256 : plen);
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"status\":%d,\"ms\":%.3f}\n", req->res.status,
-                                (double)us / 1000.0);
+        len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"status\":%d,\"ms\":%.3f}\n",
+                                req->res.status, (double)us / 1000.0);
         ztp_log_access(line, len);
     }
 }
@@ -155,7 +156,8 @@ static int same_method(h2o_iovec_t m, const char *want)
 int ztp_router_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     reqinfo_t *ri = h2o_mem_alloc_shared(&req->pool, sizeof(*ri), on_request_done);
-    h2o_iovec_t path = h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
+    h2o_iovec_t path =
+        h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
     ztp_match_t m;
     char allow[128] = "";
     int method = same_method(req->method, "HEAD") ? -1 : 0;

@@ -14,7 +14,8 @@ int ztp_secret_init(const unsigned char master[32])
     return 0;
 }
 
-void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char out[ZTP_HASH_LEN])
+void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len,
+                     unsigned char out[ZTP_HASH_LEN])
 {
     crypto_generichash(out, ZTP_HASH_LEN, msg, len, subkeys[purpose], sizeof(subkeys[purpose]));
 }

@@ -16,7 +16,8 @@ typedef enum {
 int ztp_secret_init(const unsigned char master[32]);
 
 /* out = keyed BLAKE2b-256 of msg under the purpose's subkey. */
-void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char out[ZTP_HASH_LEN]);
+void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len,
+                     unsigned char out[ZTP_HASH_LEN]);
 
 /* Like ztp_secret_hash with an output of outlen (16..64) bytes. */
 void ztp_secret_hash_long(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char *out,

@@ -101,8 +101,10 @@ static SSL_CTX *tls_context(const ztp_config_t *cfg)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-        ztp_log_error("ZTP_TLS_KEY: cannot load a private key matching the certificate from %s", cfg->tls_key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        ztp_log_error("ZTP_TLS_KEY: cannot load a private key matching the certificate from %s",
+                      cfg->tls_key);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -212,7 +214,8 @@ int ztp_server_run(const ztp_config_t *cfg)
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("openztp"));
     /* h2o buffers a body up to this cap before any route sees it; each route
      * then answers 413 as a problem for bodies over its own, smaller limit */
-    globalconf.max_request_entity_size = ztp_router_max_body() > (1 << 20) ? ztp_router_max_body() : (1 << 20);
+    globalconf.max_request_entity_size =
+        ztp_router_max_body() > (1 << 20) ? ztp_router_max_body() : (1 << 20);
     globalconf.http1.upgrade_to_http2 = cfg->http2;
     globalconf.http1.req_timeout = 10000;
     host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);

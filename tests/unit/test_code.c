@@ -21,8 +21,15 @@ static void normalise_accepts_codes_with_separators(void **state)
 
 static void normalise_rejects_everything_else(void **state)
 {
-    static const char *const bad[] = {"", "123456789012345", "12345678901234567", "#12", "#12345678901234567",
-                                      "1234x67890123456", "##123", "12#3456789012345", "+1234567890123456",
+    static const char *const bad[] = {"",
+                                      "123456789012345",
+                                      "12345678901234567",
+                                      "#12",
+                                      "#12345678901234567",
+                                      "1234x67890123456",
+                                      "##123",
+                                      "12#3456789012345",
+                                      "+1234567890123456",
                                       "１２３4567890123456"};
     char out[ZTP_CODE_DIGITS + 1];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

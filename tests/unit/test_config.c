@@ -27,10 +27,12 @@ static void hostport_parses_v4_v6_and_rejects_junk(void **state)
 static void secret_must_be_64_hex(void **state)
 {
     unsigned char out[32];
-    assert_int_equal(ztp_config_parse_secret("00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF", out), 0);
+    assert_int_equal(
+        ztp_config_parse_secret("00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF", out), 0);
     assert_int_equal(out[31], 0xff);
     assert_int_equal(ztp_config_parse_secret("0011", out), -1);
-    assert_int_equal(ztp_config_parse_secret("zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", out), -1);
+    assert_int_equal(
+        ztp_config_parse_secret("zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", out), -1);
     assert_int_equal(ztp_config_parse_secret(NULL, out), -1);
 }
 

@@ -10,7 +10,8 @@
 static void csv_reads_quotes_crlf_and_any_column_order(void **state)
 {
     ztp_import_t im;
-    const char *csv = "serial,mac,model\r\n\"S,1\",00:56:2b:04:36:15,\"CP \"\"8845\"\"\"\r\n,0056.2b04.3616,\n\n";
+    const char *csv =
+        "serial,mac,model\r\n\"S,1\",00:56:2b:04:36:15,\"CP \"\"8845\"\"\"\r\n,0056.2b04.3616,\n\n";
     ztp_import_init(&im);
     ztp_import_parse_csv(&im, csv, strlen(csv));
     assert_int_equal(im.nerrors, 0);
@@ -39,7 +40,8 @@ static void csv_reports_errors_with_lines(void **state)
 
 static void csv_header_must_name_known_columns(void **state)
 {
-    static const char *const bad[] = {"", "model\nx\n", "mac,mac\n00562b043615,00562b043615\n", "mac,colour\n"};
+    static const char *const bad[] = {"", "model\nx\n", "mac,mac\n00562b043615,00562b043615\n",
+                                      "mac,colour\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ztp_import_t im;
         ztp_import_init(&im);

@@ -9,8 +9,9 @@
 
 static void parse_accepts_the_five_spellings(void **state)
 {
-    static const char *const good[] = {"00562b043615", "00562B043615", "00:56:2b:04:36:15", "00-56-2B-04-36-15",
-                                       "0056.2b04.3615", "00:56:2B:04:36:15", "0056.2B04.3615"};
+    static const char *const good[] = {"00562b043615",      "00562B043615",   "00:56:2b:04:36:15",
+                                       "00-56-2B-04-36-15", "0056.2b04.3615", "00:56:2B:04:36:15",
+                                       "0056.2B04.3615"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         uint8_t mac[6];
         char text[13];
@@ -22,11 +23,26 @@ static void parse_accepts_the_five_spellings(void **state)
 
 static void parse_rejects_other_spellings_and_group_addresses(void **state)
 {
-    static const char *const bad[] = {
-        "",                   "00562b04361",       "00562b0436155",     "00562b04361g",     "00:56:2b:04:36-15",
-        "00-56-2b:04:36:15",  "0056.2b04-3615",    "00:56:2b:04:36:1",  "0:56:2b:04:36:15", "00562b04 3615",
-        "01562b043615",       "ffffffffffffffff",  "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "0x562b043615",
-        "00.56.2b.04.36.15",  "00562b.043615",     "0056:2b04:3615",    "00:562b:04:36:15", " 00562b043615"};
+    static const char *const bad[] = {"",
+                                      "00562b04361",
+                                      "00562b0436155",
+                                      "00562b04361g",
+                                      "00:56:2b:04:36-15",
+                                      "00-56-2b:04:36:15",
+                                      "0056.2b04-3615",
+                                      "00:56:2b:04:36:1",
+                                      "0:56:2b:04:36:15",
+                                      "00562b04 3615",
+                                      "01562b043615",
+                                      "ffffffffffffffff",
+                                      "ff:ff:ff:ff:ff:ff",
+                                      "01:00:5e:00:00:01",
+                                      "0x562b043615",
+                                      "00.56.2b.04.36.15",
+                                      "00562b.043615",
+                                      "0056:2b04:3615",
+                                      "00:562b:04:36:15",
+                                      " 00562b043615"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint8_t mac[6];
         assert_int_equal(ztp_mac_parse(bad[i], strlen(bad[i]), mac), -1);

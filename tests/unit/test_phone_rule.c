@@ -76,8 +76,9 @@ static void answers_follow_the_table(void **state)
 static void flat_profiles_are_read_or_refused(void **state)
 {
     char *rule;
-    const char *ok = "<?xml version=\"1.0\"?><flat-profile><Profile_Rule ua=\"na\"> http://p/$MA.xml?a=1&amp;b=2 "
-                     "</Profile_Rule><X>y</X></flat-profile>";
+    const char *ok =
+        "<?xml version=\"1.0\"?><flat-profile><Profile_Rule ua=\"na\"> http://p/$MA.xml?a=1&amp;b=2 "
+        "</Profile_Rule><X>y</X></flat-profile>";
     assert_int_equal(ztp_flat_profile_rule(ok, strlen(ok), &rule), 0);
     assert_string_equal(rule, "http://p/$MA.xml?a=1&b=2");
     free(rule);

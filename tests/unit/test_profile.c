@@ -10,8 +10,8 @@
 
 static const char *test_lookup(void *ctx, const char *name, size_t len)
 {
-    static const char *const table[][2] = {{"MA", "00562b043615"}, {"MAU", "00562B043615"}, {"$", "$"},
-                                           {"PN", "CP-8845-3PCC"}};
+    static const char *const table[][2] = {
+        {"MA", "00562b043615"}, {"MAU", "00562B043615"}, {"$", "$"}, {"PN", "CP-8845-3PCC"}};
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         if (strlen(table[i][0]) == len && memcmp(table[i][0], name, len) == 0)
             return table[i][1];
@@ -65,7 +65,8 @@ static void xml_is_escaped_and_has_upgrade_and_params(void **state)
 static void json_url_expands_the_server_macros(void **state)
 {
     ztp_phone_facts_t f = {"00562b043615", "CP-8845-3PCC", "FCH123"};
-    json_t *o = ztp_profile_json(&f, "[--key abc] https://p/$PSN/$PN/$MA/$MAU/$MAC/$SN/$(MA)/$X.xml", NULL, NULL);
+    json_t *o =
+        ztp_profile_json(&f, "[--key abc] https://p/$PSN/$PN/$MA/$MAU/$MAC/$SN/$(MA)/$X.xml", NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(o, "url")),
                         "https://p/8845-3PCC/CP-8845-3PCC/00562b043615/00562B043615/00:56:2b:04:36:15/FCH123/"
                         "00562b043615/$X.xml");
@@ -81,9 +82,16 @@ static void rules_are_checked(void **state)
     static const char *const good[] = {"https://p.example/$MA.xml", "http://10.0.0.1:8080/x",
                                        "tftp://tftp.example/$PSN.cfg", "[--key $B] https://p/x",
                                        "[--uid a --pwd b] [--key c] http://h/"};
-    static const char *const bad[] = {"", "ftp://x/", "https://", "https:///path", "p.example/x",
-                                      "[key] https://p/", "[--key x https://p/", "https://p/a b",
-                                      "https://p/\x01", "javascript:alert(1)"};
+    static const char *const bad[] = {"",
+                                      "ftp://x/",
+                                      "https://",
+                                      "https:///path",
+                                      "p.example/x",
+                                      "[key] https://p/",
+                                      "[--key x https://p/",
+                                      "https://p/a b",
+                                      "https://p/\x01",
+                                      "javascript:alert(1)"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_null(ztp_rule_check(good[i]));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

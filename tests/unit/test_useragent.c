@@ -15,13 +15,16 @@ typedef struct {
 static const ua_case_t cases[] = {
     {"Cisco-CP-8845-3PCC/11.3.1 (00562b043615)", "cisco", "CP-8845-3PCC", "11.3.1", "00562b043615", ""},
     {"Cisco-CP8832-3PCC/11.3.7_MPP_0001", "cisco", "CP8832-3PCC", "11.3.7_MPP_0001", "", ""},
-    {"Cisco-CP-7841-3PCC/11.3.7 (00562B043615)(FCH12345ABC)", "cisco", "CP-7841-3PCC", "11.3.7", "00562b043615",
-     "FCH12345ABC"},
-    {"Cisco/SPA504G-7.6.2 (88755a1b2c3d)(CCQ1234567)", "cisco", "SPA504G", "7.6.2", "88755a1b2c3d", "CCQ1234567"},
-    {"Yealink SIP-T54W 96.86.0.70 00:15:65:aa:bb:cc", "yealink", "SIP-T54W", "96.86.0.70", "001565aabbcc", ""},
-    {"FileTransport PolycomVVX-VVX_450-UA/6.4.3.5018 Type/Application", "polycom", "VVX_450", "6.4.3.5018", "", ""},
-    {"Mozilla/4.0 (compatible; snom D785 10.1.152.12 000413aabbcc)", "snom", "D785", "10.1.152.12", "000413aabbcc",
+    {"Cisco-CP-7841-3PCC/11.3.7 (00562B043615)(FCH12345ABC)", "cisco", "CP-7841-3PCC", "11.3.7",
+     "00562b043615", "FCH12345ABC"},
+    {"Cisco/SPA504G-7.6.2 (88755a1b2c3d)(CCQ1234567)", "cisco", "SPA504G", "7.6.2", "88755a1b2c3d",
+     "CCQ1234567"},
+    {"Yealink SIP-T54W 96.86.0.70 00:15:65:aa:bb:cc", "yealink", "SIP-T54W", "96.86.0.70", "001565aabbcc",
      ""},
+    {"FileTransport PolycomVVX-VVX_450-UA/6.4.3.5018 Type/Application", "polycom", "VVX_450", "6.4.3.5018",
+     "", ""},
+    {"Mozilla/4.0 (compatible; snom D785 10.1.152.12 000413aabbcc)", "snom", "D785", "10.1.152.12",
+     "000413aabbcc", ""},
     {"Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc", "grandstream", "GXP2170", "1.0.11.3",
      "000b82aabbcc", ""},
     {"curl/8.0", "unknown", "", "", "", ""},
@@ -68,7 +71,10 @@ static void hostile_input_is_bounded_and_printable(void **state)
 static void clean_replaces_non_printables_and_cuts(void **state)
 {
     char out[ZTP_UA_MAX + 1];
-    assert_int_equal(ztp_ua_clean("a\x01\xff" "b", 4, out), 4);
+    assert_int_equal(ztp_ua_clean("a\x01\xff"
+                                  "b",
+                                  4, out),
+                     4);
     assert_string_equal(out, "a??b");
     char big[2000];
     memset(big, 'x', sizeof(big));

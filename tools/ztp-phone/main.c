@@ -33,11 +33,11 @@ enum { P_WAITING, P_ACTIVE, P_DONE_OK, P_DONE_FAIL };
 typedef struct phone {
     ztp_phone_id_t id;
     char serial[32];
-    char *rule;     /* the Profile_Rule in force */
-    char *url;      /* what the next request asks for */
-    char *post;     /* the activation body, until the activation answered */
+    char *rule; /* the Profile_Rule in force */
+    char *url;  /* what the next request asks for */
+    char *post; /* the activation body, until the activation answered */
     int hops, auths, resyncs, failures, requests;
-    int creds;      /* send credentials on the next request */
+    int creds; /* send credentials on the next request */
     int state;
     double wake_at, started;
     size_t heap_index;
@@ -328,9 +328,7 @@ static void on_done(phone_t *p, CURLcode rc)
         p->state = P_DONE_OK;
         p->id.prvst = 1;
         break;
-    case ZTP_NEXT_WAIT:
-        fail_attempt(p, url, status, status == 404 ? "not_found" : "retry");
-        break;
+    case ZTP_NEXT_WAIT: fail_attempt(p, url, status, status == 404 ? "not_found" : "retry"); break;
     }
 done:
     free(new_rule);
@@ -410,11 +408,12 @@ static void run(phone_t *phones, size_t n)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: ztp-phone boot --mac MAC --rule RULE [--model M] [--firmware V] [--uid U --pwd P]\n"
-            "                      [--retry-delays LIST] [--max-attempts N] [--insecure]\n"
-            "       ztp-phone activate --server URL --code CODE --mac MAC [same options]\n"
-            "       ztp-phone storm --rule RULE --macs FIRST:COUNT [--concurrency N] [--random-delay S] [...]\n");
+    fprintf(
+        stderr,
+        "usage: ztp-phone boot --mac MAC --rule RULE [--model M] [--firmware V] [--uid U --pwd P]\n"
+        "                      [--retry-delays LIST] [--max-attempts N] [--insecure]\n"
+        "       ztp-phone activate --server URL --code CODE --mac MAC [same options]\n"
+        "       ztp-phone storm --rule RULE --macs FIRST:COUNT [--concurrency N] [--random-delay S] [...]\n");
     return 2;
 }
 
@@ -485,20 +484,34 @@ int main(int argc, char **argv)
         if (v == NULL)
             return usage();
         i++;
-        if (strcmp(a, "--mac") == 0) mac = v;
-        else if (strcmp(a, "--rule") == 0) rule = v;
-        else if (strcmp(a, "--model") == 0) opt.model = v;
-        else if (strcmp(a, "--firmware") == 0) opt.firmware = v;
-        else if (strcmp(a, "--uid") == 0) opt.uid = v;
-        else if (strcmp(a, "--pwd") == 0) opt.pwd = v;
-        else if (strcmp(a, "--retry-delays") == 0) delays = v;
-        else if (strcmp(a, "--max-attempts") == 0) opt.max_attempts = atoi(v);
-        else if (strcmp(a, "--server") == 0) opt.server = v;
-        else if (strcmp(a, "--code") == 0) opt.code = v;
-        else if (strcmp(a, "--macs") == 0) macs = v;
-        else if (strcmp(a, "--concurrency") == 0) opt.concurrency = atoi(v);
-        else if (strcmp(a, "--random-delay") == 0) opt.random_delay = atof(v);
-        else return usage();
+        if (strcmp(a, "--mac") == 0)
+            mac = v;
+        else if (strcmp(a, "--rule") == 0)
+            rule = v;
+        else if (strcmp(a, "--model") == 0)
+            opt.model = v;
+        else if (strcmp(a, "--firmware") == 0)
+            opt.firmware = v;
+        else if (strcmp(a, "--uid") == 0)
+            opt.uid = v;
+        else if (strcmp(a, "--pwd") == 0)
+            opt.pwd = v;
+        else if (strcmp(a, "--retry-delays") == 0)
+            delays = v;
+        else if (strcmp(a, "--max-attempts") == 0)
+            opt.max_attempts = atoi(v);
+        else if (strcmp(a, "--server") == 0)
+            opt.server = v;
+        else if (strcmp(a, "--code") == 0)
+            opt.code = v;
+        else if (strcmp(a, "--macs") == 0)
+            macs = v;
+        else if (strcmp(a, "--concurrency") == 0)
+            opt.concurrency = atoi(v);
+        else if (strcmp(a, "--random-delay") == 0)
+            opt.random_delay = atof(v);
+        else
+            return usage();
     }
     if (ztp_delays_parse(delays, &opt.delays) != 0) {
         fprintf(stderr, "ztp-phone: --retry-delays must be seconds separated by commas, e.g. 60,120,240\n");
@@ -523,7 +536,8 @@ int main(int argc, char **argv)
         opt.verbose = 1;
         phone_init(&p, macbin, activate ? NULL : rule);
         if (activate) {
-            json_t *body = json_pack("{s:s, s:s, s:s}", "code", opt.code, "mac", p.id.mac, "model", opt.model);
+            json_t *body =
+                json_pack("{s:s, s:s, s:s}", "code", opt.code, "mac", p.id.mac, "model", opt.model);
             ztp_buf_t u = {0};
             ztp_buf_printf(&u, "%s/activate", opt.server);
             p.url = u.p;
@@ -563,7 +577,8 @@ int main(int argc, char **argv)
             base = base << 8 | macbin[i];
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)opt.concurrency + 64) {
-            rl.rlim_cur = rl.rlim_max < (rlim_t)opt.concurrency + 64 ? rl.rlim_max : (rlim_t)opt.concurrency + 64;
+            rl.rlim_cur =
+                rl.rlim_max < (rlim_t)opt.concurrency + 64 ? rl.rlim_max : (rlim_t)opt.concurrency + 64;
             setrlimit(RLIMIT_NOFILE, &rl);
             if ((rlim_t)opt.concurrency + 64 > rl.rlim_cur)
                 opt.concurrency = (int)rl.rlim_cur - 64;
@@ -586,10 +601,10 @@ int main(int argc, char **argv)
         }
         free(phones);
         qsort(latencies, nlat, sizeof(double), cmp_double);
-        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "phones", (json_int_t)count, "provisioned",
-                              (json_int_t)ok, "failed", (json_int_t)(count - ok), "requests",
-                              (json_int_t)total_requests, "seconds", secs, "p50_ms", percentile(0.5), "p99_ms",
-                              percentile(0.99));
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "phones", (json_int_t)count,
+                              "provisioned", (json_int_t)ok, "failed", (json_int_t)(count - ok), "requests",
+                              (json_int_t)total_requests, "seconds", secs, "p50_ms", percentile(0.5),
+                              "p99_ms", percentile(0.99));
         char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         printf("%s\n", text);
         free(text);

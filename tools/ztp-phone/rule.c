@@ -155,17 +155,14 @@ ztp_next_t ztp_answer_next(int status, int hops, int auths, const char *current_
 {
     switch (status) {
     case 301:
-    case 302:
-        return hops < MAX_HOPS ? ZTP_NEXT_FOLLOW : ZTP_NEXT_WAIT;
+    case 302: return hops < MAX_HOPS ? ZTP_NEXT_FOLLOW : ZTP_NEXT_WAIT;
     case 401:
-    case 407:
-        return auths < MAX_AUTHS ? ZTP_NEXT_AUTH : ZTP_NEXT_WAIT;
+    case 407: return auths < MAX_AUTHS ? ZTP_NEXT_AUTH : ZTP_NEXT_WAIT;
     case 200:
         if (new_rule != NULL && *new_rule != '\0' && strcmp(new_rule, current_rule) != 0)
             return ZTP_NEXT_RESYNC;
         return ZTP_NEXT_PROVISIONED;
-    default:
-        return ZTP_NEXT_WAIT;
+    default: return ZTP_NEXT_WAIT;
     }
 }
 
