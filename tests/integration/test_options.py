@@ -105,3 +105,34 @@ class TrustedProxyTest(unittest.TestCase):
             self.assertEqual(pg.psql(db, "SELECT host(last_addr) FROM devices WHERE mac = '00562b090002'"), "10.2.2.2")
         finally:
             srv.stop()
+
+
+class LimitsTest(unittest.TestCase):
+    def test_outstanding_codes_are_capped(self):
+        pg, db = setup_db()
+        key = create_provider(db, "capped")["api_key"]
+        srv = Ztpd(db, ZTP_MAX_ACTIVE_CODES=5).start()
+        try:
+            p = srv.post("/v1/profiles", {"name": "m", "profile_rule": RULE}, key=key).json()
+            self.assertEqual(srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 3}, key=key).status, 201)
+            r = srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 3}, key=key)
+            self.assertEqual(r.status, 422, r)
+            self.assertIn("at most 5", r.json()["detail"])
+            self.assertEqual(srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 2}, key=key).status, 201)
+        finally:
+            srv.stop()
+
+    def test_a_provider_has_at_most_1000_profiles(self):
+        pg, db = setup_db()
+        prov = create_provider(db, "many")
+        pg.psql(db, "SET role ztp_system; INSERT INTO profiles (provider_id, name, profile_rule)"
+                    " SELECT '%s', 'p' || i, 'http://x/' FROM generate_series(1, 999) i" % prov["id"])
+        srv = Ztpd(db).start()
+        try:
+            self.assertEqual(srv.post("/v1/profiles", {"name": "last", "profile_rule": RULE},
+                                      key=prov["api_key"]).status, 201)
+            r = srv.post("/v1/profiles", {"name": "one-too-many", "profile_rule": RULE}, key=prov["api_key"])
+            self.assertEqual(r.status, 422, r)
+            self.assertIn("1000", r.json()["detail"])
+        finally:
+            srv.stop()
