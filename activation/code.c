@@ -32,17 +32,19 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
     return n == ZTP_CODE_DIGITS ? ZTP_CODE_ACTIVATION : ZTP_CODE_INVALID;
 }
 
-void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
-                     char out[ZTP_CODE_DIGITS + 1])
+int ztp_code_derive(ztp_secret_gen_t gen, const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
+                    char out[ZTP_CODE_DIGITS + 1])
 {
     unsigned char in[ZTP_CODE_NONCE_LEN + 8], stream[64];
     int n = 0;
 
+    if (!ztp_secret_have(gen))
+        return -1;
     memcpy(in, nonce, ZTP_CODE_NONCE_LEN);
     for (uint32_t block = 0; n < ZTP_CODE_DIGITS; block++) {
         memcpy(in + ZTP_CODE_NONCE_LEN, &index, 4);
         memcpy(in + ZTP_CODE_NONCE_LEN + 4, &block, 4);
-        ztp_secret_hash_long(ZTP_SECRET_CODE_DERIVE, in, sizeof(in), stream, sizeof(stream));
+        ztp_secret_hash(gen, ZTP_SECRET_CODE_DERIVE, in, sizeof(in), stream, sizeof(stream));
         /* bytes of 250 and more are dropped, so that each digit is uniform */
         for (size_t i = 0; i < sizeof(stream) && n < ZTP_CODE_DIGITS; i++)
             if (stream[i] < 250)
@@ -50,12 +52,15 @@ void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned ind
     }
     out[ZTP_CODE_DIGITS] = '\0';
     sodium_memzero(stream, sizeof(stream));
+    return 0;
 }
 
-void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65])
+int ztp_code_hash_hex(ztp_secret_gen_t gen, const char digits[ZTP_CODE_DIGITS + 1], char out[65])
 {
     unsigned char h[ZTP_HASH_LEN];
-    ztp_secret_hash(ZTP_SECRET_ACTIVATION_CODE, digits, ZTP_CODE_DIGITS, h);
+    if (ztp_secret_hash(gen, ZTP_SECRET_ACTIVATION_CODE, digits, ZTP_CODE_DIGITS, h, sizeof(h)) != 0)
+        return -1;
     ztp_secret_hex(h, sizeof(h), out);
     sodium_memzero(h, sizeof(h));
+    return 0;
 }

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "../services/secret.h"
+
 #define ZTP_CODE_DIGITS 16
 #define ZTP_CODE_INPUT_MAX 64 /* what a user may type, separators included */
 
@@ -24,10 +26,11 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
  * random nonce the codes are as unpredictable as ztp_code_generate's, and
  * the batch can be derived again from the nonce alone (Idempotency-Key
  * replays) without ever storing a code. */
-void ztp_code_derive(const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
-                     char out[ZTP_CODE_DIGITS + 1]);
+int ztp_code_derive(ztp_secret_gen_t gen, const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
+                    char out[ZTP_CODE_DIGITS + 1]);
 
-/* Hex of the keyed hash of 16 normalised digits. */
-void ztp_code_hash_hex(const char digits[ZTP_CODE_DIGITS + 1], char out[65]);
+/* Hex of the keyed hash of 16 normalised digits under gen's secret.
+ * Returns 0, or -1 when gen is not configured. */
+int ztp_code_hash_hex(ztp_secret_gen_t gen, const char digits[ZTP_CODE_DIGITS + 1], char out[65]);
 
 #endif

@@ -26,9 +26,9 @@
 #define LIMITER_CAPACITY (1u << 16)
 #define SWEEP_MS (3600 * 1000)
 
-ZTP_SQL(SQL_REDEEM_CODE, 3,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_code($1, "
-        "$2::macaddr, $3)");
+ZTP_SQL(SQL_REDEEM_CODE, 4,
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model"
+        " FROM ztp_redeem_code($1, $2, $3::macaddr, $4)");
 ZTP_SQL(SQL_REDEEM_SHORT, 3,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, "
         "$2::macaddr, $3)");
@@ -165,7 +165,7 @@ static int read_body(h2o_req_t *req, const char **code, const char **mac, const 
 static void on_activate(h2o_req_t *req, const ztp_match_t *m)
 {
     const char *code, *mac, *model;
-    char addr_text[64], digits[ZTP_CODE_DIGITS + 1], hash[65];
+    char addr_text[64], digits[ZTP_CODE_DIGITS + 1], hash[65], hash_previous[65];
     unsigned char addr[16];
     uint8_t macbin[6];
     int have_mac, kind;
@@ -209,11 +209,17 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     ztp_mac_format(macbin, r->mac_text);
     if (model != NULL)
         strcpy(r->model, model);
-    if (kind == ZTP_CODE_ACTIVATION)
-        ztp_code_hash_hex(digits, hash);
-    const char *params[3] = {kind == ZTP_CODE_ACTIVATION ? hash : digits, r->mac_text, model};
     ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_redeemed, r);
-    ztp_db_unit_add(u, kind == ZTP_CODE_ACTIVATION ? &SQL_REDEEM_CODE : &SQL_REDEEM_SHORT, params, NULL);
+    if (kind == ZTP_CODE_ACTIVATION) {
+        /* a code issued before a rotation of ZTP_SECRET is hashed under the previous one */
+        ztp_code_hash_hex(ZTP_SECRET_CURRENT, digits, hash);
+        int rotating = ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, digits, hash_previous) == 0;
+        const char *params[4] = {hash, rotating ? hash_previous : NULL, r->mac_text, model};
+        ztp_db_unit_add(u, &SQL_REDEEM_CODE, params, NULL);
+    } else {
+        const char *params[3] = {digits, r->mac_text, model};
+        ztp_db_unit_add(u, &SQL_REDEEM_SHORT, params, NULL);
+    }
     r->hold = ztp_http_hold(req);
     ztp_db_submit(ztp_self->db, u);
 }

@@ -23,7 +23,7 @@ void ztp_apikey_generate(char key[ZTP_APIKEY_LEN + 1], char id[ZTP_APIKEY_ID_LEN
     sodium_bin2base64(secret_text, sizeof(secret_text), secret, sizeof(secret),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     snprintf(key, ZTP_APIKEY_LEN + 1, "ztp_%s_%s", id, secret_text);
-    ztp_secret_hash(ZTP_SECRET_API_KEY, key, strlen(key), hash);
+    ztp_secret_hash(ZTP_SECRET_CURRENT, ZTP_SECRET_API_KEY, key, strlen(key), hash, sizeof(hash));
     ztp_secret_hex(hash, sizeof(hash), hash_hex);
     sodium_memzero(secret, sizeof(secret));
 }
@@ -51,8 +51,12 @@ int ztp_apikey_verify(const char *key, size_t len, const char *stored_hex)
     if (sodium_hex2bin(want, sizeof(want), stored_hex, strlen(stored_hex), NULL, &n, NULL) != 0 ||
         n != sizeof(want))
         return 0;
-    ztp_secret_hash(ZTP_SECRET_API_KEY, key, len, got);
-    return sodium_memcmp(want, got, sizeof(got)) == 0;
+    /* under ZTP_SECRET, or under ZTP_SECRET_PREVIOUS while rotating */
+    for (int gen = ZTP_SECRET_CURRENT; gen <= ZTP_SECRET_PREVIOUS; gen++)
+        if (ztp_secret_hash((ztp_secret_gen_t)gen, ZTP_SECRET_API_KEY, key, len, got, sizeof(got)) == 0 &&
+            sodium_memcmp(want, got, sizeof(got)) == 0)
+            return 1;
+    return 0;
 }
 
 typedef struct pending {

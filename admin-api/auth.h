@@ -16,7 +16,8 @@ void ztp_apikey_generate(char key[ZTP_APIKEY_LEN + 1], char id[ZTP_APIKEY_ID_LEN
 /* Extracts the key id of a well-formed key; returns 0 or -1. */
 int ztp_apikey_parse(const char *key, size_t len, char id[ZTP_APIKEY_ID_LEN + 1]);
 
-/* Whether key hashes to the stored hex hash (constant time). */
+/* Whether key hashes to the stored hex hash under ZTP_SECRET or, while
+ * rotating, ZTP_SECRET_PREVIOUS (constant time). */
 int ztp_apikey_verify(const char *key, size_t len, const char *stored_hex);
 
 /* Who a request acts for, once authenticated. */

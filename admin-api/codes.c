@@ -34,7 +34,8 @@ typedef struct order {
 
 /* Puts each code, derived again from the nonce, beside its row: the only
  * place a code ever appears. */
-static void answer_with_codes(h2o_req_t *req, int status, const char *body, const unsigned char *nonce)
+static void answer_with_codes(h2o_req_t *req, int status, const char *body, ztp_secret_gen_t gen,
+                              const unsigned char *nonce)
 {
     json_t *o, *items;
     if (status != 201 || nonce == NULL || (o = json_loads(body, 0, NULL)) == NULL) {
@@ -44,7 +45,7 @@ static void answer_with_codes(h2o_req_t *req, int status, const char *body, cons
     items = json_object_get(o, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
         char code[ZTP_CODE_DIGITS + 1];
-        ztp_code_derive(nonce, (unsigned)i, code);
+        ztp_code_derive(gen, nonce, (unsigned)i, code);
         json_object_set_new(json_array_get(items, i), "code", json_string(code));
         sodium_memzero(code, sizeof(code));
     }
@@ -54,33 +55,47 @@ static void answer_with_codes(h2o_req_t *req, int status, const char *body, cons
 static void on_created(h2o_req_t *req, int status, const char *body, void *arg)
 {
     order_t *o = arg;
-    answer_with_codes(req, status, body, o->nonce);
+    answer_with_codes(req, status, body, ZTP_SECRET_CURRENT, o->nonce);
 }
 
-static void on_replay(h2o_req_t *req, int status, const char *body, const char *nonce_hex, void *arg)
+/* The kept nonce is "HEX:KEYID": the codes are derived again under the
+ * secret that made them, current or previous; under neither, they are gone. */
+static void on_replay(h2o_req_t *req, int status, const char *body, const char *kept, void *arg)
 {
     unsigned char nonce[ZTP_CODE_NONCE_LEN];
+    const char *colon = kept ? strchr(kept, ':') : NULL;
     size_t n = 0;
-    if (nonce_hex == NULL ||
-        sodium_hex2bin(nonce, sizeof(nonce), nonce_hex, strlen(nonce_hex), NULL, &n, NULL) != 0 ||
-        n != sizeof(nonce))
+
+    if (status != 201 || colon == NULL ||
+        sodium_hex2bin(nonce, sizeof(nonce), kept, (size_t)(colon - kept), NULL, &n, NULL) != 0 ||
+        n != sizeof(nonce)) {
         ztp_tenant_answer(req, status, body);
-    else
-        answer_with_codes(req, status, body, nonce);
+        return;
+    }
+    for (int gen = ZTP_SECRET_CURRENT; gen <= ZTP_SECRET_PREVIOUS; gen++) {
+        char id[17];
+        if (ztp_secret_key_id((ztp_secret_gen_t)gen, id) == 0 && strcmp(id, colon + 1) == 0) {
+            answer_with_codes(req, status, body, (ztp_secret_gen_t)gen, nonce);
+            return;
+        }
+    }
+    ztp_http_problem(req, 409, "these codes were issued under a ZTP_SECRET that is no longer configured");
 }
 
 static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
 {
     order_t *o = arg;
-    char count_text[16], expires_text[16], max_text[16], secret_id[17], nonce_hex[2 * ZTP_CODE_NONCE_LEN + 1];
+    char count_text[16], expires_text[16], max_text[16], secret_id[17], kept[2 * ZTP_CODE_NONCE_LEN + 18];
     ztp_buf_t hashes = {0}, last4 = {0};
 
     randombytes_buf(o->nonce, sizeof(o->nonce));
-    sodium_bin2hex(nonce_hex, sizeof(nonce_hex), o->nonce, sizeof(o->nonce));
+    ztp_secret_key_id(ZTP_SECRET_CURRENT, secret_id);
+    sodium_bin2hex(kept, 2 * ZTP_CODE_NONCE_LEN + 1, o->nonce, sizeof(o->nonce));
+    snprintf(kept + 2 * ZTP_CODE_NONCE_LEN, 18, ":%s", secret_id);
     for (int i = 0; i < o->count; i++) {
         char code[ZTP_CODE_DIGITS + 1], hash[65];
-        ztp_code_derive(o->nonce, (unsigned)i, code);
-        ztp_code_hash_hex(code, hash);
+        ztp_code_derive(ZTP_SECRET_CURRENT, o->nonce, (unsigned)i, code);
+        ztp_code_hash_hex(ZTP_SECRET_CURRENT, code, hash);
         if (i > 0) {
             ztp_buf_puts(&hashes, ",");
             ztp_buf_puts(&last4, ",");
@@ -92,7 +107,6 @@ static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *id
     snprintf(count_text, sizeof(count_text), "%d", o->count);
     snprintf(expires_text, sizeof(expires_text), "%d", o->expires);
     snprintf(max_text, sizeof(max_text), "%d", ztp_config.max_active_codes);
-    ztp_secret_key_id(ZTP_SECRET_ACTIVATION_CODE, secret_id);
     const char *p[10] = {o->profile,
                          o->mac[0] ? o->mac : NULL,
                          expires_text,
@@ -102,7 +116,7 @@ static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *id
                          max_text,
                          idem ? idem->key : NULL,
                          idem ? idem->hash : NULL,
-                         nonce_hex};
+                         kept};
     ztp_tenant_call(req, who, &SQL_CREATE, p, on_created, o);
     ztp_buf_free(&hashes);
     ztp_buf_free(&last4);

@@ -48,7 +48,7 @@ void ztp_keys_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m
     }
     c = malloc(sizeof(*c));
     ztp_apikey_generate(c->key, id, hash);
-    ztp_secret_key_id(ZTP_SECRET_API_KEY, secret_id);
+    ztp_secret_key_id(ZTP_SECRET_CURRENT, secret_id);
     const char *p[4] = {id, json_string_value(name), hash, secret_id};
     ztp_tenant_call(req, who, &SQL_CREATE, p, on_created, c);
     json_decref(body);

@@ -130,11 +130,14 @@ END $$;
 -- POST /activate with a 16-digit code (the model returned is the device's,
 -- so that a phone asking again without one gets the same answer). Outcomes: ok, not_found, forbidden
 -- (bound to another MAC), conflict (device of another provider), gone.
-CREATE FUNCTION ztp_redeem_code(p_hash text, p_mac macaddr, p_model text)
+CREATE FUNCTION ztp_redeem_code(p_hash text, p_hash_previous text, p_mac macaddr, p_model text)
 RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text) LANGUAGE plpgsql AS $$
 DECLARE c activation_codes%ROWTYPE;
 BEGIN
-    SELECT * INTO c FROM activation_codes WHERE hash = decode(p_hash, 'hex') FOR UPDATE;
+    -- p_hash_previous: the same code hashed under ZTP_SECRET_PREVIOUS, while rotating
+    SELECT * INTO c FROM activation_codes
+    WHERE hash = decode(p_hash, 'hex') OR (p_hash_previous IS NOT NULL AND hash = decode(p_hash_previous, 'hex'))
+    FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::text, NULL::jsonb, NULL::text; RETURN;
     END IF;

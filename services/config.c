@@ -198,6 +198,14 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
         snprintf(err, errlen, "ZTP_SECRET is not set (64 hex characters, e.g. from: openssl rand -hex 32)");
         return -1;
     }
+    v = getenv("ZTP_SECRET_PREVIOUS");
+    if (v != NULL && *v != '\0') {
+        if (ztp_config_parse_secret(v, c->secret_previous) != 0) {
+            snprintf(err, errlen, "ZTP_SECRET_PREVIOUS must be exactly 64 hexadecimal characters");
+            return -1;
+        }
+        c->have_secret_previous = 1;
+    }
     if (parse_int("ZTP_THREADS", ncpu > 0 ? (int)ncpu : 1, 1, 256, &c->threads, err, errlen) != 0 ||
         parse_int("ZTP_DB_CONNS", 2, 1, 64, &c->db_conns, err, errlen) != 0 ||
         parse_int("ZTP_DB_PREPARE", 1, 0, 1, &c->db_prepare, err, errlen) != 0 ||

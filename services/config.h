@@ -17,6 +17,8 @@ typedef struct ztp_config {
     const char *tls_key;
     unsigned char secret[32];
     int have_secret;
+    unsigned char secret_previous[32]; /* ZTP_SECRET_PREVIOUS, while rotating */
+    int have_secret_previous;
     int threads;
     int db_conns;   /* connections per event-loop thread */
     int db_prepare; /* 0: unnamed statements (PgBouncer in transaction mode) */

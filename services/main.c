@@ -119,11 +119,11 @@ static int cmd_provider_create(const char *name)
         ztp_log_error("the provider name must be 1 to 200 characters");
         return 1;
     }
-    ztp_secret_init(c->secret);
+    ztp_secret_init(c->secret, c->have_secret_previous ? c->secret_previous : NULL);
     if ((conn = connect_cli(c->database_url)) == NULL)
         return 1;
     ztp_apikey_generate(key, id, hash);
-    ztp_secret_key_id(ZTP_SECRET_API_KEY, secret_id);
+    ztp_secret_key_id(ZTP_SECRET_CURRENT, secret_id);
     const char *params[4] = {name, id, hash, secret_id};
     r = PQexecParams(conn,
                      "WITH r AS (SELECT set_config('role', 'ztp_system', false)),"
@@ -188,7 +188,7 @@ static int cmd_serve(void)
         ztp_log_error("%s", err);
         return 1;
     }
-    ztp_secret_init(c->secret);
+    ztp_secret_init(c->secret, c->have_secret_previous ? c->secret_previous : NULL);
     if (check_schema(c->database_url) != 0)
         return 1;
     register_routes();

@@ -3,37 +3,53 @@
 #include <sodium.h>
 #include <string.h>
 
-static unsigned char subkeys[4][crypto_generichash_KEYBYTES];
+static unsigned char subkeys[2][4][crypto_generichash_KEYBYTES];
+static int have[2];
 
-int ztp_secret_init(const unsigned char master[32])
+static void derive(ztp_secret_gen_t gen, const unsigned char master[32])
+{
+    for (uint64_t id = 1; id <= 3; id++)
+        crypto_kdf_derive_from_key(subkeys[gen][id], sizeof(subkeys[gen][id]), id, "openztp_", master);
+    have[gen] = 1;
+}
+
+int ztp_secret_init(const unsigned char master[32], const unsigned char *previous)
 {
     if (sodium_init() < 0)
         return -1;
-    for (uint64_t id = 1; id <= 3; id++)
-        crypto_kdf_derive_from_key(subkeys[id], sizeof(subkeys[id]), id, "openztp_", master);
+    derive(ZTP_SECRET_CURRENT, master);
+    have[ZTP_SECRET_PREVIOUS] = 0;
+    if (previous != NULL)
+        derive(ZTP_SECRET_PREVIOUS, previous);
     return 0;
 }
 
-void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len,
-                     unsigned char out[ZTP_HASH_LEN])
+int ztp_secret_have(ztp_secret_gen_t gen)
 {
-    crypto_generichash(out, ZTP_HASH_LEN, msg, len, subkeys[purpose], sizeof(subkeys[purpose]));
+    return have[gen];
 }
 
-void ztp_secret_hash_long(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char *out,
-                          size_t outlen)
+int ztp_secret_hash(ztp_secret_gen_t gen, ztp_secret_purpose_t purpose, const void *msg, size_t len,
+                    unsigned char *out, size_t outlen)
 {
-    crypto_generichash(out, outlen, msg, len, subkeys[purpose], sizeof(subkeys[purpose]));
+    if (!have[gen])
+        return -1;
+    crypto_generichash(out, outlen, msg, len, subkeys[gen][purpose], sizeof(subkeys[gen][purpose]));
+    return 0;
 }
 
-void ztp_secret_key_id(ztp_secret_purpose_t purpose, char out[17])
+int ztp_secret_key_id(ztp_secret_gen_t gen, char out[17])
 {
     unsigned char fp[8];
     static const char label[] = "openztp key id";
 
-    crypto_generichash(fp, sizeof(fp), (const unsigned char *)label, sizeof(label) - 1, subkeys[purpose],
-                       sizeof(subkeys[purpose]));
+    if (!have[gen])
+        return -1;
+    /* the fingerprint of the API-key subkey names the whole master secret */
+    crypto_generichash(fp, sizeof(fp), (const unsigned char *)label, sizeof(label) - 1,
+                       subkeys[gen][ZTP_SECRET_API_KEY], sizeof(subkeys[gen][ZTP_SECRET_API_KEY]));
     ztp_secret_hex(fp, sizeof(fp), out);
+    return 0;
 }
 
 void ztp_secret_hex(const unsigned char *bin, size_t len, char *out)

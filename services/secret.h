@@ -11,21 +11,26 @@ typedef enum {
     ZTP_SECRET_CODE_DERIVE = 3,     /* deriving codes from a random nonce */
 } ztp_secret_purpose_t;
 
-/* Derives one subkey per purpose from the 32-byte master secret. Call once
- * before any hash; returns 0, or -1 when libsodium cannot start. */
-int ztp_secret_init(const unsigned char master[32]);
+/* Which master secret: ZTP_SECRET, or ZTP_SECRET_PREVIOUS while rotating. */
+typedef enum { ZTP_SECRET_CURRENT = 0, ZTP_SECRET_PREVIOUS = 1 } ztp_secret_gen_t;
 
-/* out = keyed BLAKE2b-256 of msg under the purpose's subkey. */
-void ztp_secret_hash(ztp_secret_purpose_t purpose, const void *msg, size_t len,
-                     unsigned char out[ZTP_HASH_LEN]);
+/* Derives one subkey per purpose from the 32-byte master secret, and from
+ * the previous one (NULL when not rotating). Call once before any hash;
+ * returns 0, or -1 when libsodium cannot start. */
+int ztp_secret_init(const unsigned char master[32], const unsigned char *previous);
 
-/* Like ztp_secret_hash with an output of outlen (16..64) bytes. */
-void ztp_secret_hash_long(ztp_secret_purpose_t purpose, const void *msg, size_t len, unsigned char *out,
-                          size_t outlen);
+/* Whether a master secret of that generation is configured. */
+int ztp_secret_have(ztp_secret_gen_t gen);
 
-/* A short public fingerprint of the purpose's subkey (16 hex chars + NUL),
- * stored beside each hash so that a rotated secret can be told apart. */
-void ztp_secret_key_id(ztp_secret_purpose_t purpose, char out[17]);
+/* out = keyed BLAKE2b of msg under the purpose's subkey of gen, outlen
+ * (16..64) bytes. Returns 0, or -1 when gen is not configured. */
+int ztp_secret_hash(ztp_secret_gen_t gen, ztp_secret_purpose_t purpose, const void *msg, size_t len,
+                    unsigned char *out, size_t outlen);
+
+/* A short public fingerprint of gen's master secret (16 hex chars + NUL),
+ * stored beside each hash so that a rotated secret can be told apart.
+ * Returns 0, or -1 when gen is not configured. */
+int ztp_secret_key_id(ztp_secret_gen_t gen, char out[17]);
 
 /* Writes hex of `len` bytes into out (2*len+1 bytes). */
 void ztp_secret_hex(const unsigned char *bin, size_t len, char *out);

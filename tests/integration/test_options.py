@@ -136,3 +136,44 @@ class LimitsTest(unittest.TestCase):
             self.assertIn("1000", r.json()["detail"])
         finally:
             srv.stop()
+
+
+class SecretRotationTest(unittest.TestCase):
+    def test_keys_and_codes_survive_a_rotation_while_the_old_secret_is_previous(self):
+        from harness import SECRET
+        new = "ab" * 32
+        pg, db = setup_db()
+        prov = create_provider(db, "rotating")
+        key = prov["api_key"]
+        srv = Ztpd(db).start()
+        try:
+            p = srv.post("/v1/profiles", {"name": "m", "profile_rule": RULE}, key=key).json()
+            codes = srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 2}, key=key,
+                             headers={"Idempotency-Key": "rotate-1"}).json()["items"]
+        finally:
+            srv.stop()
+        srv = Ztpd(db, ZTP_SECRET=new, ZTP_SECRET_PREVIOUS=SECRET).start()
+        try:
+            self.assertEqual(srv.get("/v1/profiles", key=key).status, 200)
+            r = srv.post("/activate", {"code": codes[0]["code"], "mac": "00562b0a0a01"})
+            self.assertEqual(r.status, 200, r)
+            replay = srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 2}, key=key,
+                              headers={"Idempotency-Key": "rotate-1"})
+            self.assertEqual([i["code"] for i in replay.json()["items"]], [c["code"] for c in codes])
+            fresh = srv.post("/v1/api-keys", {"name": "after"}, key=key).json()["api_key"]
+        finally:
+            srv.stop()
+        srv = Ztpd(db, ZTP_SECRET=new).start()
+        try:
+            self.assertEqual(srv.get("/v1/profiles", key=key).status, 401)
+            self.assertEqual(srv.get("/v1/profiles", key=fresh).status, 200)
+            self.assertEqual(srv.post("/activate", {"code": codes[1]["code"], "mac": "00562b0a0a02"}).status, 404)
+        finally:
+            srv.stop()
+
+    def test_malformed_previous_secret_is_one_clear_line(self):
+        pg, db = setup_db()
+        from harness import ztpd_cmd
+        r = ztpd_cmd(db, "serve", ZTP_SECRET_PREVIOUS="nope")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ZTP_SECRET_PREVIOUS", r.stderr)

@@ -44,18 +44,18 @@ static void derived_codes_are_16_uniform_digits_and_repeatable(void **state)
     int counts[10] = {0};
     unsigned char master[32] = {7}, nonce[ZTP_CODE_NONCE_LEN] = {1, 2, 3};
     char a[ZTP_CODE_DIGITS + 1], b[ZTP_CODE_DIGITS + 1];
-    ztp_secret_init(master);
-    ztp_code_derive(nonce, 5, a);
-    ztp_code_derive(nonce, 5, b);
+    ztp_secret_init(master, NULL);
+    ztp_code_derive(ZTP_SECRET_CURRENT, nonce, 5, a);
+    ztp_code_derive(ZTP_SECRET_CURRENT, nonce, 5, b);
     assert_string_equal(a, b);
-    ztp_code_derive(nonce, 6, b);
+    ztp_code_derive(ZTP_SECRET_CURRENT, nonce, 6, b);
     assert_string_not_equal(a, b);
     nonce[0] = 9;
-    ztp_code_derive(nonce, 5, b);
+    ztp_code_derive(ZTP_SECRET_CURRENT, nonce, 5, b);
     assert_string_not_equal(a, b);
     for (int n = 0; n < 2000; n++) {
         char code[ZTP_CODE_DIGITS + 1];
-        ztp_code_derive(nonce, (unsigned)n, code);
+        ztp_code_derive(ZTP_SECRET_CURRENT, nonce, (unsigned)n, code);
         assert_int_equal(strlen(code), 16);
         for (int i = 0; i < 16; i++) {
             assert_true(code[i] >= '0' && code[i] <= '9');
@@ -71,14 +71,19 @@ static void hash_is_keyed(void **state)
 {
     unsigned char k1[32] = {1}, k2[32] = {2};
     char h1[65], h2[65], h3[65];
-    ztp_secret_init(k1);
-    ztp_code_hash_hex("1234567890123456", h1);
-    ztp_code_hash_hex("1234567890123457", h3);
-    ztp_secret_init(k2);
-    ztp_code_hash_hex("1234567890123456", h2);
+    char hp[65];
+    ztp_secret_init(k1, NULL);
+    assert_int_equal(ztp_code_hash_hex(ZTP_SECRET_CURRENT, "1234567890123456", h1), 0);
+    ztp_code_hash_hex(ZTP_SECRET_CURRENT, "1234567890123457", h3);
+    assert_int_equal(ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, "1234567890123456", hp), -1);
+    ztp_secret_init(k2, k1);
+    ztp_code_hash_hex(ZTP_SECRET_CURRENT, "1234567890123456", h2);
     assert_string_not_equal(h1, h2);
     assert_string_not_equal(h1, h3);
     assert_int_equal(strlen(h1), 64);
+    /* while rotating, the previous secret gives the old hash */
+    assert_int_equal(ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, "1234567890123456", hp), 0);
+    assert_string_equal(hp, h1);
 }
 
 static void limiter_blocks_after_ten_failures_per_address_or_mac(void **state)

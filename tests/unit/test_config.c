@@ -59,12 +59,19 @@ static void api_keys_round_trip_and_verify(void **state)
 {
     unsigned char master[32] = {1};
     char key[ZTP_APIKEY_LEN + 1], id[ZTP_APIKEY_ID_LEN + 1], hash[65], parsed[ZTP_APIKEY_ID_LEN + 1];
-    ztp_secret_init(master);
+    ztp_secret_init(master, NULL);
     ztp_apikey_generate(key, id, hash);
     assert_int_equal(strlen(key), ZTP_APIKEY_LEN);
     assert_int_equal(ztp_apikey_parse(key, strlen(key), parsed), 0);
     assert_string_equal(parsed, id);
     assert_true(ztp_apikey_verify(key, strlen(key), hash));
+    /* after a rotation the key still works while the old secret is the previous one */
+    unsigned char next[32] = {2};
+    ztp_secret_init(next, master);
+    assert_true(ztp_apikey_verify(key, strlen(key), hash));
+    ztp_secret_init(next, NULL);
+    assert_false(ztp_apikey_verify(key, strlen(key), hash));
+    ztp_secret_init(master, NULL);
     key[40] = key[40] == 'A' ? 'B' : 'A';
     assert_false(ztp_apikey_verify(key, strlen(key), hash));
     assert_int_equal(ztp_apikey_parse("ztp_xyz", 7, parsed), -1);
