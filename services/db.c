@@ -62,6 +62,7 @@ typedef struct slot {
 typedef struct batch {
     struct batch *next;
     ztp_db_unit_t *units; /* linked by ->next */
+    int slow;
     int nslots, cur;
     uint64_t deadline;
     slot_t slots[];
@@ -79,6 +80,7 @@ typedef struct conn {
     unsigned char prepared[MAX_PREPARED];
     batch_t *head, *tail;
     int depth;
+    int slow; /* batches in flight allowed more than the default deadline (imports) */
 } conn_t;
 
 struct ztp_db_pool {
@@ -346,6 +348,8 @@ static void send_batch(conn_t *c, ztp_db_unit_t *units)
     }
     ok = ok && PQpipelineSync(c->pg);
     b->deadline = now_ms(p) + timeout;
+    b->slow = timeout > p->timeout_ms;
+    c->slow += b->slow;
     if (c->tail != NULL)
         c->tail->next = b;
     else
@@ -360,12 +364,15 @@ static void send_batch(conn_t *c, ztp_db_unit_t *units)
     conn_flush(c);
 }
 
+/* The ready connection with the fewest batches in flight. One busy with a
+ * slow unit (an import of minutes) is never chosen: what is sent behind it
+ * would wait for it; better to wait for another connection, or answer 503. */
 static conn_t *pick_conn(ztp_db_pool_t *p)
 {
     conn_t *best = NULL;
     for (int i = 0; i < p->nconns; i++) {
         conn_t *c = &p->conns[i];
-        if (c->state == C_READY && c->depth < MAX_DEPTH && (best == NULL || c->depth < best->depth))
+        if (c->state == C_READY && c->slow == 0 && c->depth < MAX_DEPTH && (best == NULL || c->depth < best->depth))
             best = c;
     }
     return best;
@@ -533,6 +540,7 @@ static void drain_results(conn_t *c)
             if (c->head == NULL)
                 c->tail = NULL;
             c->depth--;
+            c->slow -= b->slow;
             batch_complete(c, b);
             continue;
         }
@@ -678,6 +686,7 @@ static void conn_broken(conn_t *c, const char *why)
     }
     c->tail = NULL;
     c->depth = 0;
+    c->slow = 0;
     c->backoff = c->backoff == 0 ? 50 : (c->backoff * 2 > 2000 ? 2000 : c->backoff * 2);
     c->retry_at = now + c->backoff;
 }
