@@ -225,3 +225,25 @@ class ActivationTest(ServerTest):
         self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
         self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE mac = '%s'" % mac), "0")
         self.assertRegex(self.srv.get("/metrics").text, r'ztp_activations_total\{outcome="rate_limited"\} [1-9]')
+
+
+class SweepTest(ServerTest):
+    def test_sweep_deletes_codes_that_ended_long_ago_and_old_idempotency_keys(self):
+        key = self.provider("sweep")["api_key"]
+        p = self.srv.post("/v1/profiles", {"name": "s", "profile_rule": RULE}, key=key).json()
+        items = self.srv.post("/v1/activation-codes", {"profile_id": p["id"], "count": 4}, key=key,
+                              headers={"Idempotency-Key": "old"}).json()["items"]
+        ids = [i["id"] for i in items]
+        self.pg.psql(self.db, "UPDATE activation_codes SET expires_at = now() - interval '31 days',"
+                              " created_at = now() - interval '38 days' WHERE id = '%s'" % ids[0])
+        self.pg.psql(self.db, "UPDATE activation_codes SET revoked_at = now() - interval '40 days' WHERE id = '%s'"
+                     % ids[1])
+        self.pg.psql(self.db, "UPDATE activation_codes SET expires_at = now() - interval '1 day' WHERE id = '%s'"
+                     % ids[2])
+        self.pg.psql(self.db, "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        swept = self.pg.psql(self.db, "SET role ztp_system; SELECT ztp_codes_sweep(30) + ztp_idem_sweep()")
+        self.assertEqual(swept.splitlines()[-1], "3")
+        left = self.pg.psql(self.db, "SELECT id FROM activation_codes WHERE id = ANY('{%s}'::uuid[]) ORDER BY id"
+                            % ",".join(ids)).split()
+        self.assertEqual(sorted(left), sorted(ids[2:]))
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM idempotency_keys"), "0")
