@@ -68,24 +68,6 @@ void ztp_metrics_request(int route, int status, uint64_t micros)
     atomic_fetch_add_explicit(&m->sum_us[route], micros, memory_order_relaxed);
 }
 
-void ztp_metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < *cap - *len)
-            break;
-        *cap = *cap * 2 + (size_t)n + 64;
-        *buf = realloc(*buf, *cap);
-        if (*buf == NULL)
-            abort();
-    }
-    *len += (size_t)n;
-}
-
 /* The sum over all threads of the counter at byte offset `off`. */
 static uint64_t sum_at(size_t off)
 {
@@ -98,10 +80,9 @@ static uint64_t sum_at(size_t off)
 
 #define SUM(field) sum_at(offsetof(ztp_metrics_t, field))
 
-static void render_requests(char **buf, size_t *len, size_t *cap)
+static void render_requests(ztp_buf_t *b)
 {
-    ztp_metrics_appendf(buf, len, cap,
-                        "# HELP ztp_http_requests_total HTTP requests answered, by route and status.\n"
+    ztp_buf_printf(b, "# HELP ztp_http_requests_total HTTP requests answered, by route and status.\n"
                         "# TYPE ztp_http_requests_total counter\n");
     for (int r = 0; r < nroutes; r++)
         for (int s = 0; s < ZTP_METRICS_NSTATUS; s++) {
@@ -109,42 +90,37 @@ static void render_requests(char **buf, size_t *len, size_t *cap)
             if (v == 0)
                 continue;
             if (statuses[s] == 0)
-                ztp_metrics_appendf(buf, len, cap,
-                                    "ztp_http_requests_total{route=\"%s\",status=\"other\"} %lu\n", routes[r],
+                ztp_buf_printf(b, "ztp_http_requests_total{route=\"%s\",status=\"other\"} %lu\n", routes[r],
                                     (unsigned long)v);
             else
-                ztp_metrics_appendf(buf, len, cap,
-                                    "ztp_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n", routes[r],
+                ztp_buf_printf(b, "ztp_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n", routes[r],
                                     statuses[s], (unsigned long)v);
         }
-    ztp_metrics_appendf(buf, len, cap,
-                        "# HELP ztp_http_request_duration_seconds Time from request to answer, by route.\n"
+    ztp_buf_printf(b, "# HELP ztp_http_request_duration_seconds Time from request to answer, by route.\n"
                         "# TYPE ztp_http_request_duration_seconds histogram\n");
     for (int r = 0; r < nroutes; r++) {
         uint64_t cum = 0;
-        for (int b = 0; b < ZTP_METRICS_NBUCKETS; b++) {
-            cum += SUM(buckets[r][b]);
-            if (b < ZTP_METRICS_NBUCKETS - 1)
-                ztp_metrics_appendf(buf, len, cap,
-                                    "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
-                                    routes[r], bounds[b], (unsigned long)cum);
+        for (int k = 0; k < ZTP_METRICS_NBUCKETS; k++) {
+            cum += SUM(buckets[r][k]);
+            if (k < ZTP_METRICS_NBUCKETS - 1)
+                ztp_buf_printf(b, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+                                    routes[r], bounds[k], (unsigned long)cum);
             else
-                ztp_metrics_appendf(
-                    buf, len, cap, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
+                ztp_buf_printf(b, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
                     routes[r], (unsigned long)cum);
         }
-        ztp_metrics_appendf(buf, len, cap, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+        ztp_buf_printf(b, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
                             routes[r], (double)SUM(sum_us[r]) / 1e6);
-        ztp_metrics_appendf(buf, len, cap, "ztp_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
+        ztp_buf_printf(b, "ztp_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
                             routes[r], (unsigned long)cum);
     }
 }
 
-void ztp_metrics_render(char **buf, size_t *len, size_t *cap)
+void ztp_metrics_render(ztp_buf_t *b)
 {
     if (atomic_load(&nthreads) == 0)
         return;
-    render_requests(buf, len, cap);
+    render_requests(b);
     for (int c = 0; c < ncounters; c++) {
         int first = 1;
         for (int k = 0; k < c; k++)
@@ -152,11 +128,11 @@ void ztp_metrics_render(char **buf, size_t *len, size_t *cap)
                 first = 0;
         if (!first)
             continue;
-        ztp_metrics_appendf(buf, len, cap, "# HELP %s %s\n# TYPE %s counter\n", counters[c].family,
+        ztp_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", counters[c].family,
                             counters[c].help, counters[c].family);
         for (int k = c; k < ncounters; k++)
             if (strcmp(counters[k].family, counters[c].family) == 0)
-                ztp_metrics_appendf(buf, len, cap, "%s{%s} %lu\n", counters[k].family, counters[k].labels,
+                ztp_buf_printf(b, "%s{%s} %lu\n", counters[k].family, counters[k].labels,
                                     (unsigned long)SUM(counters[k]));
     }
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define ZTP_METRICS_MAX_ROUTES 48
 #define ZTP_METRICS_MAX_COUNTERS 64
 #define ZTP_METRICS_NSTATUS 20
@@ -41,12 +43,7 @@ static inline void ztp_metrics_inc(int counter)
 /* Records one answered request. */
 void ztp_metrics_request(int route, int status, uint64_t micros);
 
-/* Appends the Prometheus text exposition of every attached thread to a
- * malloc'ed buffer (*buf, *len, *cap grow). */
-void ztp_metrics_render(char **buf, size_t *len, size_t *cap);
-
-/* printf-style append to such a buffer. */
-void ztp_metrics_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Appends the Prometheus text exposition of every attached thread to b. */
+void ztp_metrics_render(ztp_buf_t *b);
 
 #endif

@@ -33,37 +33,34 @@ void ztp_ops_readyz(h2o_req_t *req, const ztp_match_t *m)
     ztp_db_submit(ztp_self->db, u);
 }
 
-static void gauge(char **buf, size_t *len, size_t *cap, const char *name, const char *help, const char *type,
-                  uint64_t v)
+static void gauge(ztp_buf_t *b, const char *name, const char *help, const char *type, uint64_t v)
 {
-    ztp_metrics_appendf(buf, len, cap, "# HELP %s %s\n# TYPE %s %s\n%s %lu\n", name, help, name, type, name,
+    ztp_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lu\n", name, help, name, type, name,
                         (unsigned long)v);
 }
 
 void ztp_ops_metrics(h2o_req_t *req, const ztp_match_t *m)
 {
-    size_t len = 0, cap = 8192;
-    char *buf = malloc(cap);
+    ztp_buf_t b = {0};
     ztp_db_stats_t st = {0};
     (void)m;
 
-    buf[0] = '\0';
-    ztp_metrics_render(&buf, &len, &cap);
+    ztp_metrics_render(&b);
     for (int i = 0; i < ztp_server_nthreads(); i++)
         ztp_db_pool_stats(ztp_server_thread(i)->db, &st);
-    gauge(&buf, &len, &cap, "ztp_db_connections", "Database connections configured.", "gauge",
+    gauge(&b, "ztp_db_connections", "Database connections configured.", "gauge",
           st.conns_total);
-    gauge(&buf, &len, &cap, "ztp_db_connections_ready", "Database connections ready for queries.", "gauge",
+    gauge(&b, "ztp_db_connections_ready", "Database connections ready for queries.", "gauge",
           st.conns_ready);
-    gauge(&buf, &len, &cap, "ztp_db_pending_units", "Units waiting for a connection.", "gauge", st.pending);
-    gauge(&buf, &len, &cap, "ztp_db_inflight_batches", "Batches sent and not yet answered.", "gauge",
+    gauge(&b, "ztp_db_pending_units", "Units waiting for a connection.", "gauge", st.pending);
+    gauge(&b, "ztp_db_inflight_batches", "Batches sent and not yet answered.", "gauge",
           st.inflight);
-    gauge(&buf, &len, &cap, "ztp_db_batches_total", "Batches (transactions) sent.", "counter", st.batches);
-    gauge(&buf, &len, &cap, "ztp_db_units_total", "Units (request transactions) answered.", "counter",
+    gauge(&b, "ztp_db_batches_total", "Batches (transactions) sent.", "counter", st.batches);
+    gauge(&b, "ztp_db_units_total", "Units (request transactions) answered.", "counter",
           st.units);
-    gauge(&buf, &len, &cap, "ztp_db_unavailable_total",
+    gauge(&b, "ztp_db_unavailable_total",
           "Units answered 503: no connection, saturated or timed out.", "counter", st.unavailable);
-    gauge(&buf, &len, &cap, "ztp_db_errors_total", "Units the database refused.", "counter", st.errors);
-    ztp_http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
-    free(buf);
+    gauge(&b, "ztp_db_errors_total", "Units the database refused.", "counter", st.errors);
+    ztp_http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    ztp_buf_free(&b);
 }
