@@ -344,17 +344,12 @@ static void parse(void *arg)
 
 static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
 {
-    json_t *report = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:[], s:O}", "type", "about:blank", "title",
-                               ztp_http_reason(422), "status", 422, "created", 0, "updated", 0, "skipped", 0,
-                               "conflicts", "errors", im->errors);
+    json_t *report = json_pack("{s:i, s:i, s:i, s:[], s:O}", "created", 0, "updated", 0, "skipped", 0, "conflicts",
+                               "errors", im->errors);
     char detail[96] = "the import holds no devices";
     if (im->nerrors > 0)
         snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im->nerrors);
-    json_object_set_new(report, "detail", json_string(detail));
-    char *text = json_dumps(report, JSON_COMPACT);
-    ztp_http_send(req, 422, "application/problem+json", text, strlen(text));
-    free(text);
-    json_decref(report);
+    ztp_http_problem_with(req, 422, detail, report);
 }
 
 static void parsed(void *arg)

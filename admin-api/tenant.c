@@ -60,24 +60,10 @@ void ztp_tenant_answer(h2o_req_t *req, int status, const char *body)
     if (status == 204) {
         ztp_http_send(req, 204, NULL, "", 0);
     } else if (status < 400) {
-        ztp_http_send(req, status, "application/json", body, strlen(body));
+        ztp_http_send(req, status, "application/json", body ? body : "{}", body ? strlen(body) : 2);
     } else {
         /* the problem carries every member of the body (an import's report, say) */
-        json_t *o = body ? json_loads(body, 0, NULL) : NULL;
-        char *text;
-        if (!json_is_object(o)) {
-            json_decref(o);
-            o = json_object();
-        }
-        json_object_set_new(o, "type", json_string("about:blank"));
-        json_object_set_new(o, "title", json_string(ztp_http_reason(status)));
-        json_object_set_new(o, "status", json_integer(status));
-        if (!json_is_string(json_object_get(o, "detail")))
-            json_object_set_new(o, "detail", json_string(ztp_http_reason(status)));
-        text = json_dumps(o, JSON_COMPACT);
-        ztp_http_send(req, status, "application/problem+json", text, strlen(text));
-        free(text);
-        json_decref(o);
+        ztp_http_problem_with(req, status, NULL, body ? json_loads(body, 0, NULL) : NULL);
     }
 }
 

@@ -66,17 +66,30 @@ void ztp_http_json(h2o_req_t *req, int status, json_t *body)
     free(text);
 }
 
-void ztp_http_problem_errors(h2o_req_t *req, int status, const char *detail, json_t *errors)
+void ztp_http_problem_with(h2o_req_t *req, int status, const char *detail, json_t *members)
 {
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", ztp_http_reason(status),
-                          "status", status, "detail", detail);
+    json_t *p = json_is_object(members) ? members : json_object();
     char *text;
-    if (errors != NULL)
-        json_object_set_new(p, "errors", errors);
+
+    if (p != members)
+        json_decref(members);
+    json_object_set_new(p, "type", json_string("about:blank"));
+    json_object_set_new(p, "title", json_string(ztp_http_reason(status)));
+    json_object_set_new(p, "status", json_integer(status));
+    if (!json_is_string(json_object_get(p, "detail")))
+        json_object_set_new(p, "detail", json_string(detail != NULL ? detail : ztp_http_reason(status)));
     text = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     ztp_http_send(req, status, "application/problem+json", text, strlen(text));
     free(text);
+}
+
+void ztp_http_problem_errors(h2o_req_t *req, int status, const char *detail, json_t *errors)
+{
+    json_t *members = json_object();
+    if (errors != NULL)
+        json_object_set_new(members, "errors", errors);
+    ztp_http_problem_with(req, status, detail, members);
 }
 
 void ztp_http_problem(h2o_req_t *req, int status, const char *detail)

@@ -11,6 +11,12 @@ void ztp_http_send(h2o_req_t *req, int status, const char *content_type, const c
 /* Sends a JSON document; takes over the reference to `body`. */
 void ztp_http_json(h2o_req_t *req, int status, json_t *body);
 
+/* Sends an RFC 9457 problem carrying the members of the object `members`
+ * (taken over; may be NULL) beside type, title and status; a string
+ * "detail" among them wins over `detail` (NULL: the reason phrase). The one
+ * place a problem is built. */
+void ztp_http_problem_with(h2o_req_t *req, int status, const char *detail, json_t *members);
+
 /* Sends an RFC 9457 problem; `errors` (may be NULL) is taken over. */
 void ztp_http_problem_errors(h2o_req_t *req, int status, const char *detail, json_t *errors);
 
