@@ -11,6 +11,14 @@ static void emit(const char *level, const char *fmt, va_list ap)
 
     if (n < 0)
         return;
+    /* A message is one line, whatever it quotes (a database error's DETAIL,
+     * a name someone typed): control characters become spaces, so no text
+     * can split a line or forge another. */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    while (n > 0 && (size_t)n <= sizeof(line) && line[n - 1] == ' ')
+        line[--n] = '\0';
     /* One fprintf per line keeps lines from several threads whole. */
     fprintf(stderr, "ztpd: %s%s\n", level, line);
 }

@@ -45,12 +45,7 @@ static PGconn *connect_cli(const char *url)
     const char *vals[] = {url, "5", "ztpd", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-        for (char *p = msg; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
-        ztp_log_error("cannot connect to the database: %s", msg);
+        ztp_log_error("cannot connect to the database: %s", PQerrorMessage(conn));
         PQfinish(conn);
         return NULL;
     }
