@@ -761,6 +761,16 @@ void ztp_db_pool_free(ztp_db_pool_t *p)
     free(p);
 }
 
+int ztp_db_pool_idle(ztp_db_pool_t *p)
+{
+    if (p->npending > 0)
+        return 0;
+    for (int i = 0; i < p->nconns; i++)
+        if (p->conns[i].head != NULL)
+            return 0;
+    return 1;
+}
+
 void ztp_db_pool_stats(ztp_db_pool_t *p, ztp_db_stats_t *st)
 {
     st->conns_ready += atomic_load_explicit(&p->st_ready, memory_order_relaxed);

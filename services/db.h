@@ -75,6 +75,9 @@ typedef struct ztp_db_stats {
     uint64_t conns_ready, conns_total, pending, inflight, batches, units, unavailable, errors;
 } ztp_db_stats_t;
 
+/* Whether nothing is queued or in flight on this pool (its own thread only). */
+int ztp_db_pool_idle(ztp_db_pool_t *pool);
+
 /* Adds this pool's counters to *st (read racily from any thread: gauges). */
 void ztp_db_pool_stats(ztp_db_pool_t *pool, ztp_db_stats_t *st);
 

@@ -157,23 +157,35 @@ class ShutdownTest(unittest.TestCase):
         pg = postgres()
         db = pg.new_database()
         migrate(db)
-        srv = Ztpd(db).start()
-        # a request held in flight by a locked row: it must still be answered
-        pg.psql(db, "SELECT 1")
+        srv = Ztpd(db, ZTP_DB_TIMEOUT_MS=60000).start()
         results = []
+        # a redirect held in flight by a lock this test releases when it chooses
         lock = subprocess.Popen(["psql", "-X", "-q", pg.url(db)], stdin=subprocess.PIPE, text=True)
-        lock.stdin.write("BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;\n")
+        lock.stdin.write("BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE;\n")
         lock.stdin.flush()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
-                                       " AND relation = 'devices'::regclass") != "0", 10, "the lock")
-        t = threading.Thread(target=lambda: results.append(srv.get("/redirect/00562b043615.xml", timeout=20)))
+                                       " AND relation = 'devices'::regclass AND granted") != "0", 10, "the lock")
+        t = threading.Thread(target=lambda: results.append(srv.get("/redirect/00562b043615.xml", timeout=30)))
         t.start()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
                    != "0", 10, "the request to wait on the lock")
         srv.proc.send_signal(15)
-        t.join(20)
+        wait_until(lambda: "draining" in srv.stderr(), 10, "ztpd to start draining")
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                return False
+            except OSError:
+                return True
+
+        wait_until(refused, 10, "the listener to close")
+        self.assertIsNone(srv.proc.poll(), "ztpd exited with a request in flight")
+        self.assertEqual(results, [])
+        lock.stdin.write("COMMIT;\n")
         lock.stdin.close()
         lock.wait(20)
+        t.join(20)
         self.assertEqual(srv.proc.wait(20), 0, srv.stderr())
         self.assertEqual(len(results), 1)
         self.assertEqual(results[0].status, 404)  # answered, not dropped
