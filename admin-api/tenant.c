@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Raised by ztp_idem_store when a concurrent request holds the same key. */
+#define SQLSTATE_IDEMPOTENCY_BUSY "ZTIDM"
+
 ZTP_SQL(SQL_AS_TENANT, 2,
         "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
         " set_config('app.key', $2, true)");
@@ -81,7 +84,7 @@ static void on_row(void *arg, const ztp_db_res_t *res)
     }
     if (res->status == ZTP_DB_ERROR) {
         const char *state = res->sqlstate ? res->sqlstate : "";
-        if (strcmp(state, "23505") == 0 && strstr(res->message, "idempotency key in use") != NULL) {
+        if (strcmp(state, SQLSTATE_IDEMPOTENCY_BUSY) == 0) {
             ztp_http_problem(req, 409, "a request with this Idempotency-Key is in progress; retry shortly");
         } else if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0) {
             ztp_http_problem(req, 409, "this conflicts with existing data");

@@ -200,15 +200,17 @@ $$;
 -- an error a {"detail", "errors"?} object that ztpd turns into a problem.
 
 -- The 409 of a taken name (unique per provider) or short code (unique across all).
-CREATE FUNCTION ztp_profile_conflict(p_error text) RETURNS json LANGUAGE sql IMMUTABLE AS $$
-    SELECT json_build_object('detail', CASE WHEN p_error LIKE '%short_code%'
+CREATE FUNCTION ztp_profile_conflict(p_constraint text) RETURNS json LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object('detail', CASE WHEN p_constraint = 'profiles_short_code_key'
         THEN 'that short code is already taken' ELSE 'a profile with that name already exists' END)
 $$;
 
 CREATE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_short text, p_params jsonb,
                                    OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
-DECLARE p profiles%ROWTYPE;
+DECLARE
+    p profiles%ROWTYPE;
+    taken text;
 BEGIN
     IF (SELECT count(*) FROM profiles) >= 1000 THEN
         status := 422;
@@ -222,13 +224,16 @@ BEGIN
     status := 201;
     body := ztp_profile_json(p);
 EXCEPTION WHEN unique_violation THEN
+    GET STACKED DIAGNOSTICS taken = CONSTRAINT_NAME;
     status := 409;
-    body := ztp_profile_conflict(SQLERRM);
+    body := ztp_profile_conflict(taken);
 END $$;
 
 CREATE FUNCTION ztp_profile_update(p_id uuid, p_fields jsonb, OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
-DECLARE p profiles%ROWTYPE;
+DECLARE
+    p profiles%ROWTYPE;
+    taken text;
 BEGIN
     UPDATE profiles SET
         name = CASE WHEN p_fields ? 'name' THEN p_fields->>'name' ELSE name END,
@@ -246,8 +251,9 @@ BEGIN
     status := 200;
     body := ztp_profile_json(p);
 EXCEPTION WHEN unique_violation THEN
+    GET STACKED DIAGNOSTICS taken = CONSTRAINT_NAME;
     status := 409;
-    body := ztp_profile_conflict(SQLERRM);
+    body := ztp_profile_conflict(taken);
 END $$;
 
 CREATE FUNCTION ztp_profile_delete(p_id uuid, OUT status int, OUT body json)

@@ -15,7 +15,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Keeps an answer (nothing without a key); a fresh row for the same key means a concurrent request
--- won: this one then fails as a unique violation and rolls back.
+-- won: this one then fails with SQLSTATE ZTIDM and rolls back.
 CREATE FUNCTION ztp_idem_store(p_route text, p_key text, p_hash text, p_nonce text, p_status int, p_body json)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -29,7 +29,8 @@ BEGIN
             nonce = excluded.nonce, created_at = now()
         WHERE i.created_at <= now() - interval '24 hours';
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'idempotency key in use' USING ERRCODE = 'unique_violation';
+        -- a SQLSTATE of our own (class ZT): ztpd answers it 409
+        RAISE EXCEPTION 'idempotency key in use' USING ERRCODE = 'ZTIDM';
     END IF;
 END $$;
 

@@ -235,6 +235,7 @@ paths = {
         "Import devices (CSV with a header row: mac, profile, model, serial; or a JSON array); all or nothing",
         {"200": js(ref("ImportReport"), "applied (or, with dry_run, would be)"),
          "400": problem("empty body"),
+         "409": problem("a request with this Idempotency-Key is in progress"),
          "422": {"description": "errors, or conflicts under on_conflict=fail: nothing applied (the report comes "
                                 "with the problem); or a bad query parameter",
                  "content": {"application/problem+json": {"schema": {"anyOf": [ref("ImportProblem"),
@@ -276,7 +277,9 @@ paths = {
         "post": op("Issue activation codes (shown only in this answer)",
                    {"201": js({"type": "object", "required": ["items"], "properties": {
                        "items": {"type": "array", "items": ref("IssuedCode")}}}, "issued"),
-                    "400": problem("malformed JSON"), "422": problem("invalid fields, or too many codes outstanding")},
+                    "400": problem("malformed JSON"), "422": problem("invalid fields, or too many codes outstanding"),
+                    "409": problem("a request with this Idempotency-Key is in progress, or its codes were issued "
+                                   "under a ZTP_SECRET no longer configured")},
                    "activation codes", body=jbody({"type": "object", "required": ["profile_id"], "properties": {
                        "profile_id": UUID, "mac": {"type": ["string", "null"]},
                        "count": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},

@@ -94,6 +94,28 @@ class ActivationTest(ServerTest):
         self.assertProblem(self.srv.post("/v1/activation-codes", body, key=self.a,
                                          headers={"Idempotency-Key": "k" * 201}), 422)
 
+    def test_concurrent_requests_with_one_idempotency_key_issue_once(self):
+        body = {"profile_id": self.pa["id"], "count": 5}
+        key = "race-" + uuid.uuid4().hex
+        before = int(self.pg.psql(self.db, "SELECT count(*) FROM activation_codes"))
+        statuses = []
+        barrier = threading.Barrier(8)
+
+        def go():
+            barrier.wait()
+            statuses.append(self.srv.post("/v1/activation-codes", body, key=self.a,
+                                          headers={"Idempotency-Key": key}).status)
+
+        threads = [threading.Thread(target=go) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertTrue(set(statuses) <= {201, 409}, statuses)
+        self.assertIn(201, statuses)
+        after = int(self.pg.psql(self.db, "SELECT count(*) FROM activation_codes"))
+        self.assertEqual(after - before, 5)
+
     # --- redeeming ------------------------------------------------------
 
     def test_redeem_binds_device_and_answers_like_redirect(self):
