@@ -102,6 +102,12 @@ class Postgres:
             raise AssertionError("psql failed: " + r.stderr)
         return r.stdout.strip()
 
+    def dump(self, db):
+        """Everything the database holds, as text: to prove a secret is not in it."""
+        r = subprocess.run(["pg_dump", "--data-only", "--no-owner", self.url(db)], capture_output=True,
+                           text=True, check=True)
+        return r.stdout
+
     def new_database(self):
         name = "t_" + uuid.uuid4().hex[:12]
         self.psql("postgres", "CREATE DATABASE " + name)
