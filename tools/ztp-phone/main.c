@@ -554,27 +554,24 @@ int main(int argc, char **argv)
         rc = finish_one(&p);
         phone_free(&p);
     } else if (strcmp(cmd, "storm") == 0) {
-        char first[32];
-        const char *colon = macs ? strchr(macs, ':') : NULL;
-        long count = colon ? atol(colon + 1) : 0;
+        /* FIRST:COUNT: the count follows the last colon, so FIRST may be spelled with colons */
+        const char *colon = macs ? strrchr(macs, ':') : NULL;
+        char *end;
+        long count = colon ? strtol(colon + 1, &end, 10) : 0;
         uint64_t base = 0;
-        size_t flen = colon ? (size_t)(colon - macs) : 0;
-        /* a MAC spelled with colons is FIRST too: the count follows the last colon */
-        if (macs != NULL && strlen(macs) > 18) {
-            colon = strrchr(macs, ':');
-            count = atol(colon + 1);
-            flen = (size_t)(colon - macs);
-        }
-        if (rule == NULL || flen == 0 || flen >= sizeof(first) || count < 1 || count > 10000000)
+
+        if (rule == NULL || colon == NULL || *end != '\0' || count < 1 || count > 10000000)
             return usage();
-        memcpy(first, macs, flen);
-        first[flen] = '\0';
-        if (ztp_mac_parse(first, flen, macbin) != 0) {
+        if (ztp_mac_parse(macs, (size_t)(colon - macs), macbin) != 0) {
             fprintf(stderr, "ztp-phone: --macs must be FIRST:COUNT with FIRST a unicast MAC\n");
             return 2;
         }
         for (int i = 0; i < 6; i++)
             base = base << 8 | macbin[i];
+        if ((base + (uint64_t)count - 1) >> 40 != base >> 40) {
+            fprintf(stderr, "ztp-phone: --macs would run past the first octet of FIRST\n");
+            return 2;
+        }
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)opt.concurrency + 64) {
             rl.rlim_cur =
