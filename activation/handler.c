@@ -120,27 +120,12 @@ static int read_body(h2o_req_t *req, const char **code, const char **mac, const 
     size_t len = req->entity.base ? req->entity.len : 0;
 
     *code = *mac = *model = NULL;
-    if (ztp_http_content_type_is(req, "application/x-www-form-urlencoded")) {
-        const char *p = base, *end = base + len;
-        while (p < end) {
-            const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
-            const char *eq = memchr(p, '=', (size_t)(stop - p));
-            if (eq != NULL) {
-                char *v = ztp_http_urldecode(&req->pool, eq + 1, (size_t)(stop - eq - 1), 1);
-                size_t klen = (size_t)(eq - p);
-                if (v == NULL)
-                    return -1;
-                if (klen == 4 && memcmp(p, "code", 4) == 0)
-                    *code = v;
-                else if (klen == 3 && memcmp(p, "mac", 3) == 0)
-                    *mac = v;
-                else if (klen == 5 && memcmp(p, "model", 5) == 0)
-                    *model = v;
-            }
-            p = stop + 1;
-        }
-        return 0;
-    }
+    if (ztp_http_content_type_is(req, "application/x-www-form-urlencoded"))
+        return ztp_http_form_get(&req->pool, base, len, "code", code) != 0 ||
+                       ztp_http_form_get(&req->pool, base, len, "mac", mac) != 0 ||
+                       ztp_http_form_get(&req->pool, base, len, "model", model) != 0
+                   ? -1
+                   : 0;
     json_t *o = json_loadb(base ? base : "", len, JSON_REJECT_DUPLICATES, NULL);
     const char *fields[3] = {"code", "mac", "model"};
     const char **outs[3] = {code, mac, model};

@@ -344,8 +344,8 @@ static void parse(void *arg)
 
 static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
 {
-    json_t *report = json_pack("{s:i, s:i, s:i, s:[], s:O}", "created", 0, "updated", 0, "skipped", 0, "conflicts",
-                               "errors", im->errors);
+    json_t *report = json_pack("{s:i, s:i, s:i, s:[], s:O}", "created", 0, "updated", 0, "skipped", 0,
+                               "conflicts", "errors", im->errors);
     char detail[96] = "the import holds no devices";
     if (im->nerrors > 0)
         snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im->nerrors);

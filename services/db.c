@@ -372,7 +372,8 @@ static conn_t *pick_conn(ztp_db_pool_t *p)
     conn_t *best = NULL;
     for (int i = 0; i < p->nconns; i++) {
         conn_t *c = &p->conns[i];
-        if (c->state == C_READY && c->slow == 0 && c->depth < MAX_DEPTH && (best == NULL || c->depth < best->depth))
+        if (c->state == C_READY && c->slow == 0 && c->depth < MAX_DEPTH &&
+            (best == NULL || c->depth < best->depth))
             best = c;
     }
     return best;

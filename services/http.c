@@ -151,25 +151,33 @@ char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int pl
     return out;
 }
 
-const char *ztp_http_query(h2o_req_t *req, const char *name)
+int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const char *name, const char **out)
 {
     size_t nlen = strlen(name);
-    const char *q, *end;
-    if (req->query_at == SIZE_MAX)
-        return NULL;
-    q = req->path.base + req->query_at + 1;
-    end = req->path.base + req->path.len;
+    const char *q = s, *end = s + len;
+    *out = NULL;
     while (q < end) {
         const char *amp = memchr(q, '&', (size_t)(end - q)), *stop = amp ? amp : end;
         const char *eq = memchr(q, '=', (size_t)(stop - q));
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : stop;
-            return ztp_http_urldecode(&req->pool, v, (size_t)(stop - v), 1);
+            *out = ztp_http_urldecode(pool, v, (size_t)(stop - v), 1);
+            return *out != NULL ? 0 : -1;
         }
         q = stop + 1;
     }
-    return NULL;
+    return 0;
+}
+
+const char *ztp_http_query(h2o_req_t *req, const char *name)
+{
+    const char *v;
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    ztp_http_form_get(&req->pool, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, name,
+                      &v);
+    return v;
 }
 
 int ztp_http_content_type_is(h2o_req_t *req, const char *type)

@@ -39,6 +39,11 @@ const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token);
 /* ztp_http_get_header for a header h2o has no token for (lower-case name). */
 const char *ztp_http_get_header_str(h2o_req_t *req, const char *name);
 
+/* Looks up `name` in application/x-www-form-urlencoded text s[0..len) (a
+ * query string or a form body); *out is its percent-decoded value in the
+ * pool, or NULL when absent. Returns 0, or -1 for a malformed escape. */
+int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const char *name, const char **out);
+
 /* Looks up query parameter `name` (percent-decoded into the pool). Returns
  * NULL when absent. */
 const char *ztp_http_query(h2o_req_t *req, const char *name);

@@ -83,7 +83,7 @@ static uint64_t sum_at(size_t off)
 static void render_requests(ztp_buf_t *b)
 {
     ztp_buf_printf(b, "# HELP ztp_http_requests_total HTTP requests answered, by route and status.\n"
-                        "# TYPE ztp_http_requests_total counter\n");
+                      "# TYPE ztp_http_requests_total counter\n");
     for (int r = 0; r < nroutes; r++)
         for (int s = 0; s < ZTP_METRICS_NSTATUS; s++) {
             uint64_t v = SUM(requests[r][s]);
@@ -91,28 +91,28 @@ static void render_requests(ztp_buf_t *b)
                 continue;
             if (statuses[s] == 0)
                 ztp_buf_printf(b, "ztp_http_requests_total{route=\"%s\",status=\"other\"} %lu\n", routes[r],
-                                    (unsigned long)v);
+                               (unsigned long)v);
             else
                 ztp_buf_printf(b, "ztp_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n", routes[r],
-                                    statuses[s], (unsigned long)v);
+                               statuses[s], (unsigned long)v);
         }
     ztp_buf_printf(b, "# HELP ztp_http_request_duration_seconds Time from request to answer, by route.\n"
-                        "# TYPE ztp_http_request_duration_seconds histogram\n");
+                      "# TYPE ztp_http_request_duration_seconds histogram\n");
     for (int r = 0; r < nroutes; r++) {
         uint64_t cum = 0;
         for (int k = 0; k < ZTP_METRICS_NBUCKETS; k++) {
             cum += SUM(buckets[r][k]);
             if (k < ZTP_METRICS_NBUCKETS - 1)
                 ztp_buf_printf(b, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
-                                    routes[r], bounds[k], (unsigned long)cum);
+                               routes[r], bounds[k], (unsigned long)cum);
             else
                 ztp_buf_printf(b, "ztp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
-                    routes[r], (unsigned long)cum);
+                               routes[r], (unsigned long)cum);
         }
-        ztp_buf_printf(b, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                            routes[r], (double)SUM(sum_us[r]) / 1e6);
-        ztp_buf_printf(b, "ztp_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
-                            routes[r], (unsigned long)cum);
+        ztp_buf_printf(b, "ztp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", routes[r],
+                       (double)SUM(sum_us[r]) / 1e6);
+        ztp_buf_printf(b, "ztp_http_request_duration_seconds_count{route=\"%s\"} %lu\n", routes[r],
+                       (unsigned long)cum);
     }
 }
 
@@ -128,11 +128,11 @@ void ztp_metrics_render(ztp_buf_t *b)
                 first = 0;
         if (!first)
             continue;
-        ztp_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", counters[c].family,
-                            counters[c].help, counters[c].family);
+        ztp_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", counters[c].family, counters[c].help,
+                       counters[c].family);
         for (int k = c; k < ncounters; k++)
             if (strcmp(counters[k].family, counters[c].family) == 0)
                 ztp_buf_printf(b, "%s{%s} %lu\n", counters[k].family, counters[k].labels,
-                                    (unsigned long)SUM(counters[k]));
+                               (unsigned long)SUM(counters[k]));
     }
 }
