@@ -10,6 +10,8 @@
  */
 #include "contacts.h"
 
+#include "../services/buf.h"
+
 #include "../services/db.h"
 #include "../services/server.h"
 
@@ -85,7 +87,8 @@ typedef struct queue {
 
 static __thread queue_t *queue;
 
-void ztp_contacts_array_elem(ztp_buf_t *b, const char *s)
+/* Appends s to a PostgreSQL array literal being built, quoted, or NULL. */
+static void array_elem(ztp_buf_t *b, const char *s)
 {
     ztp_buf_append(b, b->len > 1 ? "," : "", b->len > 1);
     if (s == NULL) {
@@ -191,7 +194,7 @@ void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
         q->oldest = h2o_now(ztp_self->ctx.loop);
     q->waiters[q->n++] = (waiter_t){cb, arg};
     for (int i = 0; i < 6; i++)
-        ztp_contacts_array_elem(&q->cols[i], values[i]);
+        array_elem(&q->cols[i], values[i]);
     if (q->n >= MAX_BATCH && q->inflight < MAX_INFLIGHT)
         flush(NULL);
     else

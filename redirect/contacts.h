@@ -25,8 +25,4 @@ typedef void (*ztp_contact_cb)(void *arg, int ok, const char *outcome, const cha
  * one statement and one commit for the whole batch. Copies c. */
 void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg);
 
-/* Appends s to an array literal being built ("{" ... "}"), quoted, or NULL. */
-#include "../services/buf.h"
-void ztp_contacts_array_elem(ztp_buf_t *b, const char *s);
-
 #endif

@@ -11,7 +11,8 @@ struct ztp_hold {
     int refs;
 };
 
-const char *ztp_http_reason(int status)
+/* The reason phrase of a status code. */
+static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -46,7 +47,7 @@ void ztp_http_header(h2o_req_t *req, const h2o_token_t *token, const char *value
 void ztp_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     req->res.status = status;
-    req->res.reason = ztp_http_reason(status);
+    req->res.reason = reason(status);
     if (content_type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                        strlen(content_type));
@@ -74,10 +75,10 @@ void ztp_http_problem_with(h2o_req_t *req, int status, const char *detail, json_
     if (p != members)
         json_decref(members);
     json_object_set_new(p, "type", json_string("about:blank"));
-    json_object_set_new(p, "title", json_string(ztp_http_reason(status)));
+    json_object_set_new(p, "title", json_string(reason(status)));
     json_object_set_new(p, "status", json_integer(status));
     if (!json_is_string(json_object_get(p, "detail")))
-        json_object_set_new(p, "detail", json_string(detail != NULL ? detail : ztp_http_reason(status)));
+        json_object_set_new(p, "detail", json_string(detail != NULL ? detail : reason(status)));
     text = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     ztp_http_send(req, status, "application/problem+json", text, strlen(text));
@@ -125,7 +126,9 @@ const char *ztp_http_get_header_str(h2o_req_t *req, const char *name)
     return h2o_strdup(&req->pool, v.base, v.len).base;
 }
 
-char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus)
+/* Percent-decodes s[0..len) into a NUL-terminated pool string ('+' is a space
+ * when `plus`). Returns NULL on a bad escape or an embedded NUL. */
+static char *urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus)
 {
     char *out = h2o_mem_alloc_pool(pool, len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
@@ -162,7 +165,7 @@ int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const cha
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : stop;
-            *out = ztp_http_urldecode(pool, v, (size_t)(stop - v), 1);
+            *out = urldecode(pool, v, (size_t)(stop - v), 1);
             return *out != NULL ? 0 : -1;
         }
         q = stop + 1;

@@ -29,9 +29,6 @@ void ztp_http_unavailable(h2o_req_t *req);
 /* Adds a response header; value is copied. */
 void ztp_http_header(h2o_req_t *req, const h2o_token_t *token, const char *value);
 
-/* The reason phrase of a status code. */
-const char *ztp_http_reason(int status);
-
 /* A request header's value as a NUL-terminated copy in the request's pool,
  * or NULL when absent. */
 const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token);
@@ -47,10 +44,6 @@ int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const cha
 /* Looks up query parameter `name` (percent-decoded into the pool). Returns
  * NULL when absent. */
 const char *ztp_http_query(h2o_req_t *req, const char *name);
-
-/* Percent-decodes s[0..len) into a NUL-terminated pool string ('+' is a space
- * when `plus`). Returns NULL on a bad escape or an embedded NUL. */
-char *ztp_http_urldecode(h2o_mem_pool_t *pool, const char *s, size_t len, int plus);
 
 /* Whether the request's Content-Type is `type` (parameters ignored). */
 int ztp_http_content_type_is(h2o_req_t *req, const char *type);

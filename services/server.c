@@ -253,6 +253,15 @@ int ztp_server_run(const ztp_config_t *cfg)
         close(tls_fd);
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i].tid, NULL);
+    /* say goodbye to PostgreSQL properly (/metrics, which reads every pool,
+     * can no longer run); a pool the drain deadline left busy is left alone:
+     * its callbacks belong to a loop thread that is gone */
+    for (int i = 0; i < nthreads; i++) {
+        if (!ztp_db_pool_idle(threads[i].db))
+            continue;
+        ztp_db_pool_free(threads[i].db);
+        h2o_evloop_run(threads[i].ctx.loop, 0);
+    }
     ztp_log_info("stopped");
     return 0;
 }
