@@ -1,15 +1,25 @@
 #!/bin/sh
-# Installs the Debian 12 packages a purpose needs, when any is missing.
-#   tools/install-deps.sh build|test|run|bench
+# Installs the Debian 12 packages a purpose needs, when any is missing;
+# the one list of them (.ci/run asks it with --list).
+#   tools/install-deps.sh [--list] build|test|run|bench
 set -eu
-build="gcc make pkg-config libh2o-evloop-dev libssl-dev libpq-dev libjansson-dev libsodium-dev libcurl4-openssl-dev libexpat1-dev"
+list=""
+if [ "${1:-}" = "--list" ]; then
+    list=1
+    shift
+fi
+build="ca-certificates libc6-dev gcc make pkg-config libh2o-evloop-dev libssl-dev libpq-dev libjansson-dev libsodium-dev libcurl4-openssl-dev libexpat1-dev"
 case "${1:-build}" in
     build) pkgs="$build" ;;
     run) pkgs="$build postgresql curl" ;;
-    test) pkgs="$build libcmocka-dev postgresql python3 curl openssl prometheus" ;;
+    test) pkgs="$build libcmocka-dev postgresql util-linux python3 curl openssl prometheus" ;;
     bench) pkgs="$build libcmocka-dev postgresql python3 curl wrk h2o" ;;
-    *) echo "usage: $0 build|test|run|bench" >&2; exit 2 ;;
+    *) echo "usage: $0 [--list] build|test|run|bench" >&2; exit 2 ;;
 esac
+if [ -n "$list" ]; then
+    echo $pkgs
+    exit 0
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
