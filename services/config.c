@@ -159,7 +159,7 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
 {
     const char *v;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int import_mb;
+    int body_mb;
 
     memset(c, 0, sizeof(*c));
     c->database_url = getenv("DATABASE_URL");
@@ -212,10 +212,11 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
         parse_int("ZTP_DB_TIMEOUT_MS", 5000, 100, 600000, &c->db_timeout_ms, err, errlen) != 0 ||
         parse_int("ZTP_HTTP2", 0, 0, 1, &c->http2, err, errlen) != 0 ||
         parse_int("ZTP_ACCESS_LOG", 1, 0, 1, &c->access_log, err, errlen) != 0 ||
-        parse_int("ZTP_MAX_IMPORT_MB", 256, 1, 2048, &import_mb, err, errlen) != 0 ||
+        parse_int("ZTP_MAX_BODY_MB", 8, 1, 1024, &body_mb, err, errlen) != 0 ||
+        parse_int("ZTP_MAX_CONNECTIONS", 10000, 1, 1000000, &c->max_connections, err, errlen) != 0 ||
         parse_int("ZTP_MAX_ACTIVE_CODES", 100000, 1, 100000000, &c->max_active_codes, err, errlen) != 0 ||
         parse_int("ZTP_CODE_RETENTION_DAYS", 30, 0, 3650, &c->code_retention_days, err, errlen) != 0)
         return -1;
-    c->max_import_bytes = (size_t)import_mb << 20;
+    c->max_body_bytes = (size_t)body_mb << 20;
     return parse_trusted(c, err, errlen);
 }

@@ -25,7 +25,8 @@ typedef struct ztp_config {
     int db_timeout_ms;
     int http2;
     int access_log;
-    size_t max_import_bytes;
+    size_t max_body_bytes; /* ZTP_MAX_BODY_MB: the largest body of any route */
+    int max_connections;   /* open client connections per process */
     int max_active_codes;
     int code_retention_days;
     int ntrusted;

@@ -96,6 +96,7 @@ struct ztp_db_pool {
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
     uint64_t last_log;
+    int closed;
     _Atomic uint64_t st_ready, st_pending, st_inflight, st_batches, st_units, st_unavailable, st_errors;
 };
 
@@ -741,8 +742,11 @@ ztp_db_pool_t *ztp_db_pool_new(h2o_context_t *ctx, const char *conninfo, int nco
     return p;
 }
 
-void ztp_db_pool_free(ztp_db_pool_t *p)
+void ztp_db_pool_close(ztp_db_pool_t *p)
 {
+    if (p->closed)
+        return;
+    p->closed = 1;
     if (h2o_timeout_is_linked(&p->tick_entry))
         h2o_timeout_unlink(&p->tick_entry);
     if (h2o_timeout_is_linked(&p->flush_entry))
@@ -756,10 +760,9 @@ void ztp_db_pool_free(ztp_db_pool_t *p)
         p->pend_head = u->next;
         unit_finish(p, u, ZTP_DB_UNAVAILABLE, NULL);
     }
+    p->pend_tail = NULL;
+    p->npending = 0;
     h2o_timeout_dispose(p->ctx->loop, &p->tick);
-    free(p->conns);
-    free(p->conninfo);
-    free(p);
 }
 
 int ztp_db_pool_idle(ztp_db_pool_t *p)

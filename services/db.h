@@ -68,8 +68,10 @@ void ztp_db_submit(ztp_db_pool_t *pool, ztp_db_unit_t *u);
 ztp_db_pool_t *ztp_db_pool_new(h2o_context_t *ctx, const char *conninfo, int nconns, int prepare,
                                int timeout_ms);
 
-/* Stops timers and closes connections; pending units are answered UNAVAILABLE. */
-void ztp_db_pool_free(ztp_db_pool_t *pool);
+/* Stops timers and closes connections; pending units are answered UNAVAILABLE.
+ * Call on the pool's own thread. The pool itself lives on until the process
+ * exits, as its thread does: other threads' /metrics still read its counters. */
+void ztp_db_pool_close(ztp_db_pool_t *pool);
 
 typedef struct ztp_db_stats {
     uint64_t conns_ready, conns_total, pending, inflight, batches, units, unavailable, errors;

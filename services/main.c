@@ -155,7 +155,7 @@ static void register_routes(void)
     ztp_router_add("GET", "/redirect/{mac}", ztp_redirect_on_get, 0, NULL);
     ztp_redirect_init();
     ztp_activation_register(SMALL_BODY);
-    ztp_admin_register(SMALL_BODY, ztp_config.max_import_bytes);
+    ztp_admin_register(SMALL_BODY, ztp_config.max_body_bytes);
 }
 
 static int check_schema(const char *url)

@@ -54,15 +54,6 @@ void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, si
         r->metric = ztp_metrics_route(pattern);
 }
 
-size_t ztp_router_max_body(void)
-{
-    size_t max = 0;
-    for (int i = 0; i < nroutes; i++)
-        if (routes[i].max_body > max)
-            max = routes[i].max_body;
-    return max;
-}
-
 static int match(const route_t *r, h2o_iovec_t path, ztp_match_t *m)
 {
     const char *p = path.base, *end = path.base + path.len;

@@ -25,7 +25,4 @@ void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, si
  * 405 (with Allow) for a known path and another method, 413 over the limit. */
 int ztp_router_on_req(h2o_handler_t *self, h2o_req_t *req);
 
-/* The largest body limit of any route, for h2o's global cap. */
-size_t ztp_router_max_body(void);
-
 #endif

@@ -113,6 +113,38 @@ static SSL_CTX *tls_context(const ztp_config_t *cfg)
     return ctx;
 }
 
+/* Open client connections of the whole process, against ZTP_MAX_CONNECTIONS. */
+static atomic_int nconns;
+
+static void on_conn_close(void *unused)
+{
+    (void)unused;
+    atomic_fetch_sub(&nconns, 1);
+}
+
+static void pause_accepting(ztp_thread_t *t)
+{
+    t->accept_paused = 1;
+    if (t->listener != NULL)
+        h2o_socket_read_stop(t->listener);
+    if (t->tls_listener != NULL)
+        h2o_socket_read_stop(t->tls_listener);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* Once per loop pass: a connection closed on any thread frees room here. */
+static void maybe_resume_accepting(ztp_thread_t *t)
+{
+    if (!t->accept_paused || atomic_load(&nconns) >= config->max_connections)
+        return;
+    t->accept_paused = 0;
+    if (t->listener != NULL)
+        h2o_socket_read_start(t->listener, on_accept);
+    if (t->tls_listener != NULL)
+        h2o_socket_read_start(t->tls_listener, on_accept);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     h2o_accept_ctx_t *actx = listener->data;
@@ -120,8 +152,22 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     /* a few per wake-up keeps one busy listener from starving the loop */
-    for (int i = 0; i < 16 && (sock = h2o_evloop_socket_accept(listener)) != NULL; i++)
+    for (int i = 0; i < 16; i++) {
+        /* a place is taken before accepting, so that threads racing for the
+         * last one cannot both get it; past the cap the kernel queues */
+        if (atomic_fetch_add(&nconns, 1) >= config->max_connections) {
+            atomic_fetch_sub(&nconns, 1);
+            pause_accepting(ztp_self);
+            return;
+        }
+        if ((sock = h2o_evloop_socket_accept(listener)) == NULL) {
+            atomic_fetch_sub(&nconns, 1);
+            return;
+        }
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = NULL;
         h2o_accept(actx, sock);
+    }
 }
 
 static h2o_socket_t *watch_listener(ztp_thread_t *t, int fd, h2o_accept_ctx_t *actx)
@@ -148,11 +194,28 @@ static void close_listener(h2o_socket_t **sock)
 static int listen_fd = -1, tls_fd = -1;
 static SSL_CTX *ssl_ctx;
 
-/* No request open and nothing of ours on its way to the database (a
- * contact of a client that left is still committed before we exit). */
+/* No connection open, no request unanswered, no worker job to finish and
+ * nothing of ours on its way to the database (a contact of a client that
+ * left is still committed before we exit). */
 static int drained(ztp_thread_t *t)
 {
-    return t->inflight == 0 && ztp_db_pool_idle(t->db);
+    return t->inflight == 0 && t->jobs == 0 && ztp_db_pool_idle(t->db) &&
+           h2o_linklist_is_empty(&t->ctx.http1._conns) && h2o_linklist_is_empty(&t->ctx.http2._conns);
+}
+
+/* Stops taking connections and lets the open ones end: h2o answers what it
+ * has read with "Connection: close"; a connection waiting for a request (idle
+ * keep-alive, or a request half sent) or for a TLS handshake would otherwise
+ * linger until its timeout, so those timeouts become zero. */
+static void begin_drain(ztp_thread_t *t)
+{
+    t->stopping = 1;
+    t->stop_deadline = h2o_now(t->ctx.loop) + DRAIN_MS;
+    close_listener(&t->listener);
+    close_listener(&t->tls_listener);
+    h2o_context_request_shutdown(&t->ctx);
+    t->ctx.http1.req_timeout.timeout = 0;
+    t->ctx.handshake_timeout.timeout = 0;
 }
 
 static void *thread_main(void *arg)
@@ -177,15 +240,19 @@ static void *thread_main(void *arg)
     for (;;) {
         h2o_evloop_run(t->ctx.loop, 100);
         ztp_log_flush();
-        if (!t->stopping && atomic_load(&stop_requested)) {
-            t->stopping = 1;
-            t->stop_deadline = h2o_now(t->ctx.loop) + DRAIN_MS;
-            close_listener(&t->listener);
-            close_listener(&t->tls_listener);
-            h2o_context_request_shutdown(&t->ctx);
-        }
+        if (!t->stopping && atomic_load(&stop_requested))
+            begin_drain(t);
+        else if (!t->stopping)
+            maybe_resume_accepting(t);
         if (t->stopping && (drained(t) || h2o_now(t->ctx.loop) > t->stop_deadline))
             break;
+    }
+    /* Say goodbye to PostgreSQL on this thread, which owns the pool (its
+     * callbacks run here). A pool the deadline left busy is left to the
+     * exit: whatever it still waits for cannot be answered anyway. */
+    if (ztp_db_pool_idle(t->db)) {
+        ztp_db_pool_close(t->db); /* not freed: /metrics on a thread still draining reads it */
+        h2o_evloop_run(t->ctx.loop, 0);
     }
     ztp_log_flush();
     return NULL;
@@ -212,10 +279,10 @@ int ztp_server_run(const ztp_config_t *cfg)
 
     h2o_config_init(&globalconf);
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("openztp"));
-    /* h2o buffers a body up to this cap before any route sees it; each route
-     * then answers 413 as a problem for bodies over its own, smaller limit */
-    globalconf.max_request_entity_size =
-        ztp_router_max_body() > (1 << 20) ? ztp_router_max_body() : (1 << 20);
+    /* h2o answers 413 at once to a body announced over this cap, and reads
+     * any smaller one whole before a route sees it; each route then answers
+     * 413 as a problem for bodies over its own, smaller limit */
+    globalconf.max_request_entity_size = cfg->max_body_bytes;
     globalconf.http1.upgrade_to_http2 = cfg->http2;
     globalconf.http1.req_timeout = 10000;
     host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -253,15 +320,6 @@ int ztp_server_run(const ztp_config_t *cfg)
         close(tls_fd);
     for (int i = 0; i < nthreads; i++)
         pthread_join(threads[i].tid, NULL);
-    /* say goodbye to PostgreSQL properly (/metrics, which reads every pool,
-     * can no longer run); a pool the drain deadline left busy is left alone:
-     * its callbacks belong to a loop thread that is gone */
-    for (int i = 0; i < nthreads; i++) {
-        if (!ztp_db_pool_idle(threads[i].db))
-            continue;
-        ztp_db_pool_free(threads[i].db);
-        h2o_evloop_run(threads[i].ctx.loop, 0);
-    }
     ztp_log_info("stopped");
     return 0;
 }

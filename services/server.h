@@ -21,8 +21,10 @@ typedef struct ztp_thread {
     h2o_socket_t *listener, *tls_listener;
     ztp_db_pool_t *db;
     ztp_metrics_t metrics;
-    size_t inflight;
+    size_t inflight; /* requests not yet answered */
+    size_t jobs;     /* worker jobs whose completion has yet to run here */
     uint64_t reqseq;
+    int accept_paused; /* ZTP_MAX_CONNECTIONS reached */
     int stopping;
     uint64_t stop_deadline;
 } ztp_thread_t;

@@ -48,6 +48,7 @@ static void on_finished(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
     while (!h2o_linklist_is_empty(messages)) {
         job_t *j = H2O_STRUCT_FROM_MEMBER(job_t, super.link, messages->next);
         h2o_linklist_unlink(&j->super.link);
+        ztp_self->jobs--;
         j->done(j->arg);
         free(j);
     }
@@ -81,6 +82,9 @@ void ztp_worker_start(int nthreads)
 void ztp_worker_submit(ztp_work_fn work, ztp_work_fn done, void *arg)
 {
     job_t *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort();
+    ztp_self->jobs++; /* the thread is not drained until done has run */
     j->work = work;
     j->done = done;
     j->arg = arg;
