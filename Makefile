@@ -75,7 +75,7 @@ run:
 
 test:
 	@tools/install-deps.sh test
-	@$(MAKE) --no-print-directory build/san/ztpd $(UNITS) $(if $(PHONE_SRCS),build/ztp-phone)
+	@$(MAKE) --no-print-directory build/san/ztpd build/ztpd $(UNITS) $(if $(PHONE_SRCS),build/ztp-phone)
 	@[ -x tests/lint/node_modules/.bin/spectral ] || (cd tests/lint && npm install --no-audit --no-fund \
 		--silent >/dev/null 2>&1) || echo "npm is unavailable: the OpenAPI linter test will be skipped"
 	@python3 tests/run.py

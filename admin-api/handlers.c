@@ -3,7 +3,7 @@
 #include "audit.h"
 #include "codes.h"
 #include "devices.h"
-#include "import.h"
+#include "import_handler.h"
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"

@@ -231,195 +231,102 @@ static const char *member(json_t *o, const char *key, size_t line, ztp_import_t 
     return json_string_value(v);
 }
 
-void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
+/* The end of the JSON value starting at p: the first ',' or ']' outside
+ * strings and brackets, or the unbalanced closer. Strings and nesting are
+ * only tracked here; jansson validates each item itself. */
+static const char *item_end(const char *p, const char *end)
+{
+    int depth = 0, in_string = 0;
+    for (; p < end; p++) {
+        char c = *p;
+        if (in_string) {
+            if (c == '\\')
+                p++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return p;
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            return p;
+        }
+    }
+    return end;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static void add_json_item(ztp_import_t *im, size_t line, const char *text, size_t len)
 {
     json_error_t err;
-    json_t *doc = json_loadb(body, len, 0, &err), *item;
-    size_t i;
+    json_t *item = json_loadb(text, len, 0, &err);
+    int bad = 0;
 
-    if (!json_is_array(doc)) {
-        error_at(im, 1, doc == NULL ? "malformed JSON: %s" : "the body must be a JSON array of devices%s",
-                 doc == NULL ? err.text : "");
-        json_decref(doc);
+    if (item == NULL) {
+        error_at(im, line, "malformed JSON: %s", err.text);
         return;
     }
-    json_array_foreach(doc, i, item)
-    {
-        size_t line = i + 1;
-        int bad = 0;
-        if (!json_is_object(item)) {
-            error_at(im, line, "each item must be an object%s", "");
-            continue;
-        }
-        const char *mac = member(item, "mac", line, im, &bad),
-                   *profile = member(item, "profile", line, im, &bad);
-        const char *pid = member(item, "profile_id", line, im, &bad),
-                   *model = member(item, "model", line, im, &bad);
-        const char *serial = member(item, "serial", line, im, &bad);
-        if (bad)
-            continue;
-        if (*profile && *pid) {
-            error_at(im, line, "give profile or profile_id, not both%s", "");
-            continue;
-        }
-        im->has_profile |=
-            json_object_get(item, "profile") != NULL || json_object_get(item, "profile_id") != NULL;
+    if (!json_is_object(item)) {
+        error_at(im, line, "each item must be an object%s", "");
+        json_decref(item);
+        return;
+    }
+    const char *mac = member(item, "mac", line, im, &bad), *profile = member(item, "profile", line, im, &bad);
+    const char *pid = member(item, "profile_id", line, im, &bad), *model = member(item, "model", line, im, &bad);
+    const char *serial = member(item, "serial", line, im, &bad);
+    if (!bad && *profile && *pid) {
+        error_at(im, line, "give profile or profile_id, not both%s", "");
+        bad = 1;
+    }
+    if (!bad) {
+        im->has_profile |= json_object_get(item, "profile") != NULL || json_object_get(item, "profile_id") != NULL;
         im->has_model |= json_object_get(item, "model") != NULL;
         im->has_serial |= json_object_get(item, "serial") != NULL;
         add_row(im, line, mac, profile, pid, model, serial);
     }
-    json_decref(doc);
+    json_decref(item);
 }
 
-/* ---- the handler ------------------------------------------------------ */
-
-#include "../services/http.h"
-#include "../services/worker.h"
-
-#define IMPORT_TIMEOUT_MS (15 * 60 * 1000)
-
-ZTP_SQL(SQL_IMPORT, 13,
-        "SELECT r.status, r.body, ztp_idem_store('devices-import', $12, $13, NULL, r.status, r.body)"
-        " FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
-        " $10::boolean, $11::boolean) r");
-
-typedef struct import_opts {
-    int dry, skip;
-} import_opts_t;
-
-static int flag(h2o_req_t *req, const char *name, const char *yes, const char *no, int *out, json_t *errors)
+/* Item by item: only one item's tree is ever in memory, so that a body of
+ * N bytes costs about N more in columns, not the 20 N of a whole tree. */
+void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
 {
-    const char *v = ztp_http_query(req, name);
-    char detail[64];
-    *out = 0;
-    if (v == NULL || *v == '\0' || strcmp(v, no) == 0)
-        return 0;
-    if (strcmp(v, yes) == 0) {
-        *out = 1;
-        return 0;
+    const char *p = skip_space(body, body + len), *end = body + len;
+    size_t line = 0;
+
+    if (p == end || *p != '[') {
+        error_at(im, 1, "the body must be a JSON array of devices%s", "");
+        return;
     }
-    snprintf(detail, sizeof(detail), "must be %s or %s", yes, no);
-    ztp_errors_add(errors, name, detail);
-    return -1;
-}
-
-static int looks_like_json(h2o_req_t *req)
-{
-    const char *p = req->entity.base, *end = p + req->entity.len;
-    if (ztp_http_content_type_is(req, "application/json"))
-        return 1;
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p = skip_space(p + 1, end);
+    if (p < end && *p == ']') {
         p++;
-    return !ztp_http_content_type_is(req, "text/csv") && p < end && *p == '[';
-}
-
-static void on_replay(h2o_req_t *req, int status, const char *body, const char *nonce, void *arg)
-{
-    ztp_tenant_answer(req, status, body);
-}
-
-/* An import on its way: parsed on a worker thread (a million rows would
- * hold an event loop for a good part of a second), then sent to SQL. */
-typedef struct job {
-    ztp_hold_t *hold;
-    ztp_auth_t who;
-    ztp_idem_t idem;
-    int has_idem, json;
-    import_opts_t opts;
-    char *body;
-    size_t len;
-    ztp_import_t im;
-} job_t;
-
-static void parse(void *arg)
-{
-    job_t *j = arg;
-    if (j->json)
-        ztp_import_parse_json(&j->im, j->body, j->len);
-    else
-        ztp_import_parse_csv(&j->im, j->body, j->len);
-    free(j->body);
-    j->body = NULL;
-}
-
-static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
-{
-    json_t *report = json_pack("{s:i, s:i, s:i, s:[], s:O}", "created", 0, "updated", 0, "skipped", 0,
-                               "conflicts", "errors", im->errors);
-    char detail[96] = "the import holds no devices";
-    if (im->nerrors > 0)
-        snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im->nerrors);
-    ztp_http_problem_with(req, 422, detail, report);
-}
-
-static void parsed(void *arg)
-{
-    job_t *j = arg;
-    h2o_req_t *req = ztp_http_release(j->hold);
-    ztp_import_t *im = &j->im;
-
-    if (req == NULL) {
-        /* the client left while we parsed */
-    } else if (im->nerrors > 0 || im->rows == 0) {
-        send_parse_errors(req, im);
     } else {
-        const char *p[13] = {im->macs.p,
-                             im->profiles.p ? im->profiles.p : "",
-                             im->profile_ids.p ? im->profile_ids.p : "",
-                             im->models.p ? im->models.p : "",
-                             im->serials.p ? im->serials.p : "",
-                             im->lines.p,
-                             im->has_profile ? "true" : "false",
-                             im->has_model ? "true" : "false",
-                             im->has_serial ? "true" : "false",
-                             j->opts.dry ? "true" : "false",
-                             j->opts.skip ? "true" : "false",
-                             j->has_idem ? j->idem.key : NULL,
-                             j->has_idem ? j->idem.hash : NULL};
-        ztp_tenant_call_timeout(req, &j->who, &SQL_IMPORT, p, NULL, NULL, IMPORT_TIMEOUT_MS);
+        for (;;) {
+            const char *stop = item_end(p, end), *last = stop;
+            while (last > p && (last[-1] == ' ' || last[-1] == '\n' || last[-1] == '\r' || last[-1] == '\t'))
+                last--;
+            add_json_item(im, ++line, p, (size_t)(last - p));
+            if (stop == end || *stop == '}') {
+                error_at(im, line, "malformed JSON: %s", stop == end ? "the array is not closed" : "unbalanced '}'");
+                return;
+            }
+            p = stop + 1;
+            if (*stop == ']')
+                break;
+            p = skip_space(p, end);
+        }
     }
-    ztp_import_free(im);
-    free(j);
-}
-
-static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
-{
-    import_opts_t *o = arg;
-    job_t *j = calloc(1, sizeof(*j));
-
-    j->who = *who;
-    if (idem != NULL) {
-        j->idem = *idem;
-        j->has_idem = 1;
-    }
-    j->opts = *o;
-    j->json = looks_like_json(req);
-    j->len = req->entity.len;
-    j->body = malloc(j->len + 1);
-    memcpy(j->body, req->entity.base, j->len); /* the request may be freed while the worker reads */
-    j->body[j->len] = '\0';
-    ztp_import_init(&j->im);
-    j->hold = ztp_http_hold(req);
-    ztp_worker_submit(parse, parsed, j);
-    free(o);
-}
-
-void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
-{
-    json_t *errors = json_array();
-    import_opts_t *o = calloc(1, sizeof(*o));
-
-    flag(req, "dry_run", "true", "false", &o->dry, errors);
-    flag(req, "on_conflict", "skip", "fail", &o->skip, errors);
-    if (ztp_errors_answer(req, errors)) {
-        free(o);
-        return;
-    }
-    if (req->entity.base == NULL || req->entity.len == 0) {
-        free(o);
-        ztp_http_problem(
-            req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
-        return;
-    }
-    ztp_idem_begin(req, who, "devices-import", on_fresh, on_replay, o);
+    if (skip_space(p, end) != end)
+        error_at(im, line + 1, "malformed JSON: %s", "text after the array");
 }

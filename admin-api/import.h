@@ -28,9 +28,4 @@ void ztp_import_parse_csv(ztp_import_t *im, const char *body, size_t len);
 /* Parses a JSON array of device objects; "line" is the item's position (1-based). */
 void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len);
 
-#include "tenant.h"
-
-/* POST /v1/devices/import?dry_run=&on_conflict= with text/csv or a JSON array. */
-void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
-
 #endif

@@ -187,7 +187,7 @@ static int cmd_serve(void)
     if (check_schema(c->database_url) != 0)
         return 1;
     register_routes();
-    ztp_worker_start(1);
+    ztp_worker_start(4);
     return ztp_server_run(c) == 0 ? 0 : 1;
 }
 

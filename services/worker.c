@@ -1,9 +1,12 @@
 #include "worker.h"
+#include "config.h"
+#include "log.h"
 #include "server.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct job {
     h2o_multithread_message_t super; /* first: the message list links jobs */
@@ -22,6 +25,34 @@ static job_t *head, **tail = &head;
 #define MAX_LOOPS 256
 static h2o_multithread_receiver_t receivers[MAX_LOOPS];
 static __thread h2o_multithread_receiver_t *receiver;
+
+static __thread PGconn *worker_conn;
+
+PGconn *ztp_worker_db(void)
+{
+    /* keepalives: a primary that vanished without a word (failover) is
+     * noticed in seconds, not after the kernel's two hours; connect_timeout
+     * is libpq's shortest, so that an unreachable database is a prompt 503 */
+    static const char *const keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count", NULL};
+    const char *vals[] = {ztp_config.database_url, "2", "ztpd-worker", "10", "5", "3", NULL};
+
+    if (worker_conn != NULL && PQstatus(worker_conn) == CONNECTION_OK &&
+        PQtransactionStatus(worker_conn) == PQTRANS_IDLE)
+        return worker_conn;
+    if (worker_conn != NULL)
+        PQfinish(worker_conn);
+    worker_conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(worker_conn) != CONNECTION_OK) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(worker_conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        ztp_log_error("database (worker): %s", msg);
+        PQfinish(worker_conn);
+        worker_conn = NULL;
+    }
+    return worker_conn;
+}
 
 static void *worker_main(void *unused)
 {

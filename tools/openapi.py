@@ -239,7 +239,8 @@ paths = {
          "422": {"description": "errors, or conflicts under on_conflict=fail: nothing applied (the report comes "
                                 "with the problem); or a bad query parameter",
                  "content": {"application/problem+json": {"schema": {"anyOf": [ref("ImportProblem"),
-                                                                               ref("Problem")]}}}}},
+                                                                               ref("Problem")]}}}},
+         "429": problem("this provider already runs 2 imports in this ztpd; see Retry-After")},
         "devices", body={"required": True, "content": {
             "text/csv": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "array", "items": {"type": "object", "required": ["mac"],

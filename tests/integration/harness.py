@@ -18,6 +18,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZTPD = os.environ.get("ZTPD", os.path.join(ROOT, "build", "san", "ztpd"))
+# the release build, for what sanitizers distort (memory)
+ZTPD_RELEASE = os.path.join(ROOT, "build", "ztpd")
 PGBIN = "/usr/lib/postgresql/15/bin"
 SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LSAN_SUPP = os.path.join(ROOT, "tests", "lsan.supp")
@@ -102,6 +104,11 @@ class Postgres:
             raise AssertionError("psql failed: " + r.stderr)
         return r.stdout.strip()
 
+    def psql_session(self, db):
+        """A psql reading commands from its stdin: to hold a lock while a test acts."""
+        return subprocess.Popen(["psql", "-X", "-q", self.url(db)], stdin=subprocess.PIPE, text=True,
+                                stdout=subprocess.DEVNULL)
+
     def dump(self, db):
         """Everything the database holds, as text: to prove a secret is not in it."""
         r = subprocess.run(["pg_dump", "--data-only", "--no-owner", self.url(db)], capture_output=True,
@@ -157,8 +164,9 @@ class Response:
 class Ztpd:
     """A running `ztpd serve` on a free port."""
 
-    def __init__(self, db, **env):
+    def __init__(self, db, binary=None, **env):
         self.db = db
+        self.binary = binary or ZTPD
         self.port = free_port()
         self.env = dict(env)
         self.env.setdefault("ZTP_LISTEN", "127.0.0.1:%d" % self.port)
@@ -167,7 +175,7 @@ class Ztpd:
         self.stderr_path = tempfile.mktemp(prefix="ztpd-err-")
 
     def start(self):
-        self.proc = subprocess.Popen([ZTPD, "serve"], env=ztpd_env(self.db, **self.env),
+        self.proc = subprocess.Popen([self.binary, "serve"], env=ztpd_env(self.db, **self.env),
                                      stdout=open(self.stdout_path, "wb"), stderr=open(self.stderr_path, "wb"))
         wait_until(self._healthy, 20, "ztpd /healthz")
         return self

@@ -19,7 +19,7 @@ class ImportTest(ServerTest):
 
     def csv(self, text, key=None, query=""):
         return self.srv.post("/v1/devices/import" + query, text, key=key or self.a,
-                             headers={"Content-Type": "text/csv"})
+                             headers={"Content-Type": "text/csv"}, timeout=300)
 
     def count_mine(self, prefix):
         items = self.srv.get("/v1/devices?limit=1000", key=self.a).json()["items"]

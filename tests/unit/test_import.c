@@ -81,6 +81,44 @@ static void json_reads_devices_and_rejects_junk(void **state)
     ztp_import_free(&im);
 }
 
+/* The item-by-item reader on awkward and hostile documents: rows read and
+ * errors counted must be what a whole-document parser would find. */
+static void json_items_are_split_only_at_the_top_level(void **state)
+{
+    static const struct {
+        const char *doc;
+        size_t rows, errors;
+    } cases[] = {
+        {"[]", 0, 0},
+        {" \n[ ]\r\n", 0, 0},
+        {"[{\"mac\":\"00562b043615\"}]", 1, 0},
+        {" [ {\"mac\" : \"00562b043615\"} , {\"mac\":\"00562b043616\"} ] ", 2, 0},
+        /* brackets, commas and escaped quotes inside strings */
+        {"[{\"mac\":\"00562b043615\",\"model\":\"a,]}[{\\\"b\"}]", 1, 0},
+        /* a nested value is an error of its item only */
+        {"[{\"mac\":\"00562b043615\",\"model\":[1,{\"x\":[]}]},{\"mac\":\"00562b043616\"}]", 1, 1},
+        {"[{\"mac\":\"00562b043615\"},]", 1, 1},
+        {"[,{\"mac\":\"00562b043615\"}]", 1, 1},
+        {"[{\"mac\":\"00562b043615\"} {\"mac\":\"00562b043616\"}]", 0, 1},
+        {"[{\"mac\":\"00562b043615\"}", 1, 1},
+        {"[{\"mac\":\"00562b043615\"}] x", 1, 1},
+        {"[{\"mac\":\"00562b043615\"}}]", 1, 1},
+        {"[\"unterminated]", 0, 2},
+        {"[", 0, 2},
+        {"", 0, 1},
+        {"]", 0, 1},
+        {"[null, true, \"s\", 1]", 0, 4},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ztp_import_t im;
+        ztp_import_init(&im);
+        ztp_import_parse_json(&im, cases[i].doc, strlen(cases[i].doc));
+        if (im.rows != cases[i].rows || im.nerrors != cases[i].errors)
+            fail_msg("%s: %zu rows, %zu errors", cases[i].doc, im.rows, im.nerrors);
+        ztp_import_free(&im);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -89,6 +127,7 @@ int main(void)
         cmocka_unit_test(csv_header_must_name_known_columns),
         cmocka_unit_test(csv_bounds_long_fields),
         cmocka_unit_test(json_reads_devices_and_rejects_junk),
+        cmocka_unit_test(json_items_are_split_only_at_the_top_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,305 @@
+/*
+ * POST /v1/devices/import: the body is parsed and applied on a worker thread,
+ * on the worker's own database connection (services/worker.h). An import of
+ * a million rows takes seconds of parsing and of PostgreSQL; on a loop
+ * thread's pool it would hold a connection that phones need, and two of them
+ * would leave the thread none. Its transaction runs with lock_timeout and
+ * statement_timeout of its own, and locks no device of another provider.
+ */
+#include "import_handler.h"
+#include "import.h"
+
+#include "../services/http.h"
+#include "../services/log.h"
+#include "../services/worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTEMPTS 3 /* a serialization failure (a claim raced us) is retried */
+#define PROVIDER_SLOTS 64
+
+static const char SQL_BEGIN[] =
+    "BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15min'";
+static const char SQL_AS_TENANT[] =
+    "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
+    " set_config('app.key', $2, true)";
+static const char SQL_IMPORT[] =
+    "SELECT r.status, r.body, ztp_idem_store('devices-import', $12, $13, NULL, r.status, r.body)"
+    " FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
+    " $10::boolean, $11::boolean) r";
+
+/* Imports running per provider in this process. */
+static struct {
+    char provider[40];
+    int running;
+} slots[PROVIDER_SLOTS];
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Takes a place for who's import; 0, or -1 when it has too many running. */
+static int slot_take(const char *provider)
+{
+    int free_slot = -1, rc = -1;
+    pthread_mutex_lock(&slots_lock);
+    for (int i = 0; i < PROVIDER_SLOTS; i++) {
+        if (slots[i].running > 0 && strcmp(slots[i].provider, provider) == 0) {
+            if (slots[i].running < ZTP_IMPORT_MAX_PER_PROVIDER) {
+                slots[i].running++;
+                rc = 0;
+            }
+            free_slot = -2;
+            break;
+        }
+        if (slots[i].running == 0 && free_slot == -1)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        snprintf(slots[free_slot].provider, sizeof(slots[free_slot].provider), "%s", provider);
+        slots[free_slot].running = 1;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&slots_lock);
+    return rc;
+}
+
+static void slot_give(const char *provider)
+{
+    pthread_mutex_lock(&slots_lock);
+    for (int i = 0; i < PROVIDER_SLOTS; i++)
+        if (slots[i].running > 0 && strcmp(slots[i].provider, provider) == 0) {
+            slots[i].running--;
+            break;
+        }
+    pthread_mutex_unlock(&slots_lock);
+}
+
+typedef struct import_opts {
+    int dry, skip;
+} import_opts_t;
+
+/* An import on its way from the loop to a worker and back. */
+typedef struct job {
+    ztp_hold_t *hold;
+    ztp_auth_t who;
+    ztp_idem_t idem;
+    int has_idem, json;
+    import_opts_t opts;
+    const char *body; /* the request's own buffer, or `copy` */
+    char *copy;
+    size_t len;
+    ztp_import_t im;
+    /* the outcome */
+    int status; /* 0: the database could not be reached or refused */
+    char *answer;
+    char sqlstate[6];
+} job_t;
+
+static int flag(h2o_req_t *req, const char *name, const char *yes, const char *no, int *out, json_t *errors)
+{
+    const char *v = ztp_http_query(req, name);
+    char detail[64];
+    *out = 0;
+    if (v == NULL || *v == '\0' || strcmp(v, no) == 0)
+        return 0;
+    if (strcmp(v, yes) == 0) {
+        *out = 1;
+        return 0;
+    }
+    snprintf(detail, sizeof(detail), "must be %s or %s", yes, no);
+    ztp_errors_add(errors, name, detail);
+    return -1;
+}
+
+static int looks_like_json(h2o_req_t *req)
+{
+    const char *p = req->entity.base, *end = p + req->entity.len;
+    if (ztp_http_content_type_is(req, "application/json"))
+        return 1;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return !ztp_http_content_type_is(req, "text/csv") && p < end && *p == '[';
+}
+
+/* Whether a statement succeeded; clears its result. */
+static int command_ok(PGresult *r)
+{
+    int ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+    return ok;
+}
+
+/* One attempt at the import's transaction; fills j's outcome. Returns 1 when
+ * a serialization failure or deadlock makes another attempt worth it. */
+static int apply_once(PGconn *conn, job_t *j)
+{
+    ztp_import_t *im = &j->im;
+    const char *tenant[2] = {j->who.provider_id, j->who.key_id};
+    const char *p[13] = {im->macs.p,
+                         im->profiles.p ? im->profiles.p : "",
+                         im->profile_ids.p ? im->profile_ids.p : "",
+                         im->models.p ? im->models.p : "",
+                         im->serials.p ? im->serials.p : "",
+                         im->lines.p,
+                         im->has_profile ? "true" : "false",
+                         im->has_model ? "true" : "false",
+                         im->has_serial ? "true" : "false",
+                         j->opts.dry ? "true" : "false",
+                         j->opts.skip ? "true" : "false",
+                         j->has_idem ? j->idem.key : NULL,
+                         j->has_idem ? j->idem.hash : NULL};
+    PGresult *r;
+    int retry = 0;
+
+    if (!command_ok(PQexec(conn, SQL_BEGIN)) ||
+        !command_ok(PQexecParams(conn, SQL_AS_TENANT, 2, NULL, tenant, NULL, NULL, 0))) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return 0;
+    }
+    r = PQexecParams(conn, SQL_IMPORT, 13, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        command_ok(PQexec(conn, "COMMIT"))) {
+        j->status = atoi(PQgetvalue(r, 0, 0));
+        j->answer = strdup(PQgetvalue(r, 0, 1));
+    } else {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(j->sqlstate, sizeof(j->sqlstate), "%s", state ? state : "");
+        retry = strcmp(j->sqlstate, "40001") == 0 || strcmp(j->sqlstate, "40P01") == 0;
+        if (*j->sqlstate && !retry && strncmp(j->sqlstate, "57", 2) != 0 && strncmp(j->sqlstate, "08", 2) != 0)
+            ztp_log_error("import: %s", PQresultErrorMessage(r));
+        PQclear(PQexec(conn, "ROLLBACK"));
+    }
+    PQclear(r);
+    return retry;
+}
+
+/* On a worker: parse, then apply on the worker's own connection. */
+static void work(void *arg)
+{
+    job_t *j = arg;
+    PGconn *conn;
+
+    if (j->json)
+        ztp_import_parse_json(&j->im, j->body, j->len);
+    else
+        ztp_import_parse_csv(&j->im, j->body, j->len);
+    free(j->copy);
+    j->copy = NULL;
+    j->body = NULL;
+    if (j->im.nerrors > 0 || j->im.rows == 0)
+        return;
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if ((conn = ztp_worker_db()) == NULL)
+            return;
+        j->sqlstate[0] = '\0';
+        if (!apply_once(conn, j))
+            return;
+    }
+}
+
+static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
+{
+    json_t *report = json_pack("{s:i, s:i, s:i, s:[], s:O}", "created", 0, "updated", 0, "skipped", 0,
+                               "conflicts", "errors", im->errors);
+    char detail[96] = "the import holds no devices";
+    if (im->nerrors > 0)
+        snprintf(detail, sizeof(detail), "%zu rows have errors; nothing was applied", im->nerrors);
+    ztp_http_problem_with(req, 422, detail, report);
+}
+
+static void answer(h2o_req_t *req, job_t *j)
+{
+    if (j->im.nerrors > 0 || j->im.rows == 0)
+        send_parse_errors(req, &j->im);
+    else if (j->status != 0)
+        ztp_tenant_answer(req, j->status, j->answer);
+    else if (strcmp(j->sqlstate, "ZTIDM") == 0)
+        ztp_http_problem(req, 409, "a request with this Idempotency-Key is in progress; retry shortly");
+    else if (strcmp(j->sqlstate, "55P03") == 0 || strcmp(j->sqlstate, "57014") == 0 ||
+             strncmp(j->sqlstate, "40", 2) == 0) {
+        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "5");
+        ztp_http_problem(req, 503, "the import could not get the devices it names in time; retry shortly");
+    } else
+        ztp_http_unavailable(req);
+}
+
+/* Back on the loop thread. */
+static void done(void *arg)
+{
+    job_t *j = arg;
+    h2o_req_t *req = ztp_http_release(j->hold);
+
+    if (req != NULL)
+        answer(req, j);
+    slot_give(j->who.provider_id);
+    ztp_import_free(&j->im);
+    free(j->answer);
+    free(j);
+}
+
+static void on_replay(h2o_req_t *req, int status, const char *body, const char *nonce, void *arg)
+{
+    ztp_tenant_answer(req, status, body);
+}
+
+static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
+{
+    import_opts_t *o = arg;
+    job_t *j;
+
+    if (slot_take(who->provider_id) != 0) {
+        free(o);
+        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "10");
+        ztp_http_problem(req, 429, "this provider already has imports running; retry when they end");
+        return;
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort();
+    j->who = *who;
+    if (idem != NULL) {
+        j->idem = *idem;
+        j->has_idem = 1;
+    }
+    j->opts = *o;
+    free(o);
+    j->json = looks_like_json(req);
+    j->len = req->entity.len;
+    if (req->version < 0x200) {
+        /* HTTP/1 in h2o 2.2.5 neither reads from nor times out a connection
+         * whose request a handler holds (on_entity_read_complete stops both),
+         * so the body stays where it is until we answer: no copy of it */
+        j->body = req->entity.base;
+    } else {
+        /* an HTTP/2 stream can be reset meanwhile, freeing the request */
+        if ((j->copy = malloc(j->len)) == NULL)
+            abort();
+        memcpy(j->copy, req->entity.base, j->len);
+        j->body = j->copy;
+    }
+    ztp_import_init(&j->im);
+    j->hold = ztp_http_hold(req);
+    ztp_worker_submit(work, done, j);
+}
+
+void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    json_t *errors = json_array();
+    import_opts_t *o = calloc(1, sizeof(*o));
+
+    if (o == NULL)
+        abort();
+    flag(req, "dry_run", "true", "false", &o->dry, errors);
+    flag(req, "on_conflict", "skip", "fail", &o->skip, errors);
+    if (ztp_errors_answer(req, errors)) {
+        free(o);
+        return;
+    }
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        free(o);
+        ztp_http_problem(
+            req, 400, "send the devices as text/csv (a header row, then one device a line) or a JSON array");
+        return;
+    }
+    ztp_idem_begin(req, who, "devices-import", on_fresh, on_replay, o);
+}
