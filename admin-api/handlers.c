@@ -4,6 +4,8 @@
 #include "codes.h"
 #include "devices.h"
 #include "import_handler.h"
+#include "import_jobs.h"
+#include "import_runner.h"
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"
@@ -30,4 +32,15 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("GET", "/v1/activation-codes", ztp_codes_list, 0);
     ztp_v1_route("DELETE", "/v1/activation-codes/{id}", ztp_codes_revoke, 0);
     ztp_v1_route("GET", "/v1/audit-events", ztp_audit_list, 0);
+    ztp_v1_route("POST", "/v1/import-jobs", ztp_import_jobs_create, max_body);
+    ztp_v1_route("GET", "/v1/import-jobs", ztp_import_jobs_list, 0);
+    ztp_v1_route("GET", "/v1/import-jobs/{id}", ztp_import_jobs_get, 0);
+    ztp_v1_route("DELETE", "/v1/import-jobs/{id}", ztp_import_jobs_cancel, 0);
+    ztp_v1_route("PUT", "/v1/import-jobs/{id}/parts/{n}", ztp_import_part_handle, max_import_body);
+    ztp_v1_route("POST", "/v1/import-jobs/{id}/start", ztp_import_jobs_start, 0);
+}
+
+void ztp_admin_start(void)
+{
+    ztp_import_runner_start();
 }

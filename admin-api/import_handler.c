@@ -1,5 +1,6 @@
 /*
- * POST /v1/devices/import: the body is parsed and applied on a worker thread,
+ * Bodies of devices: POST /v1/devices/import and PUT
+ * /v1/import-jobs/{id}/parts/{n}. The body is parsed and applied on a worker thread,
  * on the worker's own database connection (services/worker.h). An import of
  * a million rows takes seconds of parsing and of PostgreSQL; on a loop
  * thread's pool it would hold a connection that phones need, and two of them
@@ -25,6 +26,10 @@ static const char SQL_BEGIN[] =
 static const char SQL_AS_TENANT[] =
     "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
     " set_config('app.key', $2, true)";
+static const char SQL_JOB_FORMAT[] = "SELECT format FROM import_jobs WHERE id = $1";
+static const char SQL_STAGE[] =
+    "SELECT status, body FROM ztp_import_job_stage($1, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean,"
+    " $11::boolean, $12)";
 static const char SQL_IMPORT[] =
     "SELECT r.status, r.body, ztp_idem_store('devices-import', $12, $13, NULL, r.status, r.body)"
     " FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
@@ -78,10 +83,12 @@ typedef struct import_opts {
     int dry, skip;
 } import_opts_t;
 
-/* An import on its way from the loop to a worker and back. */
+/* An import (or a part of a job) on its way from the loop to a worker and back. */
 typedef struct job {
     ztp_hold_t *hold;
     ztp_auth_t who;
+    char job_id[37]; /* a part of this import job, or "" */
+    int part;
     ztp_idem_t idem;
     int has_idem, json;
     import_opts_t opts;
@@ -89,6 +96,7 @@ typedef struct job {
     char *copy;
     size_t len;
     ztp_import_t im;
+    int parsed;
     /* the outcome */
     int status; /* 0: the database could not be reached or refused */
     char *answer;
@@ -129,25 +137,70 @@ static int command_ok(PGresult *r)
     return ok;
 }
 
-/* One attempt at the import's transaction; fills j's outcome. Returns 1 when
+/* The columns of the parsed rows as text parameters, from p[0]. */
+static void columns(const ztp_import_t *im, const char **p)
+{
+    p[0] = im->macs.p;
+    p[1] = im->profiles.p ? im->profiles.p : "";
+    p[2] = im->profile_ids.p ? im->profile_ids.p : "";
+    p[3] = im->models.p ? im->models.p : "";
+    p[4] = im->serials.p ? im->serials.p : "";
+    p[5] = im->lines.p;
+    p[6] = im->has_profile ? "true" : "false";
+    p[7] = im->has_model ? "true" : "false";
+    p[8] = im->has_serial ? "true" : "false";
+}
+
+/* Parses the body the way the request (or its job) says. */
+static void parse(job_t *j)
+{
+    if (j->json)
+        ztp_import_parse_json(&j->im, j->body, j->len);
+    else
+        ztp_import_parse_csv(&j->im, j->body, j->len);
+    j->parsed = 1;
+}
+
+/* The statement of this body: the import itself, or the staging of a part
+ * (after the part is parsed in the format its job was created with). */
+static PGresult *run(PGconn *conn, job_t *j)
+{
+    const char *p[13];
+    char part[8], rows[24];
+    if (j->job_id[0] == '\0') {
+        parse(j);
+        if (j->im.nerrors > 0 || j->im.rows == 0)
+            return NULL;
+        columns(&j->im, p);
+        p[9] = j->opts.dry ? "true" : "false";
+        p[10] = j->opts.skip ? "true" : "false";
+        p[11] = j->has_idem ? j->idem.key : NULL;
+        p[12] = j->has_idem ? j->idem.hash : NULL;
+        return PQexecParams(conn, SQL_IMPORT, 13, NULL, p, NULL, NULL, 0);
+    }
+    const char *id[1] = {j->job_id};
+    PGresult *f = PQexecParams(conn, SQL_JOB_FORMAT, 1, NULL, id, NULL, NULL, 0);
+    if (PQresultStatus(f) != PGRES_TUPLES_OK || PQntuples(f) != 1)
+        return f; /* an error, or no row: no such job (answered 404) */
+    j->json = strcmp(PQgetvalue(f, 0, 0), "json") == 0;
+    PQclear(f);
+    parse(j);
+    if (j->im.nerrors > 0 || j->im.rows == 0)
+        return NULL;
+    snprintf(part, sizeof(part), "%d", j->part);
+    snprintf(rows, sizeof(rows), "%zu", j->im.rows);
+    p[0] = j->job_id;
+    p[1] = part;
+    columns(&j->im, p + 2);
+    p[11] = rows;
+    return PQexecParams(conn, SQL_STAGE, 12, NULL, p, NULL, NULL, 0);
+}
+
+/* One attempt at the body's transaction; fills j's outcome. Returns 1 when
  * a serialization failure or deadlock makes another attempt worth it. */
 static int apply_once(PGconn *conn, job_t *j)
 {
-    ztp_import_t *im = &j->im;
     const char *tenant[2] = {j->who.provider_id, j->who.key_id};
-    const char *p[13] = {im->macs.p,
-                         im->profiles.p ? im->profiles.p : "",
-                         im->profile_ids.p ? im->profile_ids.p : "",
-                         im->models.p ? im->models.p : "",
-                         im->serials.p ? im->serials.p : "",
-                         im->lines.p,
-                         im->has_profile ? "true" : "false",
-                         im->has_model ? "true" : "false",
-                         im->has_serial ? "true" : "false",
-                         j->opts.dry ? "true" : "false",
-                         j->opts.skip ? "true" : "false",
-                         j->has_idem ? j->idem.key : NULL,
-                         j->has_idem ? j->idem.hash : NULL};
     PGresult *r;
     int retry = 0;
 
@@ -156,9 +209,14 @@ static int apply_once(PGconn *conn, job_t *j)
         PQclear(PQexec(conn, "ROLLBACK"));
         return 0;
     }
-    r = PQexecParams(conn, SQL_IMPORT, 13, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-        command_ok(PQexec(conn, "COMMIT"))) {
+    r = run(conn, j);
+    if (r == NULL) {
+        /* parse errors: answered from j->im */
+    } else if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
+        j->status = 404;
+        j->answer = strdup("{\"detail\": \"no such import job\"}");
+    } else if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               command_ok(PQexec(conn, "COMMIT"))) {
         j->status = atoi(PQgetvalue(r, 0, 0));
         j->answer = strdup(PQgetvalue(r, 0, 1));
     } else {
@@ -167,33 +225,30 @@ static int apply_once(PGconn *conn, job_t *j)
         retry = strcmp(j->sqlstate, "40001") == 0 || strcmp(j->sqlstate, "40P01") == 0;
         if (*j->sqlstate && !retry && strncmp(j->sqlstate, "57", 2) != 0 && strncmp(j->sqlstate, "08", 2) != 0)
             ztp_log_error("import: %s", PQresultErrorMessage(r));
-        PQclear(PQexec(conn, "ROLLBACK"));
     }
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
     PQclear(r);
     return retry;
 }
 
-/* On a worker: parse, then apply on the worker's own connection. */
+/* On a worker: parse, then apply on the worker's own connection. A part is
+ * parsed only once its job is known, so that a retry parses it again: the
+ * body is still there (the request is answered only after this). */
 static void work(void *arg)
 {
     job_t *j = arg;
     PGconn *conn;
 
-    if (j->json)
-        ztp_import_parse_json(&j->im, j->body, j->len);
-    else
-        ztp_import_parse_csv(&j->im, j->body, j->len);
-    free(j->copy);
-    j->copy = NULL;
-    j->body = NULL;
-    if (j->im.nerrors > 0 || j->im.rows == 0)
-        return;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         if ((conn = ztp_worker_db()) == NULL)
             return;
         j->sqlstate[0] = '\0';
         if (!apply_once(conn, j))
             return;
+        ztp_import_free(&j->im);
+        ztp_import_init(&j->im);
+        j->parsed = 0;
     }
 }
 
@@ -209,10 +264,10 @@ static void send_parse_errors(h2o_req_t *req, ztp_import_t *im)
 
 static void answer(h2o_req_t *req, job_t *j)
 {
-    if (j->im.nerrors > 0 || j->im.rows == 0)
-        send_parse_errors(req, &j->im);
-    else if (j->status != 0)
+    if (j->status != 0)
         ztp_tenant_answer(req, j->status, j->answer);
+    else if (j->parsed && (j->im.nerrors > 0 || j->im.rows == 0))
+        send_parse_errors(req, &j->im);
     else if (strcmp(j->sqlstate, "ZTIDM") == 0)
         ztp_http_problem(req, 409, "a request with this Idempotency-Key is in progress; retry shortly");
     else if (strcmp(j->sqlstate, "55P03") == 0 || strcmp(j->sqlstate, "57014") == 0 ||
@@ -233,6 +288,7 @@ static void done(void *arg)
         answer(req, j);
     slot_give(j->who.provider_id);
     ztp_import_free(&j->im);
+    free(j->copy);
     free(j->answer);
     free(j);
 }
@@ -242,28 +298,15 @@ static void on_replay(h2o_req_t *req, int status, const char *body, const char *
     ztp_tenant_answer(req, status, body);
 }
 
-static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
+/* Sends the body to a worker; j is filled but for the body. */
+static void submit(h2o_req_t *req, job_t *j)
 {
-    import_opts_t *o = arg;
-    job_t *j;
-
-    if (slot_take(who->provider_id) != 0) {
-        free(o);
+    if (slot_take(j->who.provider_id) != 0) {
+        free(j);
         ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "10");
         ztp_http_problem(req, 429, "this provider already has imports running; retry when they end");
         return;
     }
-    j = calloc(1, sizeof(*j));
-    if (j == NULL)
-        abort();
-    j->who = *who;
-    if (idem != NULL) {
-        j->idem = *idem;
-        j->has_idem = 1;
-    }
-    j->opts = *o;
-    free(o);
-    j->json = looks_like_json(req);
     j->len = req->entity.len;
     if (req->version < 0x200) {
         /* HTTP/1 in h2o 2.2.5 neither reads from nor times out a connection
@@ -280,6 +323,30 @@ static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *id
     ztp_import_init(&j->im);
     j->hold = ztp_http_hold(req);
     ztp_worker_submit(work, done, j);
+}
+
+static job_t *job_new(const ztp_auth_t *who)
+{
+    job_t *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort();
+    j->who = *who;
+    return j;
+}
+
+static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
+{
+    import_opts_t *o = arg;
+    job_t *j = job_new(who);
+
+    if (idem != NULL) {
+        j->idem = *idem;
+        j->has_idem = 1;
+    }
+    j->opts = *o;
+    free(o);
+    j->json = looks_like_json(req);
+    submit(req, j);
 }
 
 void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
@@ -302,4 +369,33 @@ void ztp_import_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t 
         return;
     }
     ztp_idem_begin(req, who, "devices-import", on_fresh, on_replay, o);
+}
+
+void ztp_import_part_handle(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    h2o_iovec_t id = m->params[0], n = m->params[1];
+    char digits[8];
+    long part;
+    job_t *j;
+
+    if (!ztp_uuid_ok(id.base, id.len)) {
+        ztp_http_problem(req, 404, "no such import job");
+        return;
+    }
+    if (n.len == 0 || n.len >= sizeof(digits) || strspn(n.base, "0123456789") < n.len ||
+        (memcpy(digits, n.base, n.len), digits[n.len] = '\0', part = strtol(digits, NULL, 10)) < 1 ||
+        part > ZTP_IMPORT_MAX_PARTS) {
+        json_t *errors = json_array();
+        ztp_errors_add(errors, "n", "the part number must be 1 to 10000");
+        ztp_errors_answer(req, errors);
+        return;
+    }
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        ztp_http_problem(req, 400, "send the part as a whole CSV with its header row, or a JSON array");
+        return;
+    }
+    j = job_new(who);
+    memcpy(j->job_id, id.base, id.len);
+    j->part = (int)part;
+    submit(req, j);
 }

@@ -188,6 +188,7 @@ static int cmd_serve(void)
         return 1;
     register_routes();
     ztp_worker_start(4);
+    ztp_admin_start();
     return ztp_server_run(c) == 0 ? 0 : 1;
 }
 

@@ -87,6 +87,24 @@ schemas = {
         },
     },
     "ImportProblem": {"allOf": [ref("Problem"), ref("ImportReport")]},
+    "ImportJob": {
+        "type": "object",
+        "required": ["id", "state", "format", "dry_run", "on_conflict", "parts", "rows", "rows_done", "created",
+                     "updated", "skipped", "conflicts", "errors", "created_at", "started_at", "finished_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": UUID, "state": {"type": "string", "enum": ["open", "running", "succeeded", "failed", "cancelled"]},
+            "format": {"type": "string", "enum": ["csv", "json"]}, "dry_run": {"type": "boolean"},
+            "on_conflict": {"type": "string", "enum": ["fail", "skip"]},
+            "parts": {"type": "integer"}, "rows": {"type": "integer"}, "rows_done": {"type": "integer"},
+            "created": {"type": "integer"}, "updated": {"type": "integer"}, "skipped": {"type": "integer"},
+            "conflicts": {"type": "array", "items": MAC},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["line", "detail"], "properties": {
+                "part": {"type": "integer"}, "line": {"type": "integer"}, "detail": STR}}},
+            "created_at": TIME, "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
     "IssuedCode": {
         "type": "object", "required": ["id", "code", "profile_id", "mac", "expires_at", "created_at"],
         "additionalProperties": False,
@@ -294,6 +312,54 @@ paths = {
     "/v1/activation-codes/{id}": {"delete": op(
         "Revoke a code; it then answers 410", {"204": {"description": "revoked"}, "404": problem("no such code")},
         "activation codes", params=[pp("id", UUID, "the code's id")], op_id="revokeCode")},
+    "/v1/import-jobs": {
+        "post": op("Create an import job, for fleets of any size: put its parts, then start it",
+                   {"201": js(ref("ImportJob"), "created, open for parts"), "400": problem("malformed JSON"),
+                    "409": problem("a request with this Idempotency-Key is in progress"),
+                    "422": problem("invalid format, on_conflict or dry_run; or an Idempotency-Key reused"),
+                    "429": problem("10 jobs of this provider are open or running")},
+                   "import jobs", body=jbody({"type": "object", "required": ["format"], "properties": {
+                       "format": {"type": "string", "enum": ["csv", "json"]},
+                       "on_conflict": {"type": "string", "enum": ["fail", "skip"], "default": "fail"},
+                       "dry_run": {"type": "boolean", "default": False}}}),
+                   params=[idem], op_id="createImportJob"),
+        "get": op("List import jobs, oldest first (the newest 1000)", {"200": js(items(ref("ImportJob")))},
+                  "import jobs", op_id="listImportJobs"),
+    },
+    "/v1/import-jobs/{id}": {
+        "get": op("An import job: its state, progress (rows_done of rows) and, once ended, its report",
+                  {"200": js(ref("ImportJob")), "404": problem("no such job")}, "import jobs",
+                  params=[pp("id", UUID, "the job's id")], op_id="getImportJob"),
+        "delete": op("Cancel a job not yet ended: nothing of it is applied", {
+            "204": {"description": "cancelled"}, "404": problem("no such job"),
+            "409": problem("the job has ended already")}, "import jobs",
+            params=[pp("id", UUID, "the job's id")], op_id="cancelImportJob"),
+    },
+    "/v1/import-jobs/{id}/parts/{n}": {"put": op(
+        "Put part n of an open job (a whole CSV with its header row, or a JSON array, in the job's format, at"
+        " most ZTP_MAX_BODY_MB); putting part n again replaces it",
+        {"200": js({"type": "object", "required": ["part", "rows"], "additionalProperties": False,
+                    "properties": {"part": {"type": "integer"}, "rows": {"type": "integer"}}}, "staged"),
+         "400": problem("empty body"), "404": problem("no such job"),
+         "409": problem("the job is no longer open"),
+         "422": {"description": "the part has errors (not kept), a bad part number, or the job would pass"
+                                " 20,000,000 rows",
+                 "content": {"application/problem+json": {"schema": {"anyOf": [ref("ImportProblem"),
+                                                                               ref("Problem")]}}}},
+         "429": problem("this provider already runs 2 imports in this ztpd; see Retry-After")},
+        "import jobs", body={"required": True, "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object", "required": ["mac"],
+                                                                       "properties": {"mac": STR, "profile_id": UUID,
+                                                                                      "profile": STR, "model": STR,
+                                                                                      "serial": STR}}}}}},
+        params=[pp("id", UUID, "the job's id"), pp("n", {"type": "integer", "minimum": 1, "maximum": 10000},
+                                                   "the part's number")], op_id="putImportJobPart")},
+    "/v1/import-jobs/{id}/start": {"post": op(
+        "Start the job: it runs in the background, all or nothing, with the rules of /v1/devices/import",
+        {"202": js(ref("ImportJob"), "running"), "404": problem("no such job"),
+         "409": problem("the job is not open, or has no rows")}, "import jobs",
+        params=[pp("id", UUID, "the job's id")], op_id="startImportJob")},
     "/v1/api-keys": {
         "post": op("Create an API key (the secret is shown only here)",
                    {"201": js(ref("NewApiKey"), "created"), "400": problem("malformed JSON"),
@@ -332,7 +398,8 @@ doc = {
              "contact": {"name": "openztp maintainers"}},
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "security": [{"bearer": []}],
-    "tags": [{"name": n} for n in ("phones", "profiles", "devices", "activation codes", "api keys", "audit",
+    "tags": [{"name": n} for n in ("phones", "profiles", "devices", "import jobs", "activation codes", "api keys",
+                                   "audit",
                                    "operations")],
     "paths": paths,
     "components": {"schemas": schemas,

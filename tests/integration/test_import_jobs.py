@@ -1,0 +1,200 @@
+"""Import jobs: parts, background runs, all or nothing, taken over after a crash."""
+import signal
+import unittest
+import uuid
+
+from harness import ServerTest, Ztpd, create_provider, migrate, postgres, wait_until
+
+RULE = "https://prov.example/$MA.xml"
+# a job runs in the background: a loaded 2-core machine may take a while
+JOB_DEADLINE_S = 120
+
+
+def macs(prefix, first, n):
+    return ["%s%06x" % (prefix, i) for i in range(first, first + n)]
+
+
+def csv_of(mac_list, model="CP-8845-3PCC"):
+    return "mac,model\n" + "".join("%s,%s\n" % (m, model) for m in mac_list)
+
+
+class JobClient:
+    """The calls a provider's script makes, for one server and key."""
+
+    def __init__(self, srv, key):
+        self.srv, self.key = srv, key
+
+    def create(self, **body):
+        body.setdefault("format", "csv")
+        return self.srv.post("/v1/import-jobs", body, key=self.key)
+
+    def put(self, job, n, text, content_type="text/csv"):
+        return self.srv.put("/v1/import-jobs/%s/parts/%d" % (job, n), text, key=self.key,
+                            headers={"Content-Type": content_type}, timeout=120)
+
+    def start(self, job):
+        return self.srv.post("/v1/import-jobs/%s/start" % job, key=self.key)
+
+    def get(self, job):
+        return self.srv.get("/v1/import-jobs/" + job, key=self.key)
+
+    def finished(self, job):
+        def ended():
+            r = self.get(job)
+            return r if r.status == 200 and r.json()["state"] not in ("open", "running") else None
+        return wait_until(ended, JOB_DEADLINE_S, "the import job to end").json()
+
+
+class ImportJobTest(ServerTest):
+    def setUp(self):
+        self.a = JobClient(self.srv, self.provider()["api_key"])
+        self.b = JobClient(self.srv, self.provider()["api_key"])
+        self.prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
+
+    def test_a_job_in_parts_with_one_replaced_applies_exactly_its_parts(self):
+        job = self.a.create().json()
+        self.assertEqual((job["state"], job["format"], job["dry_run"], job["on_conflict"]),
+                         ("open", "csv", False, "fail"))
+        r = self.a.put(job["id"], 1, csv_of(macs(self.prefix, 0, 300)))
+        self.assertEqual((r.status, r.json()), (200, {"part": 1, "rows": 300}), r)
+        self.assertEqual(self.a.put(job["id"], 2, csv_of(macs(self.prefix, 999, 5))).status, 200)
+        r = self.a.put(job["id"], 2, csv_of(macs(self.prefix, 300, 200)))  # replaces part 2
+        self.assertEqual(r.json(), {"part": 2, "rows": 200})
+        got = self.a.get(job["id"]).json()
+        self.assertEqual((got["parts"], got["rows"]), (2, 500))
+        r = self.a.start(job["id"])
+        self.assertEqual(r.status, 202, r)
+        done = self.a.finished(job["id"])
+        self.assertEqual((done["state"], done["created"], done["updated"], done["rows_done"]),
+                         ("succeeded", 500, 0, 500), done)
+        self.assertIsNotNone(done["finished_at"])
+        self.assertEqual(self.srv.get("/v1/devices/%s000001" % self.prefix, key=self.a.key).status, 200)
+        self.assertEqual(self.srv.get("/v1/devices/%s0003e7" % self.prefix, key=self.a.key).status, 404)
+        self.assertEqual(self.a.put(job["id"], 3, csv_of(macs(self.prefix, 600, 1))).status, 409)
+        self.assertEqual(self.a.start(job["id"]).status, 409)
+        audit = self.srv.get("/v1/audit-events?limit=1000", key=self.a.key).json()["items"]
+        self.assertIn("import_job.finished", [e["action"] for e in audit])
+
+    def test_json_parts_and_errors_by_line(self):
+        job = self.a.create(format="json").json()
+        body = [{"mac": m, "model": "X"} for m in macs(self.prefix, 0, 3)]
+        self.assertEqual(self.a.put(job["id"], 1, body, "application/json").json(), {"part": 1, "rows": 3})
+        r = self.a.put(job["id"], 2, [{"mac": "nope"}], "application/json")
+        self.assertProblem(r, 422)
+        self.assertEqual(r.json()["errors"][0]["line"], 1)
+        r = self.a.put(job["id"], 3, "mac\n" + macs(self.prefix, 9, 1)[0] + "\n")  # CSV in a JSON job
+        self.assertProblem(r, 422)
+        self.assertEqual(self.a.start(job["id"]).status, 202)
+        self.assertEqual(self.a.finished(job["id"])["created"], 3)
+
+    def test_dry_run_applies_nothing(self):
+        job = self.a.create(dry_run=True).json()
+        self.a.put(job["id"], 1, csv_of(macs(self.prefix, 0, 10)))
+        self.a.start(job["id"])
+        done = self.a.finished(job["id"])
+        self.assertEqual((done["state"], done["created"], done["dry_run"]), ("succeeded", 10, True))
+        self.assertEqual(self.srv.get("/v1/devices/%s000000" % self.prefix, key=self.a.key).status, 404)
+
+    def test_a_conflict_under_fail_leaves_nothing_and_skip_applies_the_rest(self):
+        theirs = macs(self.prefix, 0, 1)[0]
+        self.assertEqual(self.srv.put("/v1/devices/" + theirs, {}, key=self.b.key).status, 201)
+        rows = macs(self.prefix, 0, 20)
+        job = self.a.create().json()
+        self.a.put(job["id"], 1, csv_of(rows))
+        self.a.start(job["id"])
+        done = self.a.finished(job["id"])
+        self.assertEqual((done["state"], done["conflicts"], done["created"]), ("failed", [theirs], 19), done)
+        self.assertEqual(self.srv.get("/v1/devices/" + rows[1], key=self.a.key).status, 404)
+        job = self.a.create(on_conflict="skip").json()
+        self.a.put(job["id"], 1, csv_of(rows))
+        self.a.start(job["id"])
+        done = self.a.finished(job["id"])
+        self.assertEqual((done["state"], done["created"], done["skipped"]), ("succeeded", 19, 1), done)
+        # the other provider's device is untouched
+        self.assertEqual(self.srv.get("/v1/devices/" + theirs, key=self.b.key).json()["model"], None)
+
+    def test_cancel_an_open_job_and_not_a_finished_one(self):
+        job = self.a.create().json()
+        self.a.put(job["id"], 1, csv_of(macs(self.prefix, 0, 5)))
+        self.assertEqual(self.srv.delete("/v1/import-jobs/" + job["id"], key=self.a.key).status, 204)
+        self.assertEqual(self.a.get(job["id"]).json()["state"], "cancelled")
+        self.assertEqual(self.a.start(job["id"]).status, 409)
+        self.assertEqual(self.srv.delete("/v1/import-jobs/" + job["id"], key=self.a.key).status, 409)
+
+    def test_another_providers_job_is_404_everywhere(self):
+        job = self.a.create().json()
+        self.a.put(job["id"], 1, csv_of(macs(self.prefix, 0, 2)))
+        self.assertEqual(self.b.get(job["id"]).status, 404)
+        self.assertEqual(self.b.put(job["id"], 2, csv_of(macs(self.prefix, 5, 1))).status, 404)
+        self.assertEqual(self.b.start(job["id"]).status, 404)
+        self.assertEqual(self.srv.delete("/v1/import-jobs/" + job["id"], key=self.b.key).status, 404)
+        self.assertNotIn(job["id"], [j["id"] for j in self.srv.get("/v1/import-jobs", key=self.b.key).json()["items"]])
+        self.assertIn(job["id"], [j["id"] for j in self.srv.get("/v1/import-jobs", key=self.a.key).json()["items"]])
+
+    def test_bad_input(self):
+        self.assertEqual(self.a.create(format="xml").status, 422)
+        self.assertEqual(self.srv.post("/v1/import-jobs", {}, key=self.a.key).status, 422)
+        self.assertEqual(self.a.create(on_conflict="maybe").status, 422)
+        self.assertEqual(self.a.create(dry_run="yes").status, 422)
+        job = self.a.create().json()
+        self.assertEqual(self.a.put(job["id"], 0, "mac\n").status, 422)
+        self.assertEqual(self.a.put(job["id"], 10001, "mac\n").status, 422)
+        self.assertEqual(self.a.get("not-a-uuid").status, 404)
+        self.assertEqual(self.a.start(job["id"]).status, 409)  # no rows yet
+
+    def test_idempotency_key_replays_the_job(self):
+        h = {"Idempotency-Key": "job-" + uuid.uuid4().hex}
+        r1 = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=self.a.key, headers=h)
+        r2 = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=self.a.key, headers=h)
+        self.assertEqual((r1.status, r2.status), (201, 201))
+        self.assertEqual(r1.json()["id"], r2.json()["id"])
+        self.assertEqual(self.srv.post("/v1/import-jobs", {"format": "json"}, key=self.a.key, headers=h).status, 422)
+
+
+class ImportJobCrashTest(unittest.TestCase):
+    def test_a_job_whose_ztpd_is_killed_finishes_after_a_restart_applied_once(self):
+        pg = postgres()
+        db = pg.new_database()
+        migrate(db)
+        key = create_provider(db, "crash")["api_key"]
+        srv = Ztpd(db).start()
+        prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
+        rows = macs(prefix, 0, 3000)
+        jobs = JobClient(srv, key)
+        job = jobs.create().json()
+        for n in range(3):
+            self.assertEqual(jobs.put(job["id"], n + 1, csv_of(rows[n * 1000:(n + 1) * 1000])).status, 200)
+        # the job will wait on this lock, mid-run, when ztpd is killed
+        lock = pg.psql_session(db)
+        lock.stdin.write("BEGIN; LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE;\n")
+        lock.stdin.flush()
+        try:
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted"
+                                           " AND mode = 'ShareRowExclusiveLock'"
+                                           " AND relation = 'devices'::regclass") == "1", 30, "the lock")
+            self.assertEqual(jobs.start(job["id"]).status, 202)
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity"
+                                           " WHERE application_name = 'ztpd-import-runner'"
+                                           " AND wait_event_type = 'Lock'") == "1", 60, "the job to be running")
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait(30)
+        finally:
+            lock.stdin.write("ROLLBACK;\n")
+            lock.stdin.close()
+            lock.wait(30)
+        srv = Ztpd(db).start()
+        try:
+            done = JobClient(srv, key).finished(job["id"])
+        finally:
+            srv.stop()
+        self.assertEqual((done["state"], done["created"], done["rows_done"]), ("succeeded", 3000, 3000), done)
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM devices WHERE mac::text LIKE '%s%%'"
+                                     % ":".join(prefix[i:i + 2] for i in range(0, 6, 2))), "3000")
+        # applied once: one event per device, one audit entry
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM device_events WHERE cause = 'imported'"), "3000")
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'import_job.finished'"),
+                         "1")
+
+
+if __name__ == "__main__":
+    unittest.main()
