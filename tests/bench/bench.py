@@ -16,7 +16,11 @@ Ratios, not absolute numbers, are what to compare across machines.
    once: redirect by ztpd, then the provider's profile from a static h2o.
 
 Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10),
-ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices).
+ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
+ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000).
+5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
+   job, against psql \\copy of the same rows into a table with the devices
+   table's indexes and constraints.
 """
 import json
 import os
@@ -38,6 +42,8 @@ ZTPD = os.path.join(ROOT, "build", "ztpd")
 DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
 SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
+ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
+JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
        '  <Profile_Rule ua="na">https://prov.example/p0001/$PSN/$MA.xml</Profile_Rule>\n'
@@ -206,6 +212,62 @@ def bench_import(pg, db, results):
     results["import"] = {"rows": n, "seconds": import_s, "psql_copy_seconds": copy_s, "ratio": import_s / copy_s}
 
 
+def bench_import_job(pg, db, results):
+    """JOB_ROWS rows through an import job in parts of at most 8 MiB, against
+    psql \\copy of the same rows into a table with the devices table's indexes."""
+    n = JOB_ROWS
+    first = 0x00d000000000
+    path = tempfile.mktemp(prefix="ztp-job-", suffix=".csv")
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write("%012x,CP-8845-3PCC\n" % (first + i))
+    pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);"
+                " ALTER TABLE bench_like ALTER status SET DEFAULT 'open'")
+    t = time.monotonic()
+    subprocess.run(["psql", "-X", "-q", pg.url(db), "-c", "\\copy bench_like (mac, model) FROM '%s' WITH (FORMAT csv)"
+                    % path], check=True)
+    copy_s = time.monotonic() - t
+    pg.psql(db, "DROP TABLE bench_like")
+    key = harness.create_provider(db, "job-importer")["api_key"]
+    srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0)
+    srv.proc = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, **srv.env), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    harness.wait_until(lambda: _up(srv.port, "/healthz"), 10, "ztpd")
+    t = time.monotonic()
+    job = srv.request("POST", "/v1/import-jobs", {"format": "csv"}, key=key).json()["id"]
+    part, rows = 0, []
+    with open(path) as f:
+        size = 0
+        for line in f:
+            rows.append(line)
+            size += len(line)
+            if size > (8 << 20) - 4096:
+                part += 1
+                r = srv.request("PUT", "/v1/import-jobs/%s/parts/%d" % (job, part), "mac,model\n" + "".join(rows),
+                                headers={"Content-Type": "text/csv"}, key=key, timeout=900)
+                assert r.status == 200, r
+                rows, size = [], 0
+    if rows:
+        part += 1
+        r = srv.request("PUT", "/v1/import-jobs/%s/parts/%d" % (job, part), "mac,model\n" + "".join(rows),
+                        headers={"Content-Type": "text/csv"}, key=key, timeout=900)
+        assert r.status == 200, r
+    staged_s = time.monotonic() - t
+    assert srv.request("POST", "/v1/import-jobs/%s/start" % job, key=key).status == 202
+
+    def ended():
+        j = srv.request("GET", "/v1/import-jobs/" + job, key=key).json()
+        return j if j["state"] not in ("open", "running") else None
+    j = harness.wait_until(ended, 7200, "the import job")
+    job_s = time.monotonic() - t
+    srv.proc.terminate()
+    srv.proc.wait()
+    os.unlink(path)
+    assert j["state"] == "succeeded" and j["created"] == n, j
+    results["import_job"] = {"rows": n, "parts": part, "seconds": job_s, "staging_seconds": staged_s,
+                             "psql_copy_seconds": copy_s, "ratio": job_s / copy_s}
+
+
 def bench_activation(pg, db, results):
     key = harness.create_provider(db, "codes")["api_key"]
     srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=1000000).start()
@@ -266,6 +328,11 @@ def main():
     try:
         db = pg.new_database()
         harness.migrate(db)
+        if ONLY_JOB:
+            bench_import_job(pg, db, results)
+            print_job(results)
+            print(json.dumps(results))
+            return
         seed(pg, db)
         sport, docroot, static = make_static()
         try:
@@ -279,6 +346,7 @@ def main():
         if not ONLY_REDIRECT:
             bench_import(pg, db, results)
             bench_activation(pg, db, results)
+            bench_import_job(pg, db, results)
     finally:
         pg.stop()
     r = results
@@ -303,7 +371,15 @@ def main():
     a = r["activation"]
     print("  activate  %.0f redemptions/s (%d distinct codes) | %.0f failed guesses/s"
           % (a["redemptions_per_s"], a["redeemed"], a["failed_guesses_per_s"]))
+    print_job(r)
     print(json.dumps(results))
+
+
+def print_job(r):
+    j = r["import_job"]
+    print("  import job %d rows in %d parts: %.1f s (staging %.1f s) | psql \\copy into the devices table's indexes"
+          " %.1f s | ratio %.1fx" % (j["rows"], j["parts"], j["seconds"], j["staging_seconds"],
+                                     j["psql_copy_seconds"], j["ratio"]))
 
 
 if __name__ == "__main__":
