@@ -693,11 +693,23 @@ static void conn_broken(conn_t *c, const char *why)
     c->retry_at = now + c->backoff;
 }
 
+/* A query timed out: the server stopped answering, or nearly. An idle
+ * connection to it would take the next batch and keep it waiting a whole
+ * timeout more; reconnecting it instead finds out at once (and moves to the
+ * next host if this one does not answer). */
+static void drop_idle(ztp_db_pool_t *p)
+{
+    for (int i = 0; i < p->nconns; i++)
+        if (p->conns[i].state == C_READY && p->conns[i].head == NULL)
+            conn_broken(&p->conns[i], NULL);
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     ztp_db_pool_t *p = H2O_STRUCT_FROM_MEMBER(ztp_db_pool_t, tick_entry, entry);
     uint64_t now = now_ms(p);
     uint64_t inflight = 0;
+    int stalled = 0;
 
     for (int i = 0; i < p->nconns; i++) {
         conn_t *c = &p->conns[i];
@@ -705,10 +717,14 @@ static void on_tick(h2o_timeout_entry_t *entry)
             conn_start(c);
         else if (c->state == C_CONNECTING && now - c->since > CONNECT_TIMEOUT_MS)
             conn_broken(c, "timed out connecting to the database");
-        else if (c->state == C_READY && c->head != NULL && now > c->head->deadline)
+        else if (c->state == C_READY && c->head != NULL && now > c->head->deadline) {
             conn_broken(c, "query timed out; reconnecting");
+            stalled = 1;
+        }
         inflight += (uint64_t)c->depth;
     }
+    if (stalled)
+        drop_idle(p);
     for (ztp_db_unit_t *u = p->pend_head; u != NULL; u = u->next)
         if (now - u->queued_at > PENDING_WAIT_MS)
             u->refused = 1;
