@@ -86,8 +86,9 @@ typedef struct conn {
     uint64_t since;    /* connect start, or time of going down */
     uint64_t retry_at; /* when DOWN */
     uint64_t backoff;
-    int host;       /* the host of this attempt, when the pool has several */
-    int first_host; /* where the current round of attempts began */
+    int host;          /* the host of this attempt, when the pool has several */
+    int first_host;    /* where the current round of attempts began */
+    uint64_t round_at; /* when it began */
     unsigned char prepared[MAX_PREPARED];
     batch_t *head, *tail;
     int depth;
@@ -685,6 +686,8 @@ static void conn_start(conn_t *c)
 {
     c->pg = connect_start(c->pool, c->host);
     c->since = now_ms(c->pool);
+    if (c->host == c->first_host)
+        c->round_at = c->since;
     c->pgfd = -1;
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
         c->state = C_CONNECTING;
@@ -701,7 +704,7 @@ static void conn_broken(conn_t *c, const char *why)
 {
     ztp_db_pool_t *p = c->pool;
     batch_t *b;
-    uint64_t now = now_ms(p);
+    uint64_t now = now_ms(p), from;
     int was_connecting = c->state == C_CONNECTING;
 
     if (c->state == C_DOWN)
@@ -745,7 +748,11 @@ static void conn_broken(conn_t *c, const char *why)
         }
     }
     c->backoff = c->backoff == 0 ? 50 : (c->backoff * 2 > 2000 ? 2000 : c->backoff * 2);
-    c->retry_at = now + c->backoff;
+    /* Counted from the round's start: a round that waited out a host that
+     * does not answer has waited long enough, and the next may find a
+     * standby promoted meanwhile. */
+    from = was_connecting ? c->round_at : now;
+    c->retry_at = from + c->backoff > now ? from + c->backoff : now;
 }
 
 /* A query timed out: the server stopped answering, or nearly. An idle
