@@ -8,6 +8,15 @@
  * sync of its own. Results are delivered only when the sync arrives, that is
  * once the transaction has committed. A statement that fails aborts its
  * whole batch; the innocent units of that batch are sent again.
+ *
+ * A conninfo may name several hosts (a primary and its standbys). libpq tries
+ * them in turn, but under PQconnectPoll it ignores connect_timeout: a host
+ * that never answers (a frozen machine, one behind a firewall that drops
+ * packets) would hold every attempt, and the promoted standby after it would
+ * never be reached. So the pool tries one host per attempt, each with its
+ * own CONNECT_TIMEOUT_MS, in libpq's order, starting from the last host that
+ * worked. (The same as libpq's for target_session_attrs any, read-write and
+ * primary, the ones a writer uses.)
  */
 #include "db.h"
 #include "log.h"
@@ -77,6 +86,9 @@ typedef struct conn {
     uint64_t since;    /* connect start, or time of going down */
     uint64_t retry_at; /* when DOWN */
     uint64_t backoff;
+    int host;          /* the host of this attempt, when the pool has several */
+    int first_host;    /* where the current round of attempts began */
+    uint64_t round_at; /* when it began */
     unsigned char prepared[MAX_PREPARED];
     batch_t *head, *tail;
     int depth;
@@ -86,6 +98,9 @@ typedef struct conn {
 struct ztp_db_pool {
     h2o_context_t *ctx;
     char *conninfo;
+    PQconninfoOption *opts; /* conninfo parsed, when it names several hosts */
+    int nopts, nhosts;
+    char **hosts, **hostaddrs, **ports; /* nhosts each; NULL entries when not given */
     int prepare;
     uint64_t timeout_ms;
     int nconns;
@@ -610,6 +625,7 @@ static void on_connected(conn_t *c)
     }
     c->state = C_READY;
     c->backoff = 0;
+    c->first_host = c->host;
     memset(c->prepared, 0, sizeof(c->prepared));
     atomic_fetch_add_explicit(&p->st_ready, 1, memory_order_relaxed);
     h2o_socket_read_start(c->sock, on_read);
@@ -634,10 +650,44 @@ static void on_connect_io(h2o_socket_t *sock, const char *err)
     }
 }
 
+/* The conninfo with host, hostaddr and port narrowed to the host'th. */
+static PGconn *connect_start(ztp_db_pool_t *p, int host)
+{
+    const char **keys, **vals;
+    PGconn *pg;
+    int n = 0;
+
+    if (p->nhosts < 2)
+        return PQconnectStart(p->conninfo);
+    keys = calloc((size_t)p->nopts + 1, sizeof(*keys));
+    vals = calloc((size_t)p->nopts + 1, sizeof(*vals));
+    if (keys == NULL || vals == NULL)
+        abort();
+    for (PQconninfoOption *o = p->opts; o->keyword != NULL; o++) {
+        const char *v = o->val;
+        if (strcmp(o->keyword, "host") == 0)
+            v = p->hosts[host];
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            v = p->hostaddrs[host];
+        else if (strcmp(o->keyword, "port") == 0)
+            v = p->ports[host];
+        if (v == NULL)
+            continue;
+        keys[n] = o->keyword;
+        vals[n++] = v;
+    }
+    pg = PQconnectStartParams(keys, vals, 0);
+    free(keys);
+    free(vals);
+    return pg;
+}
+
 static void conn_start(conn_t *c)
 {
-    c->pg = PQconnectStart(c->pool->conninfo);
+    c->pg = connect_start(c->pool, c->host);
     c->since = now_ms(c->pool);
+    if (c->host == c->first_host)
+        c->round_at = c->since;
     c->pgfd = -1;
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
         c->state = C_CONNECTING;
@@ -654,7 +704,8 @@ static void conn_broken(conn_t *c, const char *why)
 {
     ztp_db_pool_t *p = c->pool;
     batch_t *b;
-    uint64_t now = now_ms(p);
+    uint64_t now = now_ms(p), from;
+    int was_connecting = c->state == C_CONNECTING;
 
     if (c->state == C_DOWN)
         return;
@@ -689,8 +740,30 @@ static void conn_broken(conn_t *c, const char *why)
     c->tail = NULL;
     c->depth = 0;
     c->slow = 0;
+    if (was_connecting && p->nhosts > 1) {
+        c->host = (c->host + 1) % p->nhosts;
+        if (c->host != c->first_host) {
+            c->retry_at = now; /* the next host at once; the backoff is between rounds */
+            return;
+        }
+    }
     c->backoff = c->backoff == 0 ? 50 : (c->backoff * 2 > 2000 ? 2000 : c->backoff * 2);
-    c->retry_at = now + c->backoff;
+    /* Counted from the round's start: a round that waited out a host that
+     * does not answer has waited long enough, and the next may find a
+     * standby promoted meanwhile. */
+    from = was_connecting ? c->round_at : now;
+    c->retry_at = from + c->backoff > now ? from + c->backoff : now;
+}
+
+/* A query timed out: the server stopped answering, or nearly. An idle
+ * connection to it would take the next batch and keep it waiting a whole
+ * timeout more; reconnecting it instead finds out at once (and moves to the
+ * next host if this one does not answer). */
+static void drop_idle(ztp_db_pool_t *p)
+{
+    for (int i = 0; i < p->nconns; i++)
+        if (p->conns[i].state == C_READY && p->conns[i].head == NULL)
+            conn_broken(&p->conns[i], NULL);
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -698,6 +771,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     ztp_db_pool_t *p = H2O_STRUCT_FROM_MEMBER(ztp_db_pool_t, tick_entry, entry);
     uint64_t now = now_ms(p);
     uint64_t inflight = 0;
+    int stalled = 0;
 
     for (int i = 0; i < p->nconns; i++) {
         conn_t *c = &p->conns[i];
@@ -705,10 +779,14 @@ static void on_tick(h2o_timeout_entry_t *entry)
             conn_start(c);
         else if (c->state == C_CONNECTING && now - c->since > CONNECT_TIMEOUT_MS)
             conn_broken(c, "timed out connecting to the database");
-        else if (c->state == C_READY && c->head != NULL && now > c->head->deadline)
+        else if (c->state == C_READY && c->head != NULL && now > c->head->deadline) {
             conn_broken(c, "query timed out; reconnecting");
+            stalled = 1;
+        }
         inflight += (uint64_t)c->depth;
     }
+    if (stalled)
+        drop_idle(p);
     for (ztp_db_unit_t *u = p->pend_head; u != NULL; u = u->next)
         if (now - u->queued_at > PENDING_WAIT_MS)
             u->refused = 1;
@@ -716,6 +794,92 @@ static void on_tick(h2o_timeout_entry_t *entry)
         schedule_flush(p);
     atomic_store_explicit(&p->st_inflight, inflight, memory_order_relaxed);
     h2o_timeout_link(p->ctx->loop, &p->tick, &p->tick_entry);
+}
+
+/* Splits a comma-separated list into n entries in *out (all NULL when s is
+ * NULL or empty; a single entry stands for all, as a port does in libpq);
+ * returns -1 for another count. *out is the caller's to free. */
+static int split_hosts(const char *s, int n, char ***out)
+{
+    char **v = calloc((size_t)n, sizeof(*v));
+    int count = 1;
+
+    if (v == NULL)
+        abort();
+    *out = v;
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (const char *q = s; *q; q++)
+        count += *q == ',';
+    if (count != n && count != 1)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        size_t len = strcspn(s, ",");
+        v[i] = strndup(s, len);
+        if (v[i] == NULL)
+            abort();
+        if (count > 1)
+            s += len + (s[len] == ',');
+    }
+    return 0;
+}
+
+static const char *opt_val(PQconninfoOption *opts, const char *keyword)
+{
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, keyword) == 0)
+            return o->val;
+    return NULL;
+}
+
+static int list_len(const char *s)
+{
+    int n = 1;
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        n += *s == ',';
+    return n;
+}
+
+static void free_hosts(ztp_db_pool_t *p)
+{
+    for (int i = 0; i < p->nhosts; i++) {
+        free(p->hosts ? p->hosts[i] : NULL);
+        free(p->hostaddrs ? p->hostaddrs[i] : NULL);
+        free(p->ports ? p->ports[i] : NULL);
+    }
+    free(p->hosts);
+    free(p->hostaddrs);
+    free(p->ports);
+    if (p->opts != NULL)
+        PQconninfoFree(p->opts);
+    p->hosts = p->hostaddrs = p->ports = NULL;
+    p->opts = NULL;
+    p->nhosts = 0;
+}
+
+/* Finds the hosts the conninfo names. With fewer than two, or lists libpq
+ * would refuse, the conninfo is used as it is (libpq reports what is wrong). */
+static void parse_hosts(ztp_db_pool_t *p)
+{
+    const char *host, *hostaddr;
+    int n;
+
+    p->opts = PQconninfoParse(p->conninfo, NULL);
+    if (p->opts == NULL)
+        return;
+    host = opt_val(p->opts, "host");
+    hostaddr = opt_val(p->opts, "hostaddr");
+    n = list_len(host) > list_len(hostaddr) ? list_len(host) : list_len(hostaddr);
+    if (list_len(host) != 0 && list_len(hostaddr) != 0 && list_len(host) != list_len(hostaddr))
+        n = 0; /* libpq refuses it */
+    for (PQconninfoOption *o = p->opts; o->keyword != NULL; o++)
+        p->nopts++;
+    p->nhosts = n;
+    if (n < 2 || split_hosts(host, n, &p->hosts) != 0 || split_hosts(hostaddr, n, &p->hostaddrs) != 0 ||
+        split_hosts(opt_val(p->opts, "port"), n, &p->ports) != 0)
+        free_hosts(p);
 }
 
 ztp_db_pool_t *ztp_db_pool_new(h2o_context_t *ctx, const char *conninfo, int nconns, int prepare,
@@ -726,6 +890,7 @@ ztp_db_pool_t *ztp_db_pool_new(h2o_context_t *ctx, const char *conninfo, int nco
         abort();
     p->ctx = ctx;
     p->conninfo = strdup(conninfo);
+    parse_hosts(p);
     p->prepare = prepare;
     p->timeout_ms = (uint64_t)timeout_ms;
     p->nconns = nconns;
