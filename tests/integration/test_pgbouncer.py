@@ -403,3 +403,24 @@ class PgBouncerApiTest(BouncedTest):
             self.assertFalse(targets & claimed["B" if t == "A" else "A"], t)
             self.assertTrue(claimed[t] <= targets, t)
         self.assertServersClean()
+
+    def test_import_job_runs_in_the_background(self):
+        # the runner's own connections (a long job transaction and a side one for progress) share the pool
+        prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
+        text = "mac,model\n" + "".join("%s%06x,CP-8845\n" % (prefix, i) for i in range(50))
+        job = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=self.a)
+        self.assertEqual(job.status, 201, job)
+        jid = job.json()["id"]
+        r = self.srv.put("/v1/import-jobs/%s/parts/1" % jid, text, key=self.a, headers={"Content-Type": "text/csv"})
+        self.assertEqual((r.status, r.json()), (200, {"part": 1, "rows": 50}), r)
+        self.assertProblem(self.srv.get("/v1/import-jobs/" + jid, key=self.b), 404)
+        self.assertEqual(self.srv.post("/v1/import-jobs/%s/start" % jid, key=self.a).status, 202)
+
+        def ended():
+            got = self.srv.get("/v1/import-jobs/" + jid, key=self.a)
+            return got.json() if got.status == 200 and got.json()["state"] not in ("open", "running") else None
+        done = wait_until(ended, 120, "the import job to end")  # a loaded 2-core machine
+        self.assertEqual((done["state"], done["created"], done["rows_done"]), ("succeeded", 50, 50), done)
+        self.assertEqual(self.srv.get("/v1/devices/%s000001" % prefix, key=self.a).status, 200)
+        self.assertProblem(self.srv.get("/v1/devices/%s000001" % prefix, key=self.b), 404)
+        self.assertServersClean()
