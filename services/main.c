@@ -120,8 +120,10 @@ static int cmd_provider_create(const char *name)
     ztp_apikey_generate(key, id, hash);
     ztp_secret_key_id(ZTP_SECRET_CURRENT, secret_id);
     const char *params[4] = {name, id, hash, secret_id};
+    /* the role is the statement's transaction's alone: behind a transaction
+     * pooler the session goes on serving other clients */
     r = PQexecParams(conn,
-                     "WITH r AS (SELECT set_config('role', 'ztp_system', false)),"
+                     "WITH r AS (SELECT set_config('role', 'ztp_system', true)),"
                      " p AS (INSERT INTO providers (name) SELECT $1 FROM r RETURNING id),"
                      " k AS (INSERT INTO api_keys (id, provider_id, name, hash, secret_id)"
                      "       SELECT $2, p.id, 'initial', decode($3, 'hex'), $4 FROM p)"

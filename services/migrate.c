@@ -51,61 +51,83 @@ static int applied(PGconn *conn, const ztp_migration_t *m, const char *sum, char
     return rc;
 }
 
-static int apply(PGconn *conn, const ztp_migration_t *m, const char *sum, char *err, size_t errlen)
+static void rollback(PGconn *conn)
 {
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* Opens a transaction holding the migration lock. Behind a transaction
+ * pooler (PgBouncer) each transaction may run on another server session, so
+ * nothing may outlive one: the lock and the message level are the
+ * transaction's own, and each transaction decides under the lock whether
+ * there is work left. */
+static int begin_locked(PGconn *conn, char *err, size_t errlen, const char *what)
+{
+    return exec_ok(conn,
+                   "BEGIN; SET LOCAL client_min_messages = warning;"
+                   " SELECT pg_advisory_xact_lock(" LOCK_KEY ")",
+                   err, errlen, what);
+}
+
+/* 1: applied now, 0: was applied before, -1: changed or error. */
+static int apply(PGconn *conn, const ztp_migration_t *m, char *err, size_t errlen)
+{
+    char what[128], sum[65];
     const char *params[2] = {m->name, sum};
     PGresult *r;
-    char what[128];
+    int st = -1, ok;
 
+    checksum(m->sql, sum);
     snprintf(what, sizeof(what), "migration %s", m->name);
-    if (exec_ok(conn, "BEGIN", err, errlen, what) != 0)
-        return -1;
+    if (begin_locked(conn, err, errlen, what) != 0 || (st = applied(conn, m, sum, err, errlen)) != 0) {
+        rollback(conn); /* nothing was done in it */
+        return st == 1 ? 0 : -1;
+    }
     if (exec_ok(conn, m->sql, err, errlen, what) != 0) {
-        PQclear(PQexec(conn, "ROLLBACK"));
+        rollback(conn);
         return -1;
     }
     r = PQexecParams(conn, "INSERT INTO ztp_schema_migrations (version, checksum) VALUES ($1, $2)", 2, NULL,
                      params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
         snprintf(err, errlen, "%s: %s", what, PQresultErrorMessage(r));
-        PQclear(r);
-        PQclear(PQexec(conn, "ROLLBACK"));
+    PQclear(r);
+    if (!ok) {
+        rollback(conn);
         return -1;
     }
-    PQclear(r);
-    return exec_ok(conn, "COMMIT", err, errlen, what);
+    return exec_ok(conn, "COMMIT", err, errlen, what) == 0 ? 1 : -1;
+}
+
+/* Runs sql in a transaction of its own under the migration lock. */
+static int run_locked(PGconn *conn, const char *sql, char *err, size_t errlen, const char *what)
+{
+    if (begin_locked(conn, err, errlen, what) != 0 || exec_ok(conn, sql, err, errlen, what) != 0 ||
+        exec_ok(conn, "COMMIT", err, errlen, what) != 0) {
+        rollback(conn);
+        return -1;
+    }
+    return 0;
 }
 
 int ztp_migrate_run(PGconn *conn, const char *after_sql, char *err, size_t errlen)
 {
-    int count = 0, rc = 0;
+    int count = 0;
 
-    if (exec_ok(conn, "SET client_min_messages = warning", err, errlen, "setup") != 0 ||
-        exec_ok(conn, "SELECT pg_advisory_lock(" LOCK_KEY ")", err, errlen, "taking the migration lock") != 0)
+    if (run_locked(conn,
+                   "CREATE TABLE IF NOT EXISTS ztp_schema_migrations (version text PRIMARY KEY,"
+                   " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                   err, errlen, "creating ztp_schema_migrations") != 0)
         return -1;
-    if (exec_ok(conn,
-                "CREATE TABLE IF NOT EXISTS ztp_schema_migrations (version text PRIMARY KEY,"
-                " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                err, errlen, "creating ztp_schema_migrations") != 0)
-        rc = -1;
-    for (int i = 0; rc == 0 && i < ztp_nmigrations; i++) {
-        char sum[65];
-        int st;
-        checksum(ztp_migrations[i].sql, sum);
-        st = applied(conn, &ztp_migrations[i], sum, err, errlen);
+    for (int i = 0; i < ztp_nmigrations; i++) {
+        int st = apply(conn, &ztp_migrations[i], err, errlen);
         if (st < 0)
-            rc = -1;
-        else if (st == 0 && (rc = apply(conn, &ztp_migrations[i], sum, err, errlen)) == 0)
-            count++;
+            return -1;
+        count += st;
     }
-    if (rc == 0 && after_sql != NULL) {
-        if (exec_ok(conn, "BEGIN", err, errlen, "after migrations") != 0 ||
-            exec_ok(conn, after_sql, err, errlen, "after migrations") != 0 ||
-            exec_ok(conn, "COMMIT", err, errlen, "after migrations") != 0) {
-            PQclear(PQexec(conn, "ROLLBACK"));
-            rc = -1;
-        }
-    }
-    PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
-    return rc == 0 ? count : -1;
+    if (after_sql != NULL && run_locked(conn, after_sql, err, errlen, "after migrations") != 0)
+        return -1;
+    return count;
 }

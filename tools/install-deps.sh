@@ -12,7 +12,7 @@ build="ca-certificates libc6-dev gcc make pkg-config libh2o-evloop-dev libssl-de
 case "${1:-build}" in
     build) pkgs="$build" ;;
     run) pkgs="$build postgresql curl" ;;
-    test) pkgs="$build libcmocka-dev postgresql util-linux python3 curl openssl prometheus" ;;
+    test) pkgs="$build libcmocka-dev postgresql util-linux python3 curl openssl prometheus pgbouncer" ;;
     bench) pkgs="$build libcmocka-dev postgresql python3 curl wrk h2o" ;;
     *) echo "usage: $0 [--list] build|test|run|bench" >&2; exit 2 ;;
 esac
