@@ -127,6 +127,9 @@ int ztp_netguard_parse_url(const char *url, int allow_http, ztp_netguard_url_t *
     for (const char *s = url; *s; s++)
         if ((unsigned char)*s <= 0x20 || *s == 0x7f)
             return fail(err, errlen, "must not contain spaces or control characters");
+    const char *authority = strstr(url, "://");
+    if (authority == NULL || authority[3] == '/' || authority[3] == '\0')
+        return fail(err, errlen, "must be an absolute URL");
     if ((u = curl_url()) == NULL)
         return fail(err, errlen, "cannot parse URLs now");
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
