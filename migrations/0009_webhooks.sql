@@ -242,6 +242,7 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending');
 END $$;
 ALTER FUNCTION ztp_stats_compact() OWNER TO ztp_system;
+ALTER FUNCTION ztp_stats_compact() SET statement_timeout = '30s';
 
 -- ---- provider API ------------------------------------------------------
 
@@ -316,7 +317,9 @@ CREATE FUNCTION ztp_stats(OUT status int, OUT body json) LANGUAGE sql STABLE AS 
                        GROUP BY x.hour) c ON c.hour = h.hour))
 $$;
 
--- ---- the delivery thread (as ztp_system) ---------------------------------
+-- ---- the delivery thread ------------------------------------------------
+-- SECURITY DEFINER owned by ztp_system with their own statement timeout:
+-- the thread sets nothing on its session, which may be a pooled one.
 
 -- Takes up to p_limit due deliveries; the lease is next_attempt_at pushed
 -- past the longest an attempt can take, so that a replica that dies
@@ -339,6 +342,10 @@ LANGUAGE sql AS $$
            extract(epoch FROM now() - t.created_at)::float8
     FROM taken t JOIN webhooks w ON w.id = t.webhook_id JOIN webhook_events e ON e.id = t.event_id
 $$;
+ALTER FUNCTION ztp_webhook_claim(int, int) OWNER TO ztp_system;
+ALTER FUNCTION ztp_webhook_claim(int, int) SECURITY DEFINER;
+ALTER FUNCTION ztp_webhook_claim(int, int) SET search_path = public;
+ALTER FUNCTION ztp_webhook_claim(int, int) SET statement_timeout = '5s';
 
 -- Records an attempt's outcome: 2xx delivered; otherwise retried after
 -- p_retry_seconds, or failed for good when that is NULL. Only the holder of
@@ -360,5 +367,9 @@ BEGIN
         FROM webhook_events e WHERE e.id = d.event_id;
     END IF;
 END $$;
+ALTER FUNCTION ztp_webhook_attempted(bigint, int, int, text, double precision) OWNER TO ztp_system;
+ALTER FUNCTION ztp_webhook_attempted(bigint, int, int, text, double precision) SECURITY DEFINER;
+ALTER FUNCTION ztp_webhook_attempted(bigint, int, int, text, double precision) SET search_path = public;
+ALTER FUNCTION ztp_webhook_attempted(bigint, int, int, text, double precision) SET statement_timeout = '5s';
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ztp_system, ztp_tenant;

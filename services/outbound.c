@@ -23,9 +23,9 @@
 #define COMPACT_MS 10000
 #define POLL_MS 1000
 
-/* The delivery thread's statements, on its own synchronous connection. */
-static const char SQL_SESSION[] = "SELECT set_config('role', 'ztp_system', false),"
-                                  " set_config('statement_timeout', '5000', false)";
+/* The delivery thread's statements, on its own synchronous connection; the
+ * functions carry their role and timeouts, so that the session holds no
+ * state a pooler (PgBouncer in transaction mode) could hand to another. */
 static const char SQL_LISTEN[] = "LISTEN ztp_webhooks";
 static const char SQL_CLAIM[] = "SELECT delivery_id, attempt, url, secret_box, secret_key_id, event_id, data,"
                                 " age_seconds FROM ztp_webhook_claim($1::int, $2::int)";
@@ -126,7 +126,8 @@ static PGconn *database(void)
     if (conn != NULL)
         PQfinish(conn);
     conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(conn) != CONNECTION_OK || !exec_ok(SQL_SESSION, 0, NULL) || !exec_ok(SQL_LISTEN, 0, NULL)) {
+    /* LISTEN needs a session of its own: behind a pooler, the poll alone */
+    if (PQstatus(conn) != CONNECTION_OK || (ztp_config.db_prepare && !exec_ok(SQL_LISTEN, 0, NULL))) {
         PQfinish(conn);
         conn = NULL;
     }
