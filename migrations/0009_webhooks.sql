@@ -173,22 +173,40 @@ BEGIN
 END $$;
 ALTER FUNCTION ztp_trg_devices_insert() OWNER TO ztp_system;
 
--- Every UPDATE of devices, the redirect batch included: one aggregate over
--- the transition tables for the counts, one hash join by MAC for contacts,
--- and, only while some webhook wants them, claims and releases.
+-- Every UPDATE of devices, the redirect batch included, in one pass over
+-- the transition tables: per (owner, status) the rows that left and came
+-- (status counts) and their contacts. While no row changed owner (a
+-- provider's rows balance), its contacts added are the difference of the
+-- sums; only for providers whose rows did not balance (claims, releases,
+-- transfers) are rows matched by MAC. Claims and releases become events
+-- only while some webhook wants them.
 CREATE FUNCTION ztp_trg_devices_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE moved uuid[];
 BEGIN
-    INSERT INTO device_status_deltas (provider_id, status, delta)
-    SELECT provider_id, status, sum(d) FROM (
-        SELECT provider_id, status, -1 AS d FROM old_rows
-        UNION ALL SELECT provider_id, status, 1 FROM new_rows) x
-    WHERE provider_id IS NOT NULL GROUP BY 1, 2 HAVING sum(d) <> 0;
-    INSERT INTO contact_hour_deltas (provider_id, hour, contacts)
-    SELECT n.provider_id, date_trunc('hour', now()), sum(n.contacts - o.contacts)
-    FROM new_rows n JOIN old_rows o ON o.mac = n.mac
-    WHERE n.provider_id IS NOT NULL AND n.contacts > o.contacts GROUP BY 1;
-    IF EXISTS (SELECT 1 FROM webhooks WHERE events && ARRAY['device.claimed', 'device.released']) THEN
+    WITH x AS MATERIALIZED (
+        SELECT provider_id, status, sum(d) AS d, sum(c) AS c FROM (
+            SELECT provider_id, status, -1 AS d, -contacts AS c FROM old_rows WHERE provider_id IS NOT NULL
+            UNION ALL
+            SELECT provider_id, status, 1, contacts FROM new_rows WHERE provider_id IS NOT NULL) u
+        GROUP BY 1, 2
+    ), s AS (
+        INSERT INTO device_status_deltas (provider_id, status, delta)
+        SELECT provider_id, status, d FROM x WHERE d <> 0
+    ), p AS (
+        SELECT provider_id, sum(d) AS n, sum(c) AS c FROM x GROUP BY 1
+    ), h AS (
+        INSERT INTO contact_hour_deltas (provider_id, hour, contacts)
+        SELECT provider_id, date_trunc('hour', now()), c FROM p WHERE n = 0 AND c > 0
+    )
+    SELECT array_agg(provider_id) INTO moved FROM p WHERE n <> 0;
+    IF moved IS NOT NULL THEN
+        INSERT INTO contact_hour_deltas (provider_id, hour, contacts)
+        SELECT n.provider_id, date_trunc('hour', now()), sum(n.contacts - o.contacts)
+        FROM new_rows n JOIN old_rows o ON o.mac = n.mac
+        WHERE n.provider_id = ANY (moved) AND n.contacts > o.contacts GROUP BY 1;
+    END IF;
+    IF moved IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE events && ARRAY['device.claimed', 'device.released']) THEN
         PERFORM ztp_webhook_emit_many('device.released', array_agg(o.provider_id ORDER BY o.mac),
             array_agg(jsonb_build_object('mac', ztp_mac_text(o.mac)) ORDER BY o.mac))
         FROM old_rows o JOIN new_rows n ON n.mac = o.mac
