@@ -152,6 +152,26 @@ CREATE TRIGGER activation_codes_webhooks AFTER UPDATE OF redeemed_at ON activati
     FOR EACH ROW WHEN (OLD.redeemed_at IS NULL AND NEW.redeemed_at IS NOT NULL)
     EXECUTE FUNCTION ztp_trg_code_redeemed();
 
+-- import_job.finished, for the import_jobs table (migration 0011, applied
+-- after this one): attach it there, or in any later migration, with
+--   CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs FOR EACH ROW
+--       WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('succeeded', 'failed', 'cancelled'))
+--       EXECUTE FUNCTION ztp_trg_import_job_finished();
+-- (PL/pgSQL binds the columns when it first runs, so it may exist before the table.)
+-- transfer.accepted: the accepting function calls
+--   PERFORM ztp_webhook_emit(provider, 'transfer.accepted', jsonb_build_object('id', ..., 'transferred', n))
+-- once for each side.
+CREATE FUNCTION ztp_trg_import_job_finished() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    PERFORM ztp_webhook_emit(NEW.provider_id, 'import_job.finished',
+        jsonb_build_object('id', NEW.id, 'state', NEW.state, 'dry_run', NEW.dry_run, 'rows', NEW.rows,
+                           'created', NEW.report->'created', 'updated', NEW.report->'updated',
+                           'skipped', NEW.report->'skipped'));
+    RETURN NULL;
+END $$;
+ALTER FUNCTION ztp_trg_import_job_finished() OWNER TO ztp_system;
+
 -- ---- statistics and owner changes, from the devices table ---------------
 -- Status counts: the old rows count -1 and the new +1 per (owner, status);
 -- a contact that changes nothing nets to zero and writes nothing.
