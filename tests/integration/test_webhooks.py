@@ -288,6 +288,28 @@ class WebhookDeliveryTest(WebhookTestBase):
             self.assertTrue(p["errors"], body)
         self.assertProblem(self.srv.post("/v1/webhooks", "{nope", key=key), 400)
 
+    def test_import_job_finished_once_its_trigger_is_attached(self):
+        """The hook ztp_trg_import_job_finished, attached as migration 0009 says."""
+        self.pg.psql(self.db, "DO $$ BEGIN CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs"
+                              " FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN"
+                              " ('succeeded', 'failed', 'cancelled')) EXECUTE FUNCTION ztp_trg_import_job_finished();"
+                              " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        key = self.provider()["api_key"]
+        path = "/jobs-" + uuid.uuid4().hex[:6]
+        self.hook(key, self.rx.url(path), ["import_job.finished", "device.claimed"])
+        job = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=key).json()
+        mac = self.mac()
+        r = self.srv.put("/v1/import-jobs/%s/parts/1" % job["id"], "mac\n%s\n" % mac, key=key,
+                         headers={"Content-Type": "text/csv"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.srv.post("/v1/import-jobs/%s/start" % job["id"], key=key).status, 202)
+        got = self.events_at(path, 2)
+        events = {json.loads(b)["type"]: json.loads(b)["data"] for _, b in got}
+        self.assertEqual(events["import_job.finished"]["id"], job["id"])
+        self.assertEqual(events["import_job.finished"]["state"], "succeeded")
+        self.assertEqual(events["import_job.finished"]["created"], 1)
+        self.assertEqual(events["device.claimed"]["mac"], mac)
+
     def test_at_most_20_webhooks_per_provider(self):
         key = self.provider()["api_key"]
         for i in range(20):
