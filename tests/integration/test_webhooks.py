@@ -328,6 +328,8 @@ class WebhookPublicOnlyTest(WebhookTestBase):
                     "https://0.0.0.0/", "https://[::1]/x", "https://[fe80::1]/x", "https://[fd00::1]/x",
                     "https://[::ffff:10.0.0.1]/x", "https://[::ffff:127.0.0.1]/x", "https://2130706433/x",
                     "https://0x7f000001/x", "https://017700000001/x", "https://127.1/x", "https://224.0.0.1/x",
+                    "https://[::ffff:7f00:1]/x", "https://[fe80::1%25eth0]/x", "https://[::]/x",
+                    "https://[64:ff9b::7f00:1]/x", "https://[2002:7f00:1::1]/x",
                     "http://93.184.216.34/x", "http://example.com/x"):
             p = self.assertProblem(self.srv.post("/v1/webhooks", {"url": url, "events": ["device.claimed"]},
                                                  key=key), 422)
