@@ -17,7 +17,7 @@ RUN make -j"$(nproc)" build/ztpd
 
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libh2o-evloop0.13 libpq5 libsodium23 libjansson4 libssl3 \
+ && apt-get install -y --no-install-recommends libh2o-evloop0.13 libpq5 libsodium23 libjansson4 libssl3 libcurl4 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ztp

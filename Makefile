@@ -1,6 +1,6 @@
 # openztp: `make` builds, `make run` tries it, `make test` proves it.
 CC      ?= cc
-PKGS    := libh2o-evloop openssl libpq jansson libsodium
+PKGS    := libh2o-evloop openssl libpq jansson libsodium libcurl
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(CI),-Werror)

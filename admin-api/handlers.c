@@ -9,6 +9,8 @@
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"
+#include "stats.h"
+#include "webhooks.h"
 
 void ztp_admin_register(size_t max_body, size_t max_import_body)
 {
@@ -38,6 +40,11 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("DELETE", "/v1/import-jobs/{id}", ztp_import_jobs_cancel, 0);
     ztp_v1_route("PUT", "/v1/import-jobs/{id}/parts/{n}", ztp_import_part_handle, max_import_body);
     ztp_v1_route("POST", "/v1/import-jobs/{id}/start", ztp_import_jobs_start, 0);
+    ztp_v1_route("POST", "/v1/webhooks", ztp_webhooks_create, max_body);
+    ztp_v1_route("GET", "/v1/webhooks", ztp_webhooks_list, 0);
+    ztp_v1_route("DELETE", "/v1/webhooks/{id}", ztp_webhooks_delete, 0);
+    ztp_v1_route("GET", "/v1/webhooks/{id}/deliveries", ztp_webhooks_deliveries, 0);
+    ztp_v1_route("GET", "/v1/stats", ztp_stats_get, 0);
 }
 
 void ztp_admin_start(void)

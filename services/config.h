@@ -29,6 +29,8 @@ typedef struct ztp_config {
     int max_connections;   /* open client connections per process */
     int max_active_codes;
     int code_retention_days;
+    int webhook_allow_private; /* ZTP_WEBHOOK_ALLOW_PRIVATE: http and non-public receivers */
+    int webhook_retry_scale;   /* ZTP_WEBHOOK_RETRY_SCALE: retry delays divided by it (tests) */
     int ntrusted;
     unsigned char trusted[ZTP_MAX_TRUSTED_PROXIES][16]; /* IPv6 or v4-mapped */
     int trusted_bits[ZTP_MAX_TRUSTED_PROXIES];

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "ops.h"
+#include "outbound.h"
 #include "router.h"
 #include "secret.h"
 #include "server.h"
@@ -191,7 +192,10 @@ static int cmd_serve(void)
     register_routes();
     ztp_worker_start(4);
     ztp_admin_start();
-    return ztp_server_run(c) == 0 ? 0 : 1;
+    ztp_outbound_start();
+    int rc = ztp_server_run(c);
+    ztp_outbound_stop();
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)

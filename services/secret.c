@@ -3,12 +3,12 @@
 #include <sodium.h>
 #include <string.h>
 
-static unsigned char subkeys[2][4][crypto_generichash_KEYBYTES];
+static unsigned char subkeys[2][5][crypto_generichash_KEYBYTES];
 static int have[2];
 
 static void derive(ztp_secret_gen_t gen, const unsigned char master[32])
 {
-    for (uint64_t id = 1; id <= 3; id++)
+    for (uint64_t id = 1; id <= 4; id++)
         crypto_kdf_derive_from_key(subkeys[gen][id], sizeof(subkeys[gen][id]), id, "openztp_", master);
     have[gen] = 1;
 }
@@ -55,4 +55,35 @@ int ztp_secret_key_id(ztp_secret_gen_t gen, char out[17])
 void ztp_secret_hex(const unsigned char *bin, size_t len, char *out)
 {
     sodium_bin2hex(out, 2 * len + 1, bin, len);
+}
+
+int ztp_secret_seal(const unsigned char *msg, size_t len, char *out, size_t outlen)
+{
+    size_t boxlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+    unsigned char buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 256];
+
+    if (!have[ZTP_SECRET_CURRENT] || len > 256 || outlen < 2 * boxlen + 1)
+        return -1;
+    randombytes_buf(buf, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(buf + crypto_secretbox_NONCEBYTES, msg, len, buf,
+                          subkeys[ZTP_SECRET_CURRENT][ZTP_SECRET_SEAL]);
+    ztp_secret_hex(buf, boxlen, out);
+    sodium_memzero(buf, sizeof(buf));
+    return 0;
+}
+
+int ztp_secret_open(ztp_secret_gen_t gen, const char *hex, unsigned char *out, size_t cap, size_t *len)
+{
+    unsigned char buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 256];
+    size_t n;
+
+    if (!have[gen] || sodium_hex2bin(buf, sizeof(buf), hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return -1;
+    *len = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (*len > cap || crypto_secretbox_open_easy(out, buf + crypto_secretbox_NONCEBYTES,
+                                                 n - crypto_secretbox_NONCEBYTES, buf,
+                                                 subkeys[gen][ZTP_SECRET_SEAL]) != 0)
+        return -1;
+    return 0;
 }

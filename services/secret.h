@@ -9,6 +9,7 @@ typedef enum {
     ZTP_SECRET_API_KEY = 1,
     ZTP_SECRET_ACTIVATION_CODE = 2, /* hashing codes for storage */
     ZTP_SECRET_CODE_DERIVE = 3,     /* deriving codes from a random nonce */
+    ZTP_SECRET_SEAL = 4,            /* encrypting what must be read back (webhook secrets) */
 } ztp_secret_purpose_t;
 
 /* Which master secret: ZTP_SECRET, or ZTP_SECRET_PREVIOUS while rotating. */
@@ -31,6 +32,15 @@ int ztp_secret_hash(ztp_secret_gen_t gen, ztp_secret_purpose_t purpose, const vo
  * stored beside each hash so that a rotated secret can be told apart.
  * Returns 0, or -1 when gen is not configured. */
 int ztp_secret_key_id(ztp_secret_gen_t gen, char out[17]);
+
+/* Encrypts msg under the ZTP_SECRET_SEAL subkey of the current secret
+ * (XSalsa20-Poly1305, random nonce); writes hex of nonce || box into out,
+ * which needs 2 * (24 + 16 + len) + 1 bytes. Returns 0, or -1. */
+int ztp_secret_seal(const unsigned char *msg, size_t len, char *out, size_t outlen);
+
+/* Decrypts what ztp_secret_seal wrote under generation gen into out (cap
+ * bytes); *len is its length. Returns 0, or -1 when it does not open. */
+int ztp_secret_open(ztp_secret_gen_t gen, const char *hex, unsigned char *out, size_t cap, size_t *len);
 
 /* Writes hex of `len` bytes into out (2*len+1 bytes). */
 void ztp_secret_hex(const unsigned char *bin, size_t len, char *out);

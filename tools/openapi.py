@@ -23,6 +23,8 @@ TIME = {"type": "string", "format": "date-time"}
 STR = {"type": "string"}
 UUID = {"type": "string", "format": "uuid"}
 MAC = {"type": "string", "pattern": "^[0-9a-f]{12}$"}
+WEBHOOK_EVENT = {"type": "string", "enum": ["device.status_changed", "device.claimed", "device.released",
+                                             "code.redeemed", "import_job.finished", "transfer.accepted"]}
 STATUS = {"type": "string", "enum": ["open", "pending", "custom_pending", "acquired", "aborted", "unavailable"]}
 
 schemas = {
@@ -144,6 +146,39 @@ schemas = {
                        "params": {"type": "object", "additionalProperties": STR}, "url": STR},
     },
     "Status": {"type": "object", "required": ["status"], "properties": {"status": STR}},
+    "Webhook": {
+        "type": "object", "required": ["id", "url", "events", "created_at"], "additionalProperties": False,
+        "properties": {"id": UUID, "url": STR, "events": {"type": "array", "items": WEBHOOK_EVENT}, "created_at": TIME},
+    },
+    "NewWebhook": {
+        "type": "object", "required": ["id", "url", "events", "secret", "created_at"], "additionalProperties": False,
+        "properties": {"id": UUID, "url": STR, "events": {"type": "array", "items": WEBHOOK_EVENT},
+                       "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]{43}=$",
+                                  "description": "shown only here; the HMAC key is the base64-decoded part "
+                                                 "after whsec_ (32 bytes), as in Standard Webhooks"},
+                       "created_at": TIME},
+    },
+    "WebhookAttempt": {
+        "type": "object", "required": ["at", "event_id", "event_type", "attempt", "status", "error"],
+        "additionalProperties": False,
+        "properties": {"at": TIME, "event_id": UUID, "event_type": WEBHOOK_EVENT,
+                       "attempt": {"type": "integer", "minimum": 1},
+                       "status": {"type": ["integer", "null"], "description": "the receiver's HTTP status, null "
+                                                                             "when none came"},
+                       "error": {"type": ["string", "null"], "description": "why no answer came"}},
+    },
+    "Stats": {
+        "type": "object", "required": ["status_counts", "contacts_per_hour"], "additionalProperties": False,
+        "properties": {
+            "status_counts": {"type": "object", "required": STATUS["enum"], "additionalProperties": False,
+                              "properties": {s: {"type": "integer", "minimum": 0} for s in STATUS["enum"]}},
+            "contacts_per_hour": {"type": "array", "description": "the 168 hours up to the current one, oldest first",
+                                  "items": {"type": "object", "required": ["hour", "contacts"],
+                                            "additionalProperties": False,
+                                            "properties": {"hour": TIME, "contacts": {"type": "integer",
+                                                                                      "minimum": 0}}}},
+        },
+    },
 }
 
 
@@ -377,6 +412,32 @@ paths = {
                                                              "422": problem("bad query")},
         "audit", params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
                          qp("cursor", STR, "next_cursor of the page before")], op_id="listAudit")},
+    "/v1/webhooks": {
+        "post": op("Register a webhook receiver (the signing secret is shown only here)",
+                   {"201": js(ref("NewWebhook"), "created"), "400": problem("malformed JSON"),
+                    "422": problem("invalid fields: a URL that is not https or that resolves to a loopback, private, "
+                                   "link-local or other non-public address (unless ZTP_WEBHOOK_ALLOW_PRIVATE=1), "
+                                   "unknown or repeated events, or 20 webhooks already")},
+                   "webhooks", body=jbody({"type": "object", "required": ["url", "events"], "properties": {
+                       "url": {"type": "string", "maxLength": 2048},
+                       "events": {"type": "array", "minItems": 1, "uniqueItems": True, "items": WEBHOOK_EVENT}}}),
+                   op_id="createWebhook"),
+        "get": op("List webhooks (no secrets)", {"200": js(items(ref("Webhook")))}, "webhooks", op_id="listWebhooks"),
+    },
+    "/v1/webhooks/{id}": {"delete": op(
+        "Delete a webhook; its pending deliveries stop", {"204": {"description": "deleted"},
+                                                          "404": problem("no such webhook")},
+        "webhooks", params=[pp("id", UUID, "the webhook's id")], op_id="deleteWebhook")},
+    "/v1/webhooks/{id}/deliveries": {"get": op(
+        "Delivery attempts of a webhook, newest first", {"200": js(items(ref("WebhookAttempt"))),
+                                                          "404": problem("no such webhook"),
+                                                          "422": problem("bad query")},
+        "webhooks", params=[pp("id", UUID, "the webhook's id"),
+                            qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                               "how many attempts")], op_id="webhookDeliveries")},
+    "/v1/stats": {"get": op(
+        "Device counts by status and contacts per hour over the last 7 days",
+        {"200": js(ref("Stats"))}, "statistics", op_id="getStats")},
     "/healthz": {"get": {"summary": "200 while the process runs", "description": "Liveness.", "operationId": "healthz", "tags": ["operations"],
                          "security": [], "responses": {"200": js(ref("Status"))}}},
     "/readyz": {"get": {"summary": "200 when the database answers, else 503", "description": "Readiness.",
@@ -399,8 +460,7 @@ doc = {
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "security": [{"bearer": []}],
     "tags": [{"name": n} for n in ("phones", "profiles", "devices", "import jobs", "activation codes", "api keys",
-                                   "audit",
-                                   "operations")],
+                                   "audit", "webhooks", "statistics", "operations")],
     "paths": paths,
     "components": {"schemas": schemas,
                    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -1,0 +1,403 @@
+"""Webhooks and statistics: contract section 4 ("Webhooks", "Statistics").
+
+A local receiver (http.server on 127.0.0.1, in a thread) needs
+ZTP_WEBHOOK_ALLOW_PRIVATE=1; ZTP_WEBHOOK_RETRY_SCALE=100 makes the retry
+delays a hundred times shorter. Signatures are checked exactly as the
+Standard Webhooks specification says a receiver must.
+"""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+import uuid
+
+from harness import ServerTest, wait_until
+
+RULE = "https://prov.example/$PSN/$MA.xml"
+ALL_DEVICE_EVENTS = ["device.status_changed", "device.claimed", "device.released", "code.redeemed"]
+
+
+def verify(secret, headers, body):
+    """A receiver's check: HMAC-SHA256 of "id.timestamp.body" under the
+    base64-decoded part of the secret after "whsec_"."""
+    key = base64.b64decode(secret[len("whsec_"):])
+    msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+    signed = msg_id.encode() + b"." + ts.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    sigs = [s.split(",", 1)[1] for s in headers["webhook-signature"].split(" ") if s.startswith("v1,")]
+    return any(hmac.compare_digest(expected, s) for s in sigs) and abs(time.time() - int(ts)) < 300
+
+
+class Receiver:
+    """Records every POST; answers from a per-path plan of statuses (then 200)."""
+
+    def __init__(self):
+        self.calls = []
+        self.plan = {}
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with outer.lock:
+                    outer.calls.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    todo = outer.plan.get(self.path, [])
+                    status = todo.pop(0) if todo else 200
+                if self.path == "/slow":
+                    time.sleep(14)  # the receiver being slow, not the test waiting
+                if self.path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(50 << 20))
+                    self.end_headers()
+                    try:
+                        chunk = b"x" * (1 << 20)
+                        for _ in range(50):
+                            self.wfile.write(chunk)
+                    except OSError:
+                        pass
+                    return
+                try:
+                    self.send_response(status)
+                    if status in (301, 302, 307, 308):
+                        self.send_header("Location", "http://127.0.0.1:%d/landing" % outer.port)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the sender hung up (a timed-out attempt)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def received(self, path):
+        with self.lock:
+            return [(h, b) for p, h, b in self.calls if p == path]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class WebhookTestBase(ServerTest):
+    def mac(self):
+        return "0056%08x" % (uuid.uuid4().int & 0xffffffff)
+
+    def profile(self, key):
+        r = self.srv.post("/v1/profiles", {"name": "p-" + uuid.uuid4().hex[:8], "profile_rule": RULE}, key=key)
+        self.assertEqual(r.status, 201, r)
+        return r.json()["id"]
+
+    def hook(self, key, url, events):
+        r = self.srv.post("/v1/webhooks", {"url": url, "events": events}, key=key)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def attempts(self, key, hook_id):
+        r = self.srv.get("/v1/webhooks/%s/deliveries" % hook_id, key=key)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["items"]
+
+
+class WebhookDeliveryTest(WebhookTestBase):
+    server_env = {"ZTP_WEBHOOK_ALLOW_PRIVATE": "1", "ZTP_WEBHOOK_RETRY_SCALE": "100"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rx = Receiver()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rx.close()
+        super().tearDownClass()
+
+    def events_at(self, path, n, timeout=30):
+        return wait_until(lambda: len(self.rx.received(path)) >= n and self.rx.received(path), timeout,
+                          "%d webhook calls on %s" % (n, path))
+
+    def test_device_and_code_events_arrive_signed_as_standard_webhooks(self):
+        key = self.provider()["api_key"]
+        prof = self.profile(key)
+        path = "/all-" + uuid.uuid4().hex[:6]
+        h = self.hook(key, self.rx.url(path), ALL_DEVICE_EVENTS)
+        self.assertTrue(h["secret"].startswith("whsec_"))
+        self.assertEqual(len(base64.b64decode(h["secret"][6:])), 32)
+        mac, mac2 = self.mac(), self.mac()
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": prof}, key=key).status, 201)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % mac).status, 200)
+        self.assertEqual(self.srv.post("/v1/devices/%s/status" % mac, {"status": "acquired"}, key=key).status, 200)
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=key).status, 204)
+        code = self.srv.post("/v1/activation-codes", {"profile_id": prof}, key=key).json()["items"][0]["code"]
+        self.assertEqual(self.srv.post("/activate", {"code": code, "mac": mac2}).status, 200)
+
+        def kinds():
+            got = [json.loads(b) for _, b in self.rx.received(path)]
+            return sorted((e["type"], e["data"].get("mac"), e["data"].get("to")) for e in got)
+
+        expected = sorted([
+            ("device.claimed", mac, None), ("device.status_changed", mac, "open"),
+            ("device.status_changed", mac, "custom_pending"), ("device.status_changed", mac, "acquired"),
+            ("device.released", mac, None),
+            ("device.claimed", mac2, None), ("device.status_changed", mac2, "custom_pending"),
+            ("code.redeemed", mac2, None)])
+        wait_until(lambda: kinds() == expected, 30, "the eight events (got %s)" % (kinds(),))
+        for headers, body in self.rx.received(path):
+            self.assertTrue(verify(h["secret"], headers, body), headers)
+            event = json.loads(body)
+            self.assertEqual(headers["webhook-id"], event["id"])
+            self.assertEqual(set(event), {"id", "type", "at", "data"})
+            self.assertEqual(headers["content-type"], "application/json")
+            forged = dict(headers, **{"webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()})
+            self.assertFalse(verify(h["secret"], forged, body))
+        redeemed = [json.loads(b) for _, b in self.rx.received(path) if json.loads(b)["type"] == "code.redeemed"]
+        self.assertEqual(len(redeemed[0]["data"]["last4"]), 4)
+        self.assertNotIn(code, json.dumps(redeemed))
+
+    def test_only_subscribed_events_are_sent(self):
+        key = self.provider()["api_key"]
+        path = "/released-" + uuid.uuid4().hex[:6]
+        h = self.hook(key, self.rx.url(path), ["device.released"])
+        mac = self.mac()
+        self.srv.put("/v1/devices/" + mac, {}, key=key)
+        self.srv.delete("/v1/devices/" + mac, key=key)
+        got = self.events_at(path, 1)
+        self.assertEqual([json.loads(b)["type"] for _, b in got], ["device.released"])
+        wait_until(lambda: len(self.attempts(key, h["id"])) == 1, 30, "one attempt")
+
+    def test_receiver_failing_twice_then_succeeding_gets_the_event(self):
+        key = self.provider()["api_key"]
+        path = "/flaky-" + uuid.uuid4().hex[:6]
+        self.rx.plan[path] = [500, 503]
+        h = self.hook(key, self.rx.url(path), ["device.claimed"])
+        mac = self.mac()
+        self.srv.put("/v1/devices/" + mac, {}, key=key)
+        got = self.events_at(path, 3)
+        ids = {hd["webhook-id"] for hd, _ in got}
+        self.assertEqual(len(ids), 1, "the same event each time")
+        for hd, b in got:
+            self.assertTrue(verify(h["secret"], hd, b))
+        items = wait_until(lambda: len(self.attempts(key, h["id"])) == 3 and self.attempts(key, h["id"]), 30,
+                           "three recorded attempts")
+        self.assertEqual([(i["attempt"], i["status"]) for i in items], [(3, 200), (2, 503), (1, 500)])
+        self.assertEqual({i["event_id"] for i in items}, ids)
+        self.assertEqual({i["event_type"] for i in items}, {"device.claimed"})
+        # delivered: no fourth call
+        self.assertEqual(len(self.attempts(key, h["id"])), 3)
+
+    def test_redirects_are_not_followed_and_count_as_failures(self):
+        key = self.provider()["api_key"]
+        path = "/moved-" + uuid.uuid4().hex[:6]
+        self.rx.plan[path] = [302]
+        h = self.hook(key, self.rx.url(path), ["device.claimed"])
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        items = wait_until(lambda: len(self.attempts(key, h["id"])) >= 2 and self.attempts(key, h["id"]), 30,
+                           "a retry after the 302")
+        self.assertEqual([i["status"] for i in items[-2:]], [200, 302])
+        self.assertEqual(self.rx.received("/landing"), [])
+
+    def test_huge_answer_is_cut_short_and_still_counts(self):
+        key = self.provider()["api_key"]
+        h = self.hook(key, self.rx.url("/huge"), ["device.claimed"])
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        items = wait_until(lambda: self.attempts(key, h["id"]), 30, "an attempt")
+        self.assertEqual(items[0]["status"], 200)
+        self.srv.delete("/v1/webhooks/" + h["id"], key=key)
+
+    def test_slow_receiver_times_out_within_bounds(self):
+        key = self.provider()["api_key"]
+        h = self.hook(key, self.rx.url("/slow"), ["device.claimed"])
+        t0 = time.monotonic()
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        items = wait_until(lambda: self.attempts(key, h["id"]), 40, "a timed-out attempt")
+        self.assertIsNone(items[0]["status"])
+        self.assertIn("timed out", items[0]["error"].lower())
+        self.assertLess(time.monotonic() - t0, 30)
+        self.srv.delete("/v1/webhooks/" + h["id"], key=key)
+
+    def test_deleted_webhook_gets_nothing_more_and_changes_are_audited(self):
+        key = self.provider()["api_key"]
+        path = "/gone-" + uuid.uuid4().hex[:6]
+        h = self.hook(key, self.rx.url(path), ["device.claimed"])
+        self.assertEqual(self.srv.delete("/v1/webhooks/" + h["id"], key=key).status, 204)
+        self.assertProblem(self.srv.delete("/v1/webhooks/" + h["id"], key=key), 404)
+        self.assertProblem(self.srv.get("/v1/webhooks/%s/deliveries" % h["id"], key=key), 404)
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        actions = [(a["action"], a["target"]) for a in self.srv.get("/v1/audit-events", key=key).json()["items"]]
+        self.assertIn(("webhook.create", h["id"]), actions)
+        self.assertIn(("webhook.delete", h["id"]), actions)
+        audit = json.dumps(self.srv.get("/v1/audit-events", key=key).json())
+        self.assertNotIn(h["secret"][6:], audit)
+        self.assertEqual(self.srv.get("/v1/webhooks", key=key).json()["items"], [])
+
+    def test_secret_is_shown_once_and_stored_sealed(self):
+        key = self.provider()["api_key"]
+        h = self.hook(key, self.rx.url("/sealed"), ["device.claimed"])
+        listed = self.srv.get("/v1/webhooks", key=key).json()["items"]
+        self.assertEqual(listed, [{k: h[k] for k in ("id", "url", "events", "created_at")}])
+        dump = self.pg.dump(self.db)
+        raw = base64.b64decode(h["secret"][6:])
+        self.assertNotIn(h["secret"][6:], dump)
+        self.assertNotIn(raw.hex(), dump)
+        self.assertNotIn(h["secret"], self.srv.stderr() + self.srv.stdout())
+
+    def test_another_providers_webhook_is_404(self):
+        a, b = self.provider()["api_key"], self.provider()["api_key"]
+        h = self.hook(a, self.rx.url("/mine"), ["device.claimed"])
+        self.assertProblem(self.srv.get("/v1/webhooks/%s/deliveries" % h["id"], key=b), 404)
+        self.assertProblem(self.srv.delete("/v1/webhooks/" + h["id"], key=b), 404)
+        self.assertEqual(self.srv.get("/v1/webhooks", key=b).json()["items"], [])
+        self.assertProblem(self.srv.get("/v1/webhooks/not-an-id/deliveries", key=b), 404)
+        self.assertEqual(len(self.srv.get("/v1/webhooks", key=a).json()["items"]), 1)
+
+    def test_other_providers_events_never_reach_my_webhook(self):
+        a, b = self.provider()["api_key"], self.provider()["api_key"]
+        path = "/only-a-" + uuid.uuid4().hex[:6]
+        self.hook(a, self.rx.url(path), ["device.claimed"])
+        mac_b, mac_a = self.mac(), self.mac()
+        self.srv.put("/v1/devices/" + mac_b, {}, key=b)
+        self.srv.put("/v1/devices/" + mac_a, {}, key=a)
+        self.events_at(path, 1)
+        macs = [json.loads(body)["data"]["mac"] for _, body in self.rx.received(path)]
+        self.assertEqual(macs, [mac_a])
+
+    def test_invalid_webhooks_are_422(self):
+        key = self.provider()["api_key"]
+        url = self.rx.url("/x")
+        for body in ({"url": url, "events": []}, {"url": url, "events": ["device.exploded"]},
+                     {"url": url, "events": ["device.claimed", "device.claimed"]}, {"url": url},
+                     {"url": 7, "events": ["device.claimed"]}, {"events": ["device.claimed"]},
+                     {"url": "ftp://127.0.0.1/x", "events": ["device.claimed"]},
+                     {"url": "/relative", "events": ["device.claimed"]},
+                     {"url": "http://user:pw@127.0.0.1/x", "events": ["device.claimed"]},
+                     {"url": "http://127.0.0.1/a b", "events": ["device.claimed"]},
+                     {"url": "http://no-such-host.invalid/x", "events": ["device.claimed"]}):
+            p = self.assertProblem(self.srv.post("/v1/webhooks", body, key=key), 422)
+            self.assertTrue(p["errors"], body)
+        self.assertProblem(self.srv.post("/v1/webhooks", "{nope", key=key), 400)
+
+    def test_import_job_finished_once_its_trigger_is_attached(self):
+        """The hook ztp_trg_import_job_finished, attached as migration 0009 says."""
+        self.pg.psql(self.db, "DO $$ BEGIN CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs"
+                              " FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN"
+                              " ('succeeded', 'failed', 'cancelled')) EXECUTE FUNCTION ztp_trg_import_job_finished();"
+                              " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        key = self.provider()["api_key"]
+        path = "/jobs-" + uuid.uuid4().hex[:6]
+        self.hook(key, self.rx.url(path), ["import_job.finished", "device.claimed"])
+        job = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=key).json()
+        mac = self.mac()
+        r = self.srv.put("/v1/import-jobs/%s/parts/1" % job["id"], "mac\n%s\n" % mac, key=key,
+                         headers={"Content-Type": "text/csv"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.srv.post("/v1/import-jobs/%s/start" % job["id"], key=key).status, 202)
+        got = self.events_at(path, 2)
+        events = {json.loads(b)["type"]: json.loads(b)["data"] for _, b in got}
+        self.assertEqual(events["import_job.finished"]["id"], job["id"])
+        self.assertEqual(events["import_job.finished"]["state"], "succeeded")
+        self.assertEqual(events["import_job.finished"]["created"], 1)
+        self.assertEqual(events["device.claimed"]["mac"], mac)
+
+    def test_at_most_20_webhooks_per_provider(self):
+        key = self.provider()["api_key"]
+        for i in range(20):
+            self.hook(key, self.rx.url("/n%d" % i), ["transfer.accepted"])
+        self.assertProblem(self.srv.post("/v1/webhooks", {"url": self.rx.url("/n21"), "events": ["device.claimed"]},
+                                         key=key), 422)
+
+
+class WebhookPublicOnlyTest(WebhookTestBase):
+    """Without ZTP_WEBHOOK_ALLOW_PRIVATE: only https receivers at public addresses."""
+
+    def test_private_loopback_and_http_destinations_are_422(self):
+        key = self.provider()["api_key"]
+        for url in ("https://127.0.0.1/x", "https://localhost/x", "https://10.1.2.3/x", "https://172.20.0.1/x",
+                    "https://192.168.1.1/x", "https://169.254.169.254/latest/meta-data", "https://100.64.0.1/",
+                    "https://0.0.0.0/", "https://[::1]/x", "https://[fe80::1]/x", "https://[fd00::1]/x",
+                    "https://[::ffff:10.0.0.1]/x", "https://[::ffff:127.0.0.1]/x", "https://2130706433/x",
+                    "https://0x7f000001/x", "https://017700000001/x", "https://127.1/x", "https://224.0.0.1/x",
+                    "https://[::ffff:7f00:1]/x", "https://[fe80::1%25eth0]/x", "https://[::]/x",
+                    "https://[64:ff9b::7f00:1]/x", "https://[2002:7f00:1::1]/x",
+                    "http://93.184.216.34/x", "http://example.com/x"):
+            p = self.assertProblem(self.srv.post("/v1/webhooks", {"url": url, "events": ["device.claimed"]},
+                                                 key=key), 422)
+            self.assertEqual(p["errors"][0]["field"], "url", url)
+
+    def test_public_https_receiver_is_accepted(self):
+        key = self.provider()["api_key"]
+        h = self.hook(key, "https://93.184.216.34/hooks", ["device.claimed"])
+        self.assertEqual(h["url"], "https://93.184.216.34/hooks")
+
+    def test_address_is_checked_again_at_delivery(self):
+        """A name that resolved to a public address when registered and to a
+        private one later (DNS rebinding): the delivery refuses to connect."""
+        key = self.provider()["api_key"]
+        rx = Receiver()
+        try:
+            h = self.hook(key, "https://93.184.216.34/hooks", ["device.claimed"])
+            # what a rebinding resolver would do, done in the database
+            self.pg.psql(self.db, "UPDATE webhooks SET url = 'https://127.0.0.1:%d/rebound' WHERE id = '%s'"
+                         % (rx.port, h["id"]))
+            self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+            items = wait_until(lambda: self.attempts(key, h["id"]), 30, "a refused attempt")
+            self.assertIsNone(items[0]["status"])
+            self.assertIn("not public", items[0]["error"])
+            self.assertEqual(rx.calls, [])
+        finally:
+            rx.close()
+
+
+class StatsTest(WebhookTestBase):
+    def test_stats_match_the_devices(self):
+        key = self.provider()["api_key"]
+        other = self.provider()["api_key"]
+        prof = self.profile(key)
+        macs = [self.mac() for _ in range(6)]
+        for m in macs[:4]:
+            self.assertEqual(self.srv.put("/v1/devices/" + m, {"profile_id": prof}, key=key).status, 201)
+        for m in macs[4:]:
+            self.assertEqual(self.srv.put("/v1/devices/" + m, {}, key=key).status, 201)
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=other)  # not ours
+        for m in macs[:3]:
+            self.assertEqual(self.srv.get("/redirect/%s.xml" % m).status, 200)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % macs[0]).status, 200)  # a second contact
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % macs[4]).status, 404)  # pending: no profile
+        self.srv.post("/v1/devices/%s/status" % macs[1], {"status": "acquired"}, key=key)
+        self.srv.post("/v1/devices/%s/status" % macs[2], {"status": "aborted"}, key=key)
+        self.srv.delete("/v1/devices/" + macs[5], key=key)
+        r = self.srv.get("/v1/stats", key=key)
+        self.assertEqual(r.status, 200, r)
+        s = r.json()
+        self.assertEqual(s["status_counts"], {"open": 1, "pending": 1, "custom_pending": 1, "acquired": 1,
+                                              "aborted": 1, "unavailable": 0})
+        hours = s["contacts_per_hour"]
+        self.assertEqual(len(hours), 168)
+        self.assertEqual(sum(h["contacts"] for h in hours), 5)
+        self.assertEqual(hours[-1]["contacts"], 5)
+        self.assertTrue(hours[-1]["hour"].endswith(":00:00.000000Z"))
+        ours = {d["status"] for d in self.srv.get("/v1/devices", key=key).json()["items"]}
+        self.assertEqual(ours, {"open", "pending", "custom_pending", "acquired", "aborted"})
+        o = self.srv.get("/v1/stats", key=other).json()
+        self.assertEqual(o["status_counts"]["open"], 1)
+        self.assertEqual(sum(h["contacts"] for h in o["contacts_per_hour"]), 0)
+
+    def test_stats_survive_compaction(self):
+        key = self.provider()["api_key"]
+        for _ in range(3):
+            self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        before = self.srv.get("/v1/stats", key=key).json()
+        self.pg.psql(self.db, "SET ROLE ztp_system; SELECT ztp_stats_compact()")
+        self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
+        self.assertEqual(before["status_counts"]["open"], 3)
