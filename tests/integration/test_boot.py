@@ -234,3 +234,86 @@ class BootTest(ServerTest):
         self.claim(mac, r.json()["id"])
         t = self.boot("%s.boot" % mac, user_agent("yealink", mac)).text
         self.assertIn("static.auto_provision.server.url = https://p.example/%s/SIP-T46G/$$x\n" % mac.upper(), t)
+
+
+class PhoneVendorTest(ServerTest):
+    """ztp-phone boot --vendor V --server URL/boot/ against a provider stub."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from harness import create_provider
+        from provider_stub import Stub
+        cls.stub = Stub()
+        cls.key = create_provider(cls.db, "phones")["api_key"]
+        base = cls.stub.base + "/vendor"
+        cls.urls = {"yealink": base + "/yealink/", "poly": base + "/poly", "snom": base + "/snom/{mac}.xml",
+                    "grandstream": base + "/gs", "fanvil": base + "/fanvil/$MA.cfg",
+                    "gigaset": base + "/gigaset/%MACD.xml"}
+        r = cls.srv.post("/v1/profiles", {"name": "stub", "profile_rule": cls.stub.rule("cfg"),
+                                          "vendor_urls": cls.urls}, key=cls.key)
+        assert r.status == 201, r
+        cls.profile_id = r.json()["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stub.stop()
+        super().tearDownClass()
+
+    def phone(self, vendor, mac, *extra):
+        server = "http://127.0.0.1:%d/boot/" % self.srv.port
+        r = subprocess.run([PHONE, "boot", "--vendor", vendor, "--server", server, "--mac", mac,
+                            "--retry-delays", "0.05", *extra], capture_output=True, text=True, timeout=60)
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        return r.returncode, lines[:-1], lines[-1] if lines else None
+
+    def test_each_vendors_first_boot_reaches_its_provider(self):
+        expect = {  # the provider's URL the answer names, and the file the phone then asks there
+            "yealink": (self.urls["yealink"], "/vendor/yealink/<mac>.boot"),
+            "poly": (self.stub.base + "/vendor/poly", "/vendor/poly/<MAC>.cfg"),
+            "snom": (self.urls["snom"], "/vendor/snom/<mac>.xml"),
+            "grandstream": (self.stub.base + "/vendor/gs", "/vendor/gs/cfg<mac>"),
+            "fanvil": (self.stub.base + "/vendor/fanvil/<mac>.cfg", "/vendor/fanvil/<mac>.cfg"),
+            "gigaset": (self.urls["gigaset"], "/vendor/gigaset/<MAC>.xml"),
+        }
+        for n, vendor in enumerate(expect):
+            mac = OUI[vendor] + "%06x" % (0x200000 + n)
+            r = self.srv.put("/v1/devices/" + mac, {"profile_id": self.profile_id}, key=self.key)
+            self.assertEqual(r.status, 201, r)
+            code, reqs, last = self.phone(vendor, mac)
+            def fill(t):
+                return t.replace("<mac>", mac).replace("<MAC>", mac.upper())
+            self.assertEqual(code, 0, (vendor, reqs, last))
+            self.assertEqual(last["result"], "provisioned")
+            self.assertEqual(last["profile_rule"], fill(expect[vendor][0]), vendor)
+            provider = "%s%s" % (self.stub.base, fill(expect[vendor][1]))
+            self.assertEqual((reqs[-1]["url"], reqs[-1]["status"], reqs[-1]["outcome"]),
+                             (provider, 200, "provisioned"), vendor)
+            self.assertIn(fill(expect[vendor][1]), self.stub.vendor_paths)
+            first = "http://127.0.0.1:%d/boot/%s" % (self.srv.port, files(vendor, mac)[0])
+            self.assertEqual((reqs[0]["url"], reqs[0]["status"]), (first, 200), vendor)
+            if vendor == "poly":  # the master, then the file it names
+                self.assertEqual([r["url"].rsplit("/", 1)[1] for r in reqs[:2]],
+                                 ["%s.cfg" % mac.upper(), "%s-ztp.cfg" % mac.upper()])
+            d = self.srv.get("/v1/devices/" + mac, key=self.key).json()
+            self.assertEqual(d["status"], "custom_pending", vendor)
+            got = self.pg.psql(self.db, "SELECT ua_vendor FROM devices WHERE mac = '%s'" % mac)
+            self.assertEqual(got, vendor)
+
+    def test_unknown_phone_asks_every_file_then_waits_and_fails(self):
+        mac = OUI["grandstream"] + "2fffff"
+        code, reqs, last = self.phone("grandstream", mac, "--max-attempts", "2")
+        self.assertEqual(code, 1)
+        self.assertEqual(last["result"], "failed")
+        self.assertEqual(last["requests"], 8)
+        self.assertEqual([r["url"].rsplit("/", 1)[1] for r in reqs[:4]],
+                         ["cfg%s" % mac, "cfg%s.xml" % mac, "cfggxp1628.xml", "cfg.xml"])
+        self.assertTrue(all(r["status"] == 404 and r["outcome"] == "not_found" for r in reqs))
+
+    def test_vendor_needs_server_and_a_known_name(self):
+        r = subprocess.run([PHONE, "boot", "--vendor", "nokia", "--server", "http://x/", "--mac", "0c383e000001"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([PHONE, "boot", "--vendor", "fanvil", "--mac", "0c383e000001"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
