@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/* What one redirect request tells of the phone (all printable ASCII). */
+/* What one redirect or boot request tells of the phone (all printable ASCII). */
 typedef struct ztp_contact {
     const char *mac;  /* canonical */
     const char *addr; /* source address */
@@ -11,14 +11,26 @@ typedef struct ztp_contact {
     const char *vendor;
     const char *model;    /* or NULL */
     const char *firmware; /* or NULL */
+    const char *want;     /* /boot: the vendor whose URL the profile must hold to answer, or NULL */
 } ztp_contact_t;
 
-/* The answer for one contact once its batch has committed: ok is 0 when the
- * database could not be reached (answer 503); outcome is "ok", "unknown",
- * "released" or "no_profile"; rule, upgrade and params (JSON text) are set
- * for "ok". The strings live until the callback returns. */
-typedef void (*ztp_contact_cb)(void *arg, int ok, const char *outcome, const char *rule, const char *upgrade,
-                               const char *params);
+typedef enum ztp_contact_outcome {
+    ZTP_CONTACT_UNAVAILABLE, /* the database could not be reached: answer 503 */
+    ZTP_CONTACT_OK,
+    ZTP_CONTACT_UNKNOWN,
+    ZTP_CONTACT_RELEASED,
+    ZTP_CONTACT_NO_PROFILE, /* no profile, or (want) none with that vendor's URL */
+} ztp_contact_outcome_t;
+
+/* The answer for one contact once its batch has committed. rule, upgrade,
+ * params and vendor_urls (the last two JSON text) are set for OK; the
+ * strings live until the callback returns. */
+typedef struct ztp_contact_result {
+    ztp_contact_outcome_t outcome;
+    const char *rule, *upgrade, *params, *vendor_urls;
+} ztp_contact_result_t;
+
+typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_result_t *r);
 
 /* Records a contact and looks its device up, together with every other
  * contact of this thread that arrives while earlier batches are in flight:

@@ -71,29 +71,43 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
     json_decref(params);
 }
 
-static void on_recorded(void *arg, int ok, const char *outcome, const char *rule, const char *upgrade,
-                        const char *params)
+void ztp_redirect_miss(h2o_req_t *req, const char *detail)
+{
+    ztp_http_problem(req, 404, detail);
+}
+
+static void on_recorded(void *arg, const ztp_contact_result_t *res)
 {
     redirect_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
 
     if (req == NULL) {
         /* the client left; its contact was recorded all the same */
-    } else if (!ok) {
+        free(r);
+        return;
+    }
+    switch (res->outcome) {
+    case ZTP_CONTACT_UNAVAILABLE:
         ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
         ztp_http_unavailable(req);
-    } else if (strcmp(outcome, "ok") == 0) {
+        break;
+    case ZTP_CONTACT_OK:
         ztp_metrics_inc(outcome_metric[OUT_OK]);
-        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, rule, upgrade, params);
-    } else if (strcmp(outcome, "released") == 0) {
+        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, res->rule, res->upgrade,
+                                  res->params);
+        break;
+    case ZTP_CONTACT_RELEASED:
         ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
-        ztp_http_problem(req, 404, "no provider claims this device");
-    } else if (strcmp(outcome, "no_profile") == 0) {
+        ztp_redirect_miss(req, "no provider claims this device");
+        break;
+    case ZTP_CONTACT_NO_PROFILE:
         ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
-        ztp_http_problem(req, 404, "this device's provider has not set its profile yet; retry later");
-    } else {
+        ztp_redirect_miss(req, "this device's provider has not set its profile yet; retry later");
+        break;
+    case ZTP_CONTACT_UNKNOWN:
         ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
-        ztp_http_problem(req, 404, "unknown device");
+        ztp_redirect_miss(req, "unknown device");
+        break;
     }
     free(r);
 }
@@ -116,8 +130,6 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     h2o_iovec_t seg = m->params[0];
     const char *ua_text;
     uint8_t mac[6];
-    char addr[64];
-    unsigned char addrbin[16];
     ztp_ua_t ua;
     redirect_t *r;
 
@@ -150,18 +162,25 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     strcpy(r->serial, ua.serial);
     query_field(req, "model", r->model, sizeof(r->model));
     query_field(req, "sn", r->serial, sizeof(r->serial));
+    r->hold = ztp_http_hold(req);
+    ztp_redirect_record(req, r->mac, ua_text, &ua, r->model, NULL, on_recorded, r);
+}
+
+void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
+                         const char *model, const char *want, ztp_contact_cb cb, void *arg)
+{
+    char addr[64], clean_ua[ZTP_UA_MAX + 1];
+    unsigned char addrbin[16];
+
     if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0)
         strcpy(addr, "0.0.0.0");
-
-    char clean_ua[ZTP_UA_MAX + 1];
     ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
-
-    ztp_contact_t contact = {r->mac,
-                             addr,
-                             ua_text ? clean_ua : NULL,
-                             ua.vendor,
-                             r->model[0] ? r->model : NULL,
-                             ua.firmware[0] ? ua.firmware : NULL};
-    r->hold = ztp_http_hold(req);
-    ztp_contacts_record(&contact, on_recorded, r);
+    ztp_contact_t contact = {.mac = mac,
+                             .addr = addr,
+                             .ua = ua_text ? clean_ua : NULL,
+                             .vendor = ua->vendor,
+                             .model = model && model[0] ? model : NULL,
+                             .firmware = ua->firmware[0] ? ua->firmware : NULL,
+                             .want = want};
+    ztp_contacts_record(&contact, cb, arg);
 }
