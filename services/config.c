@@ -155,6 +155,28 @@ int ztp_config_is_trusted(const ztp_config_t *c, const unsigned char addr[16])
     return 0;
 }
 
+/* ZTP_DEVICE_CA: a readable file, and an HTTPS listener to use it on. */
+static int load_device_ca(ztp_config_t *c, char *err, size_t errlen)
+{
+    const char *v = getenv("ZTP_DEVICE_CA");
+    FILE *f;
+
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (c->tls_port == 0) {
+        snprintf(err, errlen,
+                 "ZTP_DEVICE_CA needs the HTTPS listener (ZTP_TLS_LISTEN, ZTP_TLS_CERT, ZTP_TLS_KEY)");
+        return -1;
+    }
+    if ((f = fopen(v, "r")) == NULL) {
+        snprintf(err, errlen, "ZTP_DEVICE_CA: cannot read %.200s: %s", v, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    c->device_ca = v;
+    return 0;
+}
+
 int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
 {
     const char *v;
@@ -187,6 +209,8 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
             return -1;
         }
     }
+    if (load_device_ca(c, err, errlen) != 0)
+        return -1;
     v = getenv("ZTP_SECRET");
     if (v != NULL && *v != '\0') {
         if (ztp_config_parse_secret(v, c->secret) != 0) {

@@ -15,6 +15,7 @@ typedef struct ztp_config {
     int tls_port; /* 0: no HTTPS listener */
     const char *tls_cert;
     const char *tls_key;
+    const char *device_ca; /* ZTP_DEVICE_CA: manufacturers' authorities, or NULL */
     unsigned char secret[32];
     int have_secret;
     unsigned char secret_previous[32]; /* ZTP_SECRET_PREVIOUS, while rotating */

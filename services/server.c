@@ -7,6 +7,7 @@
  * which is no event loop; it raises a flag the loops see within 100 ms.
  */
 #include "server.h"
+#include "devcert.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -105,6 +106,10 @@ static SSL_CTX *tls_context(const ztp_config_t *cfg)
         SSL_CTX_check_private_key(ctx) != 1) {
         ztp_log_error("ZTP_TLS_KEY: cannot load a private key matching the certificate from %s",
                       cfg->tls_key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (cfg->device_ca != NULL && ztp_devcert_setup(ctx, cfg->device_ca) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }

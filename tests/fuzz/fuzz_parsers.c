@@ -10,6 +10,7 @@
 
 #include "../../activation/code.h"
 #include "../../admin-api/import.h"
+#include "../../redirect/certmac.h"
 #include "../../redirect/mac.h"
 #include "../../redirect/bootcfg.h"
 #include "../../redirect/profile.h"
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
     if (size == 0)
         return 0;
-    int which = data[0] % 10;
+    int which = data[0] % 11;
     data++;
     size--;
     text = malloc(size + 1);
@@ -137,6 +138,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ztp_first_answer_t a;
             if (ztp_phone_read_first((ztp_vendor_t)v, "http://h/boot/x.cfg", text, size, &id, &a) == 0)
                 ztp_first_answer_free(&a);
+        }
+        break;
+    }
+    case 10: { /* the MAC in a certificate's name: a unicast MAC that reads back the same */
+        uint8_t mac[6], again[6];
+        char out[16] = "SEP";
+        if (ztp_certmac_find(text, size, mac) == 0) {
+            ztp_mac_format(mac, out + 3);
+            if ((mac[0] & 1) || ztp_certmac_find(out, 15, again) != 0 || memcmp(mac, again, 6) != 0)
+                abort();
         }
         break;
     }
