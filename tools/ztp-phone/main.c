@@ -7,6 +7,9 @@
  *   ztp-phone storm --rule RULE --macs FIRST:COUNT [--concurrency N] [--random-delay S] [options]
  *   ztp-phone boot --vendor V --server URL --mac MAC [options]   (V other than cisco: vendor.c)
  *
+ * Every command also takes --cert FILE --key FILE (the device certificate
+ * shown on HTTPS) and --cacert FILE (the authorities trusted for servers).
+ *
  * Every phone is a small state machine (rule.c decides); one libcurl multi
  * loop drives one phone or a hundred thousand.
  */
@@ -16,6 +19,7 @@
 #include "../../redirect/mac.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -52,6 +56,7 @@ typedef struct phone {
 
 typedef struct options {
     const char *model, *firmware, *uid, *pwd, *server, *code;
+    const char *cert, *key, *cacert; /* the device certificate shown on HTTPS; the servers' authorities */
     ztp_delays_t delays;
     int max_attempts, concurrency, insecure, verbose;
     double random_delay;
@@ -248,6 +253,12 @@ static CURL *make_easy(phone_t *p)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (opt.cert != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, opt.cert);
+    if (opt.key != NULL)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, opt.key);
+    if (opt.cacert != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, opt.cacert);
     if (p->rule != NULL && ztp_rule_parse(p->rule, &r) == 0 && r.uid[0] != '\0') {
         uid = r.uid;
         pwd = r.pwd;
@@ -484,6 +495,7 @@ static int usage(void)
         stderr,
         "usage: ztp-phone boot --mac MAC --rule RULE [--model M] [--firmware V] [--uid U --pwd P]\n"
         "                      [--retry-delays LIST] [--max-attempts N] [--insecure]\n"
+        "                      [--cert FILE --key FILE] [--cacert FILE]\n"
         "       ztp-phone boot --vendor yealink|poly|snom|grandstream|fanvil|gigaset --server URL --mac MAC\n"
         "                      [--model M] [--firmware V] [same options]\n"
         "       ztp-phone activate --server URL --code CODE --mac MAC [same options]\n"
@@ -538,6 +550,21 @@ static double percentile(double q)
     return latencies[i >= nlat ? nlat - 1 : i];
 }
 
+/* A file named on the command line that cannot be read is said at once,
+ * not as every request's TLS failure. */
+static int check_readable(const char *flag, const char *path)
+{
+    FILE *f;
+    if (path == NULL)
+        return 0;
+    if ((f = fopen(path, "r")) == NULL) {
+        fprintf(stderr, "ztp-phone: %s %s: %s\n", flag, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "", *mac = NULL, *rule = NULL, *macs = NULL;
@@ -586,6 +613,12 @@ int main(int argc, char **argv)
             opt.concurrency = atoi(v);
         else if (strcmp(a, "--random-delay") == 0)
             opt.random_delay = atof(v);
+        else if (strcmp(a, "--cert") == 0)
+            opt.cert = v;
+        else if (strcmp(a, "--key") == 0)
+            opt.key = v;
+        else if (strcmp(a, "--cacert") == 0)
+            opt.cacert = v;
         else
             return usage();
     }
@@ -596,6 +629,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ztp-phone: --vendor other than cisco goes with boot --server URL\n");
         return 2;
     }
+    if (check_readable("--cert", opt.cert) != 0 || check_readable("--key", opt.key) != 0 ||
+        check_readable("--cacert", opt.cacert) != 0)
+        return 2;
     if (ztp_delays_parse(delays, &opt.delays) != 0) {
         fprintf(stderr, "ztp-phone: --retry-delays must be seconds separated by commas, e.g. 60,120,240\n");
         return 2;
