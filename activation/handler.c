@@ -10,6 +10,7 @@
 #include "code.h"
 #include "limiter.h"
 
+#include "../redirect/certmac.h"
 #include "../redirect/handler.h"
 #include "../redirect/mac.h"
 #include "../services/db.h"
@@ -26,12 +27,12 @@
 #define LIMITER_CAPACITY (1u << 16)
 #define SWEEP_MS (3600 * 1000)
 
-ZTP_SQL(SQL_REDEEM_CODE, 4,
+ZTP_SQL(SQL_REDEEM_CODE, 5,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model"
-        " FROM ztp_redeem_code($1, $2, $3::macaddr, $4)");
-ZTP_SQL(SQL_REDEEM_SHORT, 3,
+        " FROM ztp_redeem_code($1, $2, $3::macaddr, $4, $5::boolean)");
+ZTP_SQL(SQL_REDEEM_SHORT, 4,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, "
-        "$2::macaddr, $3)");
+        "$2::macaddr, $3, $4::boolean)");
 ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
 
 enum {
@@ -99,6 +100,9 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
         const char *model = ztp_db_val(pg, 0, 4);
         ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
                                   ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
+    } else if (strcmp(outcome, "certificate") == 0) {
+        /* its profile answers only a certificate naming it: said like any refusal */
+        refuse(req, AC_FORBIDDEN, 403, "this code cannot be redeemed by this device", r->addr, r->mac);
     } else if (strcmp(outcome, "forbidden") == 0) {
         refuse(req, AC_FORBIDDEN, 403, "this code is bound to another device", r->addr, r->mac);
     } else if (strcmp(outcome, "conflict") == 0) {
@@ -194,15 +198,16 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     ztp_mac_format(macbin, r->mac_text);
     if (model != NULL)
         strcpy(r->model, model);
+    const char *certified = ztp_certmac_names(req, macbin) ? "t" : "f";
     ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_redeemed, r);
     if (kind == ZTP_CODE_ACTIVATION) {
         /* a code issued before a rotation of ZTP_SECRET is hashed under the previous one */
         ztp_code_hash_hex(ZTP_SECRET_CURRENT, digits, hash);
         int rotating = ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, digits, hash_previous) == 0;
-        const char *params[4] = {hash, rotating ? hash_previous : NULL, r->mac_text, model};
+        const char *params[5] = {hash, rotating ? hash_previous : NULL, r->mac_text, model, certified};
         ztp_db_unit_add(u, &SQL_REDEEM_CODE, params, NULL);
     } else {
-        const char *params[3] = {digits, r->mac_text, model};
+        const char *params[4] = {digits, r->mac_text, model, certified};
         ztp_db_unit_add(u, &SQL_REDEEM_SHORT, params, NULL);
     }
     r->hold = ztp_http_hold(req);

@@ -11,8 +11,8 @@
 #define MAX_PARAMS 200
 #define MAX_PARAM_VALUE 1024
 
-ZTP_SQL(SQL_CREATE, 6,
-        "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb) c,"
+ZTP_SQL(SQL_CREATE, 7,
+        "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $7::boolean) c,"
         " ztp_profile_with_vendor_urls(c.status, c.body, $6::jsonb) w");
 ZTP_SQL(SQL_LIST, 0, "SELECT * FROM ztp_profile_list()");
 ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_profile_get($1::uuid)");
@@ -129,6 +129,9 @@ void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
         check_params(v, errors);
     if ((v = json_object_get(body, "vendor_urls")) != NULL)
         check_vendor_urls(v, errors);
+    /* with secret params it must be true: the database, which sees the whole row, says so */
+    if ((v = json_object_get(body, "require_certificate")) != NULL && !json_is_boolean(v))
+        ztp_errors_add(errors, "require_certificate", "must be true or false");
 }
 
 static const char *str_or_null(json_t *body, const char *key)
@@ -152,12 +155,14 @@ void ztp_profiles_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
     params_text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : strdup("{}");
     json_t *urls = json_object_get(body, "vendor_urls");
     char *urls_text = json_is_object(urls) ? json_dumps(urls, JSON_COMPACT) : NULL;
-    const char *p[6] = {str_or_null(body, "name"),
+    const char *certify = json_is_true(json_object_get(body, "require_certificate")) ? "t" : "f";
+    const char *p[7] = {str_or_null(body, "name"),
                         str_or_null(body, "profile_rule"),
                         str_or_null(body, "upgrade_rule"),
                         str_or_null(body, "short_code"),
                         params_text,
-                        urls_text};
+                        urls_text,
+                        certify};
     ztp_tenant_call(req, who, &SQL_CREATE, p, NULL, NULL);
     free(urls_text);
     free(params_text);
@@ -201,8 +206,8 @@ void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
         json_decref(body);
         return;
     }
-    static const char *const known[] = {"name",       "profile_rule", "upgrade_rule",
-                                        "short_code", "params",       "vendor_urls"};
+    static const char *const known[] = {"name",   "profile_rule", "upgrade_rule",       "short_code",
+                                        "params", "vendor_urls",  "require_certificate"};
     text = ztp_json_pick(body, known, sizeof(known) / sizeof(known[0]));
     const char *p[2] = {id, text};
     ztp_tenant_call(req, who, &SQL_UPDATE, p, NULL, NULL);

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define MAX_INFLIGHT 1
-#define NCOLS 7
+#define NCOLS 8
 #define MAX_BATCH 2048
 
 /*
@@ -29,7 +29,8 @@
  * concurrent batches lock rows in the same order; each device updated through
  * the state machine's table, its old status kept in previous_status for the
  * event (an UPDATE sees the old row in SET, not in RETURNING); the status
- * changes kept as events; and one row back per request. A /boot request
+ * changes kept as events; and one row back per request. Each request says
+ * whether a verified device certificate named its MAC. A /boot request
  * names the vendor (`want`) whose URL the profile must hold: a profile
  * without it is no profile for that phone, so it moves to pending, and the
  * answer carries vendor_urls for the renderer.
@@ -41,39 +42,53 @@
     "coalesce((SELECT t.to_status FROM status_transitions t WHERE t.from_status = d.status AND t.event ="    \
     " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN NOT " HAS_PROFILE " THEN 'ask_no_profile'"    \
     " ELSE 'ask_with_profile' END), d.status)"
+/* The device's profile answers only a verified certificate naming it: its
+ * requests without one are answered as an unknown MAC's and recorded
+ * nowhere, neither contact nor status nor event. `guarded` (the profiles
+ * that require a certificate) is read once per batch from a partial index
+ * and is usually empty, so an ordinary device costs a look into an empty
+ * set, not another index probe. */
+#define GUARDED "coalesce(d.profile_id IN (SELECT id FROM guarded), false)"
 ZTP_SQL(
-    SQL_BATCH, 7,
+    SQL_BATCH, NCOLS,
     "WITH req AS (\n"
     "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[],\n"
-    "                           $7::text[])\n"
-    "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, want, ord)\n"
+    "                           $7::text[], $8::boolean[])\n"
+    "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, want, certified, ord)\n"
+    "), guarded AS (\n"
+    "    SELECT id FROM profiles WHERE require_certificate\n"
     "), agg AS (\n"
-    "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, want,\n"
-    "           count(*) OVER (PARTITION BY mac) AS n\n"
-    "    FROM req ORDER BY mac, ord DESC\n"
+    "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, want, certified,\n"
+    "           count(*) OVER (PARTITION BY mac) AS n,\n"
+    "           count(*) FILTER (WHERE certified) OVER (PARTITION BY mac) AS n_certified\n"
+    "    FROM req ORDER BY mac, certified DESC, ord DESC\n"
     "), upd AS (\n"
     "    UPDATE devices d SET\n"
-    "        contacts = d.contacts + a.n, last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
+    "        contacts = d.contacts + CASE WHEN " GUARDED " THEN a.n_certified ELSE a.n END,\n"
+    "        last_contact_at = now(), last_addr = a.addr, user_agent = a.ua,\n"
     "        ua_vendor = a.vendor, ua_model = coalesce(a.model, d.ua_model),\n"
-    "        ua_firmware = coalesce(a.firmware, d.ua_firmware),\n"
+    "        ua_firmware = coalesce(a.firmware, d.ua_firmware), last_contact_certified = a.certified,\n"
     "        previous_status = d.status,\n"
     "        status = " NEXT_STATUS ",\n"
     "        status_changed_at = CASE WHEN " NEXT_STATUS
     " <> d.status THEN now() ELSE d.status_changed_at END\n"
-    "    FROM agg a WHERE d.mac = a.mac\n"
-    "    RETURNING d.mac, d.previous_status AS was, d.status AS now_status, d.provider_id, d.profile_id\n"
+    "    FROM agg a WHERE d.mac = a.mac AND (a.n_certified > 0 OR NOT " GUARDED ")\n"
+    "    RETURNING d.mac, d.previous_status AS was, d.status AS now_status, d.provider_id, d.profile_id,\n"
+    "              " GUARDED " AS guarded\n"
     "), events AS (\n"
     "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
     "    SELECT u.mac, u.provider_id, u.was, u.now_status, 'redirect' FROM upd u WHERE u.was <> "
     "u.now_status\n"
     ")\n"
     "SELECT r.ord::int,\n"
-    "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
+    "       CASE WHEN u.mac IS NULL OR (u.guarded AND NOT r.certified) THEN 'unknown'\n"
+    "            WHEN u.provider_id IS NULL THEN 'released'\n"
     "            WHEN u.profile_id IS NULL OR (r.want IS NOT NULL AND NOT p.vendor_urls ? r.want)\n"
     "            THEN 'no_profile' ELSE 'ok' END,\n"
     "       p.profile_rule, p.upgrade_rule, p.params::text, p.vendor_urls::text\n"
     "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
-    "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n");
+    "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n"
+    "                         AND (r.certified OR NOT u.guarded)\n");
 
 typedef struct waiter {
     ztp_contact_cb cb;
@@ -209,7 +224,8 @@ static queue_t *this_queue(void)
 void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
 {
     queue_t *q = this_queue();
-    const char *values[NCOLS] = {c->mac, c->addr, c->ua, c->vendor, c->model, c->firmware, c->want};
+    const char *values[NCOLS] = {
+        c->mac, c->addr, c->ua, c->vendor, c->model, c->firmware, c->want, c->certified ? "t" : "f"};
 
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;

@@ -12,6 +12,7 @@ typedef struct ztp_contact {
     const char *model;    /* or NULL */
     const char *firmware; /* or NULL */
     const char *want;     /* /boot: the vendor whose URL the profile must hold to answer, or NULL */
+    int certified;        /* a verified device certificate names this MAC (ztp_certmac_names) */
 } ztp_contact_t;
 
 typedef enum ztp_contact_outcome {

@@ -7,6 +7,7 @@
  * be lost.
  */
 #include "handler.h"
+#include "certmac.h"
 #include "contacts.h"
 #include "mac.h"
 #include "profile.h"
@@ -166,6 +167,14 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     ztp_redirect_record(req, r->mac, ua_text, &ua, r->model, NULL, on_recorded, r);
 }
 
+/* Whether a verified device certificate names this (canonical) MAC: what a
+ * profile with require_certificate asks of /redirect and /boot alike. */
+static int certified_for(h2o_req_t *req, const char *mac)
+{
+    uint8_t bin[6];
+    return ztp_mac_parse(mac, strlen(mac), bin) == 0 && ztp_certmac_names(req, bin);
+}
+
 void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
                          const char *model, const char *want, ztp_contact_cb cb, void *arg)
 {
@@ -181,6 +190,7 @@ void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, c
                              .vendor = ua->vendor,
                              .model = model && model[0] ? model : NULL,
                              .firmware = ua->firmware[0] ? ua->firmware : NULL,
-                             .want = want};
+                             .want = want,
+                             .certified = certified_for(req, mac)};
     ztp_contacts_record(&contact, cb, arg);
 }

@@ -22,6 +22,10 @@ def nullable(schema):
 TIME = {"type": "string", "format": "date-time"}
 STR = {"type": "string"}
 UUID = {"type": "string", "format": "uuid"}
+REQUIRE_CERTIFICATE = {"type": "boolean", "default": False,
+                       "description": "answer this profile's devices (redirect, boot, activate) only over HTTPS with a "
+                                      "verified device certificate naming their MAC; others get the answer of an "
+                                      "unknown MAC and nothing is recorded"}
 MAC = {"type": "string", "pattern": "^[0-9a-f]{12}$"}
 WEBHOOK_EVENT = {"type": "string", "enum": ["device.status_changed", "device.claimed", "device.released",
                                              "code.redeemed", "import_job.finished", "transfer.accepted"]}
@@ -44,7 +48,7 @@ schemas = {
     "Profile": {
         "type": "object",
         "required": ["id", "name", "profile_rule", "upgrade_rule", "short_code", "params", "created_at", "updated_at",
-                     "vendor_urls"],
+                     "vendor_urls", "require_certificate"],
         "additionalProperties": False,
         "properties": {
             "id": UUID, "name": STR, "profile_rule": STR, "upgrade_rule": nullable(STR),
@@ -52,6 +56,7 @@ schemas = {
             "params": {"type": "object", "additionalProperties": STR},
             "created_at": TIME, "updated_at": TIME,
             "vendor_urls": VENDOR_URLS,
+            "require_certificate": REQUIRE_CERTIFICATE,
         },
     },
     "ProfileInput": {
@@ -63,19 +68,25 @@ schemas = {
             "upgrade_rule": {"type": ["string", "null"], "maxLength": 1024},
             "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
             "params": {"type": ["object", "null"], "maxProperties": 200,
-                       "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR},
+                       "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR,
+                       "description": "a name containing passw, pwd, secret or token (any case) needs "
+                                      "require_certificate: true (422 otherwise)"},
             "vendor_urls": dict(VENDOR_URLS, type=["object", "null"]),
+            "require_certificate": REQUIRE_CERTIFICATE,
         },
     },
     "Device": {
         "type": "object",
         "required": ["mac", "profile_id", "model", "serial", "status", "status_changed_at", "last_contact_at",
-                     "contacts", "created_at"],
+                     "contacts", "created_at", "certificate"],
         "additionalProperties": False,
         "properties": {
             "mac": MAC, "profile_id": nullable(UUID), "model": nullable(STR), "serial": nullable(STR),
             "status": STATUS, "status_changed_at": TIME, "last_contact_at": {"type": ["string", "null"], "format": "date-time"},
             "contacts": {"type": "integer", "minimum": 0}, "created_at": TIME,
+            "certificate": {"type": "boolean",
+                            "description": "whether the last contact came over HTTPS with a verified device "
+                                           "certificate naming this MAC"},
         },
     },
     "DeviceInput": {
@@ -248,7 +259,8 @@ paths = {
         "A phone asks who its provider is (suffix .xml or .json, or Accept chooses; XML by default)",
         {"200": {"description": "the provider's flat profile", "content": flat},
          "400": problem("malformed MAC"),
-         "404": problem("unknown MAC, released device, or no profile set yet")},
+         "404": problem("unknown MAC, released device, no profile set yet, or a profile that requires a "
+                        "device certificate this request did not present")},
         "phones", params=[pp("mac", {"type": "string"}, MAC_DOC + ", optionally followed by .xml or .json"),
                           qp("model", STR, "the phone's model ($PN)"), qp("sn", STR, "the phone's serial ($SN)")],
         auth=False, op_id="redirect")},
@@ -258,8 +270,9 @@ paths = {
                                 "profile of /redirect)",
                  "content": {"application/xml": {"schema": {"type": "string"}},
                              "text/plain": {"schema": {"type": "string"}}}},
-         "404": problem("a file openztp does not serve to this phone, an unknown MAC, a released device, or no "
-                        "profile (or no URL for this vendor) set yet")},
+         "404": problem("a file openztp does not serve to this phone, an unknown MAC, a released device, no "
+                        "profile (or no URL for this vendor) set yet, or a profile that requires a device "
+                        "certificate this request did not present")},
         "phones", params=[pp("file", {"type": "string"}, "a file name of the /boot table: $PSN.xml, {mac}.xml, "
                              "spa$PSN.cfg, {mac}.boot, y000000000000.boot, y0000000000{xx}.cfg, {mac}.cfg, "
                              "{MAC}-ztp.cfg, 000000000000.cfg, snom{model}.htm, snom{model}-{MAC}.htm, cfg{mac}, "
@@ -270,7 +283,8 @@ paths = {
         "A user typed a code on the phone: 16 digits, or # and 3 to 16 digits (a short code)",
         {"200": {"description": "bound; the same body as the redirect (JSON unless Accept asks for XML)",
                  "content": flat},
-         "400": problem("malformed code or MAC"), "403": problem("the code is bound to another MAC"),
+         "400": problem("malformed code or MAC"), "403": problem("the code is bound to another MAC, or its profile (or the device's) "
+                                        "requires a device certificate this request did not present"),
          "404": problem("no such code"), "409": problem("the device belongs to another provider"),
          "410": problem("expired, revoked, or redeemed by another device"),
          "429": problem("too many failed attempts from this address or for this MAC; see Retry-After")},

@@ -55,7 +55,7 @@ class ProviderApiTest(ServerTest):
         p = self.profile(self.a, upgrade_rule="http://fw/$PSN", short_code=str(uuid.uuid4().int)[:9],
                          params={"Resync_Periodic": "60"})
         self.assertEqual(set(p), {"id", "name", "profile_rule", "upgrade_rule", "short_code", "params",
-                                  "created_at", "updated_at", "vendor_urls"})
+                                  "created_at", "updated_at", "vendor_urls", "require_certificate"})
         self.assertEqual(p["params"], {"Resync_Periodic": "60"})
         self.assertRegex(p["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
         self.assertEqual(self.srv.get("/v1/profiles/" + p["id"], key=self.a).json(), p)
@@ -123,7 +123,7 @@ class ProviderApiTest(ServerTest):
         self.assertEqual(r.status, 201, r)
         d = r.json()
         self.assertEqual(set(d), {"mac", "profile_id", "model", "serial", "status", "status_changed_at",
-                                  "last_contact_at", "contacts", "created_at"})
+                                  "last_contact_at", "contacts", "created_at", "certificate"})
         self.assertEqual((d["mac"], d["status"], d["contacts"], d["serial"]), ("00562b050003", "open", 0, None))
         r = self.srv.put("/v1/devices/00562b050003", {"serial": "FCH1"}, key=self.a)
         self.assertEqual(r.status, 200, r)
