@@ -3,6 +3,7 @@ command in a temporary folder, and an HTTPS client that presents them."""
 import http.client
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -109,3 +110,28 @@ def https(port, method, path, cert=None, body=None, headers=None, source=None, t
         return resp
     finally:
         conn.close()
+
+
+def resumed_get(port, path, first_cert, version):
+    """GET path twice on two TLS connections of the given maximum version,
+    the second resuming the first's session (an abbreviated handshake, where
+    no certificate is sent): [(status, resumed), (status, resumed)]."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = version
+    ctx.load_cert_chain(first_cert[0], first_cert[1])
+    out, session = [], None
+    for c in (ctx, ctx):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with c.wrap_socket(raw, session=session) as tls:
+                tls.sendall(("GET %s HTTP/1.1\r\nHost: ztp\r\nConnection: close\r\n\r\n" % path).encode())
+                data = b""
+                while True:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                out.append((int(data.split(b" ", 2)[1]), tls.session_reused))
+                session = tls.session
+    return out

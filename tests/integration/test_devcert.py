@@ -7,7 +7,9 @@ import subprocess
 import threading
 import uuid
 
-from devcert_pki import Pki, https
+import ssl
+
+from devcert_pki import Pki, https, resumed_get
 from harness import ROOT, ServerTest, free_port, ztpd_cmd
 from provider_stub import Stub
 
@@ -139,6 +141,22 @@ class DeviceCertTest(ServerTest):
         r = self.redirect(mac, None, path="/redirect/%s.json")
         self.assertEqual(r.status, 404, r)
         self.assertNotIn(b"s3cret", r.body)
+
+    def test_a_resumed_session_keeps_its_certificate(self):
+        # phones reconnect with the session they had (TLS 1.2 session ids or
+        # 1.3 tickets): the proof of the first handshake carries over
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            mac = self.claim(self.guarded)
+            self.assertEqual(resumed_get(self.tls_port, "/redirect/%s.xml" % mac, self.cert_for(mac), version),
+                             [(200, False), (200, True)], version)
+            self.assertEqual(self.device(mac)["contacts"], 2)
+            # a session of another device's certificate proves nothing for this one,
+            # nor does one whose certificate failed verification, once resumed
+            other = self.claim(self.guarded)
+            for cert in (self.cert_for(mac), self.cert_for(other, ca=self.rogue)):
+                self.assertEqual(resumed_get(self.tls_port, "/redirect/%s.xml" % other, cert, version),
+                                 [(404, False), (404, True)], version)
+            self.assertEqual(self.device(other)["contacts"], 0)
 
     # --- refusals look like an unknown MAC and leave no trace -------------
 
