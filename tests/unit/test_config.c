@@ -55,6 +55,29 @@ static void trusted_proxies_match_by_prefix(void **state)
     unsetenv("ZTP_TRUSTED_PROXIES");
 }
 
+static void device_ca_must_be_readable_and_needs_the_https_listener(void **state)
+{
+    char err[256];
+    setenv("DATABASE_URL", "x", 1);
+    setenv("ZTP_DEVICE_CA", "/proc/self/status", 1);
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ZTP_DEVICE_CA needs the HTTPS listener"));
+    setenv("ZTP_TLS_LISTEN", "127.0.0.1:8443", 1);
+    setenv("ZTP_TLS_CERT", "/c.pem", 1);
+    setenv("ZTP_TLS_KEY", "/k.pem", 1);
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), 0);
+    assert_string_equal(ztp_config.device_ca, "/proc/self/status");
+    setenv("ZTP_DEVICE_CA", "/nonexistent/ca.pem", 1);
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ZTP_DEVICE_CA: cannot read /nonexistent/ca.pem"));
+    unsetenv("ZTP_DEVICE_CA");
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), 0);
+    assert_null(ztp_config.device_ca);
+    unsetenv("ZTP_TLS_LISTEN");
+    unsetenv("ZTP_TLS_CERT");
+    unsetenv("ZTP_TLS_KEY");
+}
+
 static void api_keys_round_trip_and_verify(void **state)
 {
     unsigned char master[32] = {1};
@@ -86,6 +109,7 @@ int main(void)
         cmocka_unit_test(hostport_parses_v4_v6_and_rejects_junk),
         cmocka_unit_test(secret_must_be_64_hex),
         cmocka_unit_test(trusted_proxies_match_by_prefix),
+        cmocka_unit_test(device_ca_must_be_readable_and_needs_the_https_listener),
         cmocka_unit_test(api_keys_round_trip_and_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
