@@ -228,6 +228,31 @@ class DeviceCertTest(ServerTest):
         self.assertEqual(self.redirect(mac, self.cert_for(mac)).status, 200)
         self.assertEqual(self.device(mac)["contacts"], 2)
 
+    # --- /boot ------------------------------------------------------------
+
+    def boot(self, mac, cert=None, tls=True):
+        headers = {"User-Agent": "Cisco-CP-8845-3PCC/11.3.1 (%s)" % mac}
+        if tls:
+            return https(self.tls_port, "GET", "/boot/%s.xml" % mac, cert=cert, headers=headers,
+                         source=self.source())
+        return self.srv.get("/boot/%s.xml" % mac, headers=headers, source=self.source())
+
+    def test_boot_answers_a_guarded_device_only_with_its_certificate(self):
+        mac = self.claim(self.guarded)
+        before = self.trace(mac)
+        for tls in (True, False):
+            unknown = self.boot(self.new_mac(), tls=tls)
+            self.assertEqual(unknown.status, 404, unknown)
+            for cert in ((None, self.cert_for(self.new_mac()), self.cert_for(mac, ca=self.rogue)) if tls else (None,)):
+                r = self.boot(mac, cert, tls)
+                self.assertEqual((r.status, r.headers.get("content-type"), r.body),
+                                 (404, unknown.headers.get("content-type"), unknown.body))
+        self.assertEqual(self.trace(mac), before)
+        r = self.boot(mac, self.cert_for(mac))
+        self.assertEqual(r.status, 200, r)
+        d = self.device(mac)
+        self.assertEqual((d["contacts"], d["status"], d["certificate"]), (1, "custom_pending", True))
+
     # --- /activate --------------------------------------------------------
 
     def activate(self, code, mac, cert=None, tls=False):
