@@ -117,6 +117,20 @@ static void schedule(queue_t *q)
         h2o_timeout_link(ztp_self->ctx.loop, &ztp_self->ctx.zero_timeout, &q->flush_entry);
 }
 
+/* The outcome column of SQL_BATCH, decoded in this one place. */
+static ztp_contact_outcome_t outcome_of(const char *text)
+{
+    static const struct {
+        const char *text;
+        ztp_contact_outcome_t outcome;
+    } names[] = {
+        {"ok", ZTP_CONTACT_OK}, {"released", ZTP_CONTACT_RELEASED}, {"no_profile", ZTP_CONTACT_NO_PROFILE}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(text, names[i].text) == 0)
+            return names[i].outcome;
+    return ZTP_CONTACT_UNKNOWN;
+}
+
 static void on_batch(void *arg, const ztp_db_res_t *res)
 {
     batch_t *b = arg;
@@ -132,12 +146,15 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
         if (ord < 0 || (size_t)ord >= b->n || answered[ord])
             continue;
         answered[ord] = 1;
-        b->waiters[ord].cb(b->waiters[ord].arg, 1, PQgetvalue(r, i, 1), ztp_db_val(r, i, 2),
-                           ztp_db_val(r, i, 3), ztp_db_val(r, i, 4));
+        ztp_contact_answer_t a = {outcome_of(PQgetvalue(r, i, 1)), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
+                                  ztp_db_val(r, i, 4)};
+        b->waiters[ord].cb(b->waiters[ord].arg, &a);
     }
     for (size_t i = 0; i < b->n; i++)
-        if (!answered[i])
-            b->waiters[i].cb(b->waiters[i].arg, 0, NULL, NULL, NULL, NULL);
+        if (!answered[i]) {
+            ztp_contact_answer_t a = {ZTP_CONTACT_UNAVAILABLE};
+            b->waiters[i].cb(b->waiters[i].arg, &a);
+        }
     free(answered);
     free(b);
 }

@@ -13,12 +13,25 @@ typedef struct ztp_contact {
     const char *firmware; /* or NULL */
 } ztp_contact_t;
 
-/* The answer for one contact once its batch has committed: ok is 0 when the
- * database could not be reached (answer 503); outcome is "ok", "unknown",
- * "released" or "no_profile"; rule, upgrade and params (JSON text) are set
- * for "ok". The strings live until the callback returns. */
-typedef void (*ztp_contact_cb)(void *arg, int ok, const char *outcome, const char *rule, const char *upgrade,
-                               const char *params);
+typedef enum {
+    ZTP_CONTACT_OK,         /* claimed, with a profile: answer 200 */
+    ZTP_CONTACT_UNKNOWN,    /* no such device */
+    ZTP_CONTACT_RELEASED,   /* known, owned by nobody */
+    ZTP_CONTACT_NO_PROFILE, /* claimed, profile not set yet */
+    ZTP_CONTACT_UNAVAILABLE /* the database could not be reached: answer 503 */
+} ztp_contact_outcome_t;
+
+/* The answer for one contact once its batch has committed. rule, upgrade
+ * and params (JSON text) are set for ZTP_CONTACT_OK; they live until the
+ * callback returns. */
+typedef struct ztp_contact_answer {
+    ztp_contact_outcome_t outcome;
+    const char *rule;
+    const char *upgrade;
+    const char *params;
+} ztp_contact_answer_t;
+
+typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_answer_t *answer);
 
 /* Records a contact and looks its device up, together with every other
  * contact of this thread that arrives while earlier batches are in flight:

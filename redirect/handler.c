@@ -5,11 +5,15 @@
  * batch of phones (contacts.c), and the answer leaves only after that
  * transaction has committed: a 200 is never sent for a contact that could
  * be lost.
+ *
+ * Misses are counted per source (scan.c): past the limit, a source gets 429
+ * before anything reaches the database.
  */
 #include "handler.h"
 #include "contacts.h"
 #include "mac.h"
 #include "profile.h"
+#include "scan.h"
 #include "useragent.h"
 
 #include "../services/db.h"
@@ -20,7 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OUT_OK, OUT_UNKNOWN, OUT_RELEASED, OUT_NO_PROFILE, OUT_BAD_MAC, OUT_UNAVAILABLE, OUT_COUNT };
+enum {
+    OUT_OK,
+    OUT_UNKNOWN,
+    OUT_RELEASED,
+    OUT_NO_PROFILE,
+    OUT_BAD_MAC,
+    OUT_UNAVAILABLE,
+    OUT_LIMITED,
+    OUT_COUNT
+};
 static int outcome_metric[OUT_COUNT];
 
 typedef struct redirect {
@@ -29,13 +42,15 @@ typedef struct redirect {
     char mac[13];
     char model[48];
     char serial[48];
+    unsigned char addr[16];
 } redirect_t;
 
 void ztp_redirect_init(void)
 {
-    static const char *const labels[OUT_COUNT] = {"outcome=\"ok\"",       "outcome=\"unknown\"",
-                                                  "outcome=\"released\"", "outcome=\"no_profile\"",
-                                                  "outcome=\"bad_mac\"",  "outcome=\"unavailable\""};
+    static const char *const labels[OUT_COUNT] = {
+        "outcome=\"ok\"",      "outcome=\"unknown\"",     "outcome=\"released\"",    "outcome=\"no_profile\"",
+        "outcome=\"bad_mac\"", "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
+    ztp_scan_init();
     for (int i = 0; i < OUT_COUNT; i++)
         outcome_metric[i] =
             ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
@@ -71,29 +86,53 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
     json_decref(params);
 }
 
-static void on_recorded(void *arg, int ok, const char *outcome, const char *rule, const char *upgrade,
-                        const char *params)
+/* A miss: 404, unless the source has gone past its limit meanwhile. */
+static void answer_miss(h2o_req_t *req, const redirect_t *r, int outcome, const char *detail)
+{
+    uint64_t wait = ztp_scan_miss(r->addr);
+    if (req == NULL)
+        return;
+    if (wait > 0) {
+        ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+        ztp_scan_refuse(req, wait);
+        return;
+    }
+    ztp_metrics_inc(outcome_metric[outcome]);
+    ztp_http_problem(req, 404, detail);
+}
+
+static void on_recorded(void *arg, const ztp_contact_answer_t *a)
 {
     redirect_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
+    uint64_t wait;
 
-    if (req == NULL) {
-        /* the client left; its contact was recorded all the same */
-    } else if (!ok) {
-        ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
-        ztp_http_unavailable(req);
-    } else if (strcmp(outcome, "ok") == 0) {
-        ztp_metrics_inc(outcome_metric[OUT_OK]);
-        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, rule, upgrade, params);
-    } else if (strcmp(outcome, "released") == 0) {
-        ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
-        ztp_http_problem(req, 404, "no provider claims this device");
-    } else if (strcmp(outcome, "no_profile") == 0) {
-        ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
-        ztp_http_problem(req, 404, "this device's provider has not set its profile yet; retry later");
-    } else {
-        ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
-        ztp_http_problem(req, 404, "unknown device");
+    switch (a->outcome) {
+    case ZTP_CONTACT_UNAVAILABLE:
+        if (req != NULL) {
+            ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
+            ztp_http_unavailable(req);
+        }
+        break;
+    case ZTP_CONTACT_OK:
+        if (req == NULL) {
+            /* the client left; its contact was recorded all the same */
+        } else if ((wait = ztp_scan_wait(r->addr)) > 0) {
+            /* the source went past its limit while this was in flight: a burst learns no more */
+            ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+            ztp_scan_refuse(req, wait);
+        } else {
+            ztp_metrics_inc(outcome_metric[OUT_OK]);
+            ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, a->rule, a->upgrade,
+                                      a->params);
+        }
+        break;
+    case ZTP_CONTACT_RELEASED: answer_miss(req, r, OUT_RELEASED, "no provider claims this device"); break;
+    case ZTP_CONTACT_NO_PROFILE:
+        answer_miss(req, r, OUT_NO_PROFILE,
+                    "this device's provider has not set its profile yet; retry later");
+        break;
+    case ZTP_CONTACT_UNKNOWN: answer_miss(req, r, OUT_UNKNOWN, "unknown device"); break;
     }
     free(r);
 }
@@ -120,8 +159,18 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     unsigned char addrbin[16];
     ztp_ua_t ua;
     redirect_t *r;
-
+    uint64_t wait;
     int json;
+
+    if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0) {
+        strcpy(addr, "0.0.0.0");
+        memset(addrbin, 0, sizeof(addrbin));
+    }
+    if ((wait = ztp_scan_wait(addrbin)) > 0) {
+        ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+        ztp_scan_refuse(req, wait);
+        return;
+    }
 
     if (seg.len > 4 && memcmp(seg.base + seg.len - 4, ".xml", 4) == 0) {
         json = 0;
@@ -138,11 +187,10 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
         return;
     }
     r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        ztp_http_unavailable(req);
-        return;
-    }
+    if (r == NULL)
+        abort(); /* as h2o_mem_alloc does */
     r->json = json;
+    memcpy(r->addr, addrbin, sizeof(addrbin));
     ztp_mac_format(mac, r->mac);
     ua_text = ztp_http_get_header(req, H2O_TOKEN_USER_AGENT);
     ztp_ua_parse(ua_text, ua_text ? strlen(ua_text) : 0, &ua);
@@ -150,9 +198,6 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     strcpy(r->serial, ua.serial);
     query_field(req, "model", r->model, sizeof(r->model));
     query_field(req, "sn", r->serial, sizeof(r->serial));
-    if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0)
-        strcpy(addr, "0.0.0.0");
-
     char clean_ua[ZTP_UA_MAX + 1];
     ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
 

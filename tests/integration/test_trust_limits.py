@@ -1,4 +1,4 @@
-"""Issue 10: activation limits that hold.
+"""Issue 10: scanning limits and activation limits that hold.
 
 Each test speaks from loopback addresses of its own (127.x.y.z are all local)
 so that the per-source limits of one test never touch another.
@@ -82,6 +82,47 @@ class Base(ServerTest):
         return r.json()
 
 
+class ScanningTest(Base):
+    def test_21st_miss_from_one_address_is_429_while_200s_from_another_never_are(self):
+        p = self.profile(self.a)
+        good = ["0056bb%06x" % (uuid.uuid4().int & 0xffffff) for _ in range(50)]
+        for m in good:
+            self.claim(self.a, m, p)
+        scanner, office = self.src(1), self.src(2)
+        for i in range(20):
+            self.assertProblem(self.srv.get("/redirect/%s.xml" % self.mac(), source=scanner), 404)
+        r = self.srv.get("/redirect/%s.xml" % self.mac(), source=scanner)
+        self.assertProblem(r, 429)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
+        # blocked means every request from there, a claimed device's included
+        self.assertProblem(self.srv.get("/redirect/%s.xml" % good[0], source=scanner), 429)
+        self.assertProblem(self.srv.get("/redirect/zz.xml", source=scanner), 429)
+        # an office booting 50 phones behind one address, twice: 200s never count
+        for _ in range(2):
+            for m in good:
+                self.assertEqual(self.srv.get("/redirect/%s.xml" % m, source=office).status, 200)
+        self.assertRegex(self.srv.get("/metrics").text, r'ztp_redirects_total\{outcome="rate_limited"\} [1-9]')
+
+    def test_a_blocked_source_reaches_nothing_behind_the_limit(self):
+        p = self.profile(self.a)
+        m = self.mac()
+        self.claim(self.a, m, p)
+        scanner = self.src(3)
+        for i in range(20):
+            self.srv.get("/redirect/%s.xml" % self.mac(), source=scanner)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % m, source=scanner).status, 429)
+        d = self.srv.get("/v1/devices/" + m, key=self.a).json()
+        self.assertEqual((d["contacts"], d["status"]), (0, "open"))  # nothing recorded
+
+    def test_a_burst_of_misses_sent_at_once_gets_at_most_20_404s(self):
+        scanner = self.src(4)
+        macs = [self.mac() for _ in range(60)]
+        results = in_parallel(60, lambda i: self.srv.get("/redirect/%s.xml" % macs[i], source=scanner).status)
+        self.assertEqual(set(results) - {404, 429}, set(), results)
+        self.assertLessEqual(results.count(404), 20, results)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % self.mac(), source=scanner).status, 429)
+
+
 class ProxiedLimitsTest(Base):
     """Behind a trusted proxy (127.29.0.1, and 10.0.0.0/8 inside): the client is
     the right-most untrusted address across every X-Forwarded-For line."""
@@ -117,6 +158,14 @@ class ProxiedLimitsTest(Base):
         r = self.srv.post("/activate", {"code": "1" * 16, "mac": self.mac()}, source=self.PROXY,
                           headers={"X-Forwarded-For": "2001:db8:5:7::1"})
         self.assertProblem(r, 404)
+        # scanning too: 20 misses spread over one /64 block it
+        for i in range(20):
+            r = self.srv.get("/redirect/%s.xml" % self.mac(), source=self.PROXY,
+                             headers={"X-Forwarded-For": "2001:db8:9:9::%x" % (i + 1)})
+            self.assertProblem(r, 404)
+        r = self.srv.get("/redirect/%s.xml" % self.mac(), source=self.PROXY,
+                         headers={"X-Forwarded-For": "2001:db8:9:9:1234::1"})
+        self.assertProblem(r, 429)
 
 
 class ActivationLimitsTest(Base):
