@@ -31,10 +31,10 @@
 #define SWEEP_MS (3600 * 1000)
 
 ZTP_SQL(SQL_REDEEM_CODE, 4,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model"
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_code($1, $2, $3::macaddr, $4)");
 ZTP_SQL(SQL_REDEEM_SHORT, 3,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model"
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_short($1, $2::macaddr, $3)");
 ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
 
@@ -104,7 +104,11 @@ static int outcome_of(const char *text)
     static const struct {
         const char *text;
         int outcome;
-    } names[] = {{"ok", AC_OK}, {"forbidden", AC_FORBIDDEN}, {"conflict", AC_CONFLICT}, {"gone", AC_GONE}};
+    } names[] = {{"ok", AC_OK},
+                 {"forbidden", AC_FORBIDDEN},
+                 {"conflict", AC_CONFLICT},
+                 {"gone", AC_GONE},
+                 {"limited", AC_LIMITED}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(text, names[i].text) == 0)
             return names[i].outcome;
@@ -121,7 +125,7 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
                                        : AC_NOT_FOUND;
 
     /* settled whether or not the client is still there */
-    if (outcome == AC_OK || outcome == AC_UNAVAILABLE)
+    if (outcome == AC_OK || outcome == AC_UNAVAILABLE || outcome == AC_LIMITED)
         refund(r);
     if (req == NULL)
         goto done;
@@ -130,12 +134,16 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
         const char *model = ztp_db_val(pg, 0, 4);
         ztp_metrics_inc(outcome_metric[AC_OK]);
         ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
-                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
+                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3),
+                                  ztp_db_val(pg, 0, 5));
         break;
     }
     case AC_UNAVAILABLE:
         ztp_metrics_inc(outcome_metric[AC_UNAVAILABLE]);
         ztp_http_unavailable(req);
+        break;
+    case AC_LIMITED:
+        too_many(req, 0, "this short code has claimed as many new devices as it may this hour; retry later");
         break;
     case AC_FORBIDDEN: refuse(req, AC_FORBIDDEN, 403, "this code may not be used for this device"); break;
     case AC_CONFLICT: refuse(req, AC_CONFLICT, 409, "this device belongs to another provider"); break;

@@ -62,9 +62,10 @@ ZTP_SQL(
     "SELECT r.ord::int,\n"
     "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
     "            WHEN u.profile_id IS NULL THEN 'no_profile' ELSE 'ok' END,\n"
-    "       p.profile_rule, p.upgrade_rule, p.params::text\n"
+    "       p.profile_rule, p.upgrade_rule, p.params::text, encode(pr.url_token_key, 'hex')\n"
     "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
-    "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n");
+    "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n"
+    "     LEFT JOIN providers pr ON pr.id = p.provider_id\n");
 
 typedef struct waiter {
     ztp_contact_cb cb;
@@ -147,7 +148,7 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
             continue;
         answered[ord] = 1;
         ztp_contact_answer_t a = {outcome_of(PQgetvalue(r, i, 1)), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
-                                  ztp_db_val(r, i, 4)};
+                                  ztp_db_val(r, i, 4), ztp_db_val(r, i, 5)};
         b->waiters[ord].cb(b->waiters[ord].arg, &a);
     }
     for (size_t i = 0; i < b->n; i++)

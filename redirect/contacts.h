@@ -21,14 +21,15 @@ typedef enum {
     ZTP_CONTACT_UNAVAILABLE /* the database could not be reached: answer 503 */
 } ztp_contact_outcome_t;
 
-/* The answer for one contact once its batch has committed. rule, upgrade
- * and params (JSON text) are set for ZTP_CONTACT_OK; they live until the
- * callback returns. */
+/* The answer for one contact once its batch has committed. rule, upgrade,
+ * params (JSON text) and token_key (the provider's URL token key, 64 hex
+ * digits) are set for ZTP_CONTACT_OK; they live until the callback returns. */
 typedef struct ztp_contact_answer {
     ztp_contact_outcome_t outcome;
     const char *rule;
     const char *upgrade;
     const char *params;
+    const char *token_key;
 } ztp_contact_answer_t;
 
 typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_answer_t *answer);

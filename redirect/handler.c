@@ -21,6 +21,7 @@
 #include "../services/metrics.h"
 #include "../services/server.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,10 +70,39 @@ int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
     return json ? 1 : xml ? 0 : default_json;
 }
 
+/* rule, upgrade and params with $(ZTP_TOKEN) replaced by the device's token */
+typedef struct tokenized {
+    ztp_buf_t rule, upgrade, params;
+} tokenized_t;
+
+static void tokenize(tokenized_t *t, const char *token_key, const char *mac, const char **rule,
+                     const char **upgrade, const char **params_text)
+{
+    unsigned char key[32];
+    char token[33];
+    if (token_key == NULL ||
+        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) != 0)
+        return;
+    ztp_profile_token(key, mac, token);
+    sodium_memzero(key, sizeof(key));
+    ztp_profile_expand_token(&t->rule, *rule, token);
+    *rule = t->rule.p;
+    if (*upgrade != NULL) {
+        ztp_profile_expand_token(&t->upgrade, *upgrade, token);
+        *upgrade = t->upgrade.p;
+    }
+    if (*params_text != NULL) {
+        ztp_profile_expand_token(&t->params, *params_text, token); /* hex digits need no JSON escaping */
+        *params_text = t->params.p;
+    }
+}
+
 void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
                                const char *serial, const char *rule, const char *upgrade,
-                               const char *params_text)
+                               const char *params_text, const char *token_key)
 {
+    tokenized_t t = {0};
+    tokenize(&t, token_key, mac, &rule, &upgrade, &params_text);
     json_t *params = params_text ? json_loads(params_text, 0, NULL) : NULL;
     if (json) {
         ztp_phone_facts_t f = {mac, model, serial};
@@ -84,6 +114,9 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
         ztp_buf_free(&b);
     }
     json_decref(params);
+    ztp_buf_free(&t.rule);
+    ztp_buf_free(&t.upgrade);
+    ztp_buf_free(&t.params);
 }
 
 /* A miss: 404, unless the source has gone past its limit meanwhile. */
@@ -124,7 +157,7 @@ static void on_recorded(void *arg, const ztp_contact_answer_t *a)
         } else {
             ztp_metrics_inc(outcome_metric[OUT_OK]);
             ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, a->rule, a->upgrade,
-                                      a->params);
+                                      a->params, a->token_key);
         }
         break;
     case ZTP_CONTACT_RELEASED: answer_miss(req, r, OUT_RELEASED, "no provider claims this device"); break;

@@ -1,8 +1,10 @@
-"""Issue 10: scanning limits and activation limits that hold.
+"""Issue 10: scanning limits, activation limits that hold, short-code bounds,
+per-device URL tokens, and owners who never see each other's time.
 
 Each test speaks from loopback addresses of its own (127.x.y.z are all local)
 so that the per-source limits of one test never touch another.
 """
+import hashlib
 import http.client
 import json
 import threading
@@ -52,6 +54,10 @@ def in_parallel(n, fn):
     for t in threads:
         t.join(120)
     return results
+
+
+def token(key_hex, mac):
+    return hashlib.blake2b(mac.encode(), key=bytes.fromhex(key_hex), digest_size=16).hexdigest()
 
 
 class Base(ServerTest):
@@ -199,3 +205,207 @@ class ActivationLimitsTest(Base):
         for i in range(10):
             self.srv.post("/activate", "{", source=src)
         self.assertProblem(self.srv.post("/activate", "{", source=src), 429)
+
+
+class ShortCodeBoundsTest(Base):
+    def redeem(self, p, mac, host):
+        return self.srv.post("/activate", {"code": "#" + p["short_code"], "mac": mac}, source=self.src(host))
+
+    def test_bounds_are_validated_and_returned(self):
+        p = self.profile(self.a)
+        self.assertEqual((p["short_code_prefixes"], p["short_code_hourly_claims"]), (None, 100))
+        for bad, field in (({"short_code_prefixes": ["00562"]}, "short_code_prefixes.0"),
+                           ({"short_code_prefixes": ["00562b", "0056zz"]}, "short_code_prefixes.1"),
+                           ({"short_code_prefixes": ["00562b0436151"]}, "short_code_prefixes.0"),
+                           ({"short_code_prefixes": []}, "short_code_prefixes"),
+                           ({"short_code_prefixes": "00562b"}, "short_code_prefixes"),
+                           ({"short_code_hourly_claims": -1}, "short_code_hourly_claims"),
+                           ({"short_code_hourly_claims": "5"}, "short_code_hourly_claims"),
+                           ({"short_code_hourly_claims": 1.5}, "short_code_hourly_claims"),
+                           ({"short_code_hourly_claims": None}, "short_code_hourly_claims")):
+            body = dict({"name": "v-" + uuid.uuid4().hex[:6], "profile_rule": RULE}, **bad)
+            problem = self.assertProblem(self.srv.post("/v1/profiles", body, key=self.a), 422)
+            self.assertIn(field, [e["field"] for e in problem["errors"]], bad)
+            problem = self.assertProblem(self.srv.patch("/v1/profiles/" + p["id"], bad, key=self.a), 422)
+            self.assertIn(field, [e["field"] for e in problem["errors"]], bad)
+        q = self.profile(self.a, short_code_prefixes=["00562B", "0004f2a1"], short_code_hourly_claims=0)
+        self.assertEqual((q["short_code_prefixes"], q["short_code_hourly_claims"]), (["00562b", "0004f2a1"], 0))
+        r = self.srv.patch("/v1/profiles/" + q["id"], {"short_code_prefixes": None, "short_code_hourly_claims": 7},
+                           key=self.a)
+        self.assertEqual((r.json()["short_code_prefixes"], r.json()["short_code_hourly_claims"]), (None, 7))
+        listed = self.srv.get("/v1/profiles", key=self.a).json()["items"]
+        self.assertTrue(all("short_code_prefixes" in x and "short_code_hourly_claims" in x for x in listed))
+
+    def test_a_mac_outside_the_prefixes_is_403(self):
+        p = self.profile(self.a, short_code=str(uuid.uuid4().int)[:10], short_code_prefixes=["00562b", "0004f2a1"])
+        self.assertEqual(self.redeem(p, "00562b%06x" % (uuid.uuid4().int & 0xffffff), 1).status, 200)
+        self.assertEqual(self.redeem(p, "0004f2a1%04x" % (uuid.uuid4().int & 0xffff), 1).status, 200)
+        outside = "0004f2b1%04x" % (uuid.uuid4().int & 0xffff)
+        self.assertProblem(self.redeem(p, outside, 2), 403)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE mac = '%s'" % outside), "0")
+
+    def test_hourly_claims_bound_new_devices_only(self):
+        p = self.profile(self.a, short_code=str(uuid.uuid4().int)[:11], short_code_hourly_claims=3)
+        for i in range(3):
+            self.assertEqual(self.redeem(p, self.mac(), 3).status, 200)
+        r = self.redeem(p, self.mac(), 3)
+        self.assertProblem(r, 429)
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
+        # the provider's own devices are still re-pointed past the bound
+        own = self.mac()
+        self.claim(self.a, own)
+        self.assertEqual(self.redeem(p, own, 3).status, 200)
+        self.assertEqual(self.srv.get("/v1/devices/" + own, key=self.a).json()["profile_id"], p["id"])
+
+    def test_hourly_claims_hold_under_concurrency(self):
+        p = self.profile(self.a, short_code=str(uuid.uuid4().int)[:12], short_code_hourly_claims=5)
+        macs = [self.mac() for _ in range(20)]
+        results = in_parallel(20, lambda i: self.redeem(p, macs[i], 20 + i).status)
+        self.assertEqual(results.count(200), 5, results)
+        self.assertEqual(results.count(429), 15, results)
+
+    def test_zero_claims_only_repoints_the_providers_own_devices(self):
+        p = self.profile(self.a, short_code=str(uuid.uuid4().int)[:13], short_code_hourly_claims=0)
+        self.assertProblem(self.redeem(p, self.mac(), 4), 403)
+        own = self.mac()
+        self.claim(self.a, own)
+        self.assertEqual(self.redeem(p, own, 4).status, 200)
+        other = self.mac()
+        self.claim(self.b, other)
+        self.assertProblem(self.redeem(p, other, 5), 409)
+
+
+class UrlTokenTest(Base):
+    def test_tokens_match_blake2b_before_and_after_rotation(self):
+        k = self.srv.get("/v1/url-token-key", key=self.a)
+        self.assertEqual(k.status, 200, k)
+        first = k.json()
+        self.assertRegex(first["key"], r"^[0-9a-f]{64}$")
+        self.assertEqual((first["previous_key"], first["rotated_at"]), (None, None))
+        self.assertNotEqual(self.srv.get("/v1/url-token-key", key=self.b).json()["key"], first["key"])
+
+        p = self.profile(self.a, profile_rule="https://prov.example/$MA/$(ZTP_TOKEN).xml?t=$(ZTP_TOKEN)",
+                         upgrade_rule="http://fw.example/$(ZTP_TOKEN)/$PSN.bin",
+                         params={"Token": "x$(ZTP_TOKEN)", "Plain": "$(OTHER)"},
+                         short_code=str(uuid.uuid4().int)[:9])
+        mac = self.mac()
+        self.claim(self.a, mac, p)
+
+        def check(key_hex):
+            t = token(key_hex, mac)
+            x = self.srv.get("/redirect/%s.xml" % mac, source=self.src(1))
+            self.assertEqual(x.status, 200, x)
+            self.assertIn('<Profile_Rule ua="na">https://prov.example/$MA/%s.xml?t=%s</Profile_Rule>' % (t, t), x.text)
+            self.assertIn('<Upgrade_Rule ua="na">http://fw.example/%s/$PSN.bin</Upgrade_Rule>' % t, x.text)
+            self.assertIn('<Token ua="na">x%s</Token>' % t, x.text)
+            self.assertIn('<Plain ua="na">$(OTHER)</Plain>', x.text)
+            j = self.srv.get("/redirect/%s.json" % mac, source=self.src(1)).json()
+            self.assertEqual(j["profile_rule"], "https://prov.example/$MA/%s.xml?t=%s" % (t, t))
+            self.assertEqual(j["url"], "https://prov.example/%s/%s.xml?t=%s" % (mac, t, t))
+            self.assertEqual(j["params"]["Token"], "x" + t)
+            a = self.srv.post("/activate", {"code": "#" + p["short_code"], "mac": mac}, source=self.src(2))
+            self.assertEqual(a.status, 200, a)
+            self.assertEqual(a.json()["url"], j["url"])
+            code = self.srv.post("/v1/activation-codes", {"profile_id": p["id"]}, key=self.a).json()["items"][0]
+            fresh = self.mac()
+            a = self.srv.post("/activate", {"code": code["code"], "mac": fresh}, source=self.src(2),
+                              headers={"Accept": "application/xml"})
+            self.assertIn(token(key_hex, fresh), a.text)
+
+        check(first["key"])
+        r = self.srv.post("/v1/url-token-key", key=self.a)
+        self.assertEqual(r.status, 201, r)
+        second = r.json()
+        self.assertRegex(second["key"], r"^[0-9a-f]{64}$")
+        self.assertNotEqual(second["key"], first["key"])
+        self.assertEqual(second["previous_key"], first["key"])
+        self.assertRegex(second["rotated_at"], r"^\d{4}-\d\d-\d\dT")
+        self.assertEqual(self.srv.get("/v1/url-token-key", key=self.a).json(), second)
+        check(second["key"])
+        audit = self.srv.get("/v1/audit-events?limit=1000", key=self.a)
+        self.assertIn("url_token_key.rotate", audit.text)
+        for k in (first["key"], second["key"]):
+            self.assertNotIn(k, audit.text)
+            self.assertNotIn(k, self.srv.stdout() + self.srv.stderr())
+        # the other provider's key did not move
+        self.assertIsNone(self.srv.get("/v1/url-token-key", key=self.b).json()["previous_key"])
+        self.assertProblem(self.srv.get("/v1/url-token-key"), 401)
+
+
+class OwnersTest(Base):
+    """A new owner starts with contacts 0, no last contact, address, User-Agent or events from before."""
+
+    def history_under_a(self, mac):
+        p = self.profile(self.a)
+        self.claim(self.a, mac, p)
+        for _ in range(3):
+            r = self.srv.get("/redirect/%s.xml?model=CP-7841" % mac, source=self.src(1),
+                             headers={"User-Agent": "Cisco-CP-8845-3PCC/11.3.1 (%s)" % mac})
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.srv.post("/v1/devices/%s/status" % mac, {"status": "acquired"}, key=self.a).status, 200)
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.a).status, 204)
+        # the phone asks while nobody owns it
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % mac, source=self.src(1)).status, 404)
+
+    def assertFresh(self, key, mac, contacts=0):
+        d = self.srv.get("/v1/devices/" + mac, key=key).json()
+        self.assertEqual(d["contacts"], contacts, d)
+        if contacts == 0:
+            self.assertIsNone(d["last_contact_at"], d)
+        row = self.pg.psql(self.db, "SELECT coalesce(host(last_addr), '-'), coalesce(user_agent, '-'),"
+                                    " coalesce(ua_vendor, '-'), coalesce(ua_model, '-'), coalesce(ua_firmware, '-'),"
+                                    " coalesce(previous_status, '-') FROM devices WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "-|-|-|-|-|-")
+        events = self.srv.get("/v1/devices/%s/events" % mac, key=key).json()["items"]
+        self.assertEqual(len(events), 1, events)
+        self.assertIsNone(events[0]["from"])
+        return events[0]
+
+    def test_claim_after_release(self):
+        mac = self.mac()
+        self.history_under_a(mac)
+        self.claim(self.b, mac)
+        self.assertEqual(self.assertFresh(self.b, mac)["cause"], "claimed")
+        audit = [e["action"] for e in self.srv.get("/v1/audit-events?limit=1000", key=self.b).json()["items"]
+                 if e["target"] == mac]
+        self.assertEqual(audit, ["device.claim"])
+
+    def test_import_after_release(self):
+        mac = self.mac()
+        self.history_under_a(mac)
+        r = self.srv.post("/v1/devices/import", "mac\n%s\n" % mac, key=self.b, headers={"Content-Type": "text/csv"})
+        self.assertEqual(r.json()["created"], 1, r)
+        self.assertEqual(self.assertFresh(self.b, mac)["cause"], "imported")
+
+    def test_activation_after_release(self):
+        mac = self.mac()
+        self.history_under_a(mac)
+        pb = self.profile(self.b)
+        code = self.srv.post("/v1/activation-codes", {"profile_id": pb["id"]}, key=self.b).json()["items"][0]["code"]
+        self.assertEqual(self.srv.post("/activate", {"code": code, "mac": mac}, source=self.src(2)).status, 200)
+        # the redemption is the new owner's one contact
+        self.assertEqual(self.assertFresh(self.b, mac, contacts=1)["cause"], "activation_code")
+
+    def test_an_earlier_owner_coming_back_sees_nothing_of_the_time_between(self):
+        mac = self.mac()
+        self.history_under_a(mac)
+        self.claim(self.b, mac)
+        self.srv.get("/redirect/%s.xml" % mac, source=self.src(3))
+        self.srv.delete("/v1/devices/" + mac, key=self.b)
+        self.claim(self.a, mac)
+        self.assertFresh(self.a, mac)
+
+    def test_repeat_redemption_is_410_once_the_provider_no_longer_owns_the_device(self):
+        pa = self.profile(self.a)
+        code = self.srv.post("/v1/activation-codes", {"profile_id": pa["id"]}, key=self.a).json()["items"][0]["code"]
+        mac = self.mac()
+        first = self.srv.post("/activate", {"code": code, "mac": mac}, source=self.src(4))
+        self.assertEqual(first.status, 200)
+        again = self.srv.post("/activate", {"code": code, "mac": mac}, source=self.src(4))
+        self.assertEqual((again.status, again.json()), (200, first.json()))
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.a).status, 204)
+        self.assertProblem(self.srv.post("/activate", {"code": code, "mac": mac}, source=self.src(5)), 410)
+        self.claim(self.b, mac)
+        self.assertProblem(self.srv.post("/activate", {"code": code, "mac": mac}, source=self.src(6)), 410)
+        # the device stays B's, untouched
+        self.assertEqual(self.srv.get("/v1/devices/" + mac, key=self.b).json()["status"], "open")
