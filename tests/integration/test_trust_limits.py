@@ -10,7 +10,7 @@ import json
 import threading
 import uuid
 
-from harness import ServerTest, RESPONSES, Response
+from harness import ServerTest, RESPONSES, Response, wait_until
 
 RULE = "https://prov.example/$PSN/$MA.xml"
 
@@ -375,6 +375,19 @@ class OwnersTest(Base):
         self.history_under_a(mac)
         r = self.srv.post("/v1/devices/import", "mac\n%s\n" % mac, key=self.b, headers={"Content-Type": "text/csv"})
         self.assertEqual(r.json()["created"], 1, r)
+        self.assertEqual(self.assertFresh(self.b, mac)["cause"], "imported")
+
+    def test_import_job_after_release(self):
+        mac = self.mac()
+        self.history_under_a(mac)
+        job = self.srv.post("/v1/import-jobs", {"format": "csv"}, key=self.b).json()["id"]
+        self.assertEqual(self.srv.put("/v1/import-jobs/%s/parts/1" % job, "mac\n%s\n" % mac, key=self.b,
+                                      headers={"Content-Type": "text/csv"}).status, 200)
+        self.assertEqual(self.srv.post("/v1/import-jobs/%s/start" % job, key=self.b).status, 202)
+        done = wait_until(lambda: self.srv.get("/v1/import-jobs/" + job, key=self.b).json()["state"]
+                          in ("succeeded", "failed"), 60, "the import job to end")
+        self.assertTrue(done)
+        self.assertEqual(self.srv.get("/v1/import-jobs/" + job, key=self.b).json()["state"], "succeeded")
         self.assertEqual(self.assertFresh(self.b, mac)["cause"], "imported")
 
     def test_activation_after_release(self):
