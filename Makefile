@@ -57,14 +57,15 @@ build/san/ztpd: $(SAN_OBJS) build/san/services/main.o build/san/gen/migrations.o
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -pthread
 
 # the pure part of ztp-phone is unit-tested too
-PHONE_SAN := build/san/tools/ztp-phone/rule.o
+PHONE_SAN := build/san/tools/ztp-phone/rule.o build/san/tools/ztp-phone/vendor.o
 
 build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN) $(PKGLIBS) \
 		-lexpat -lcmocka -pthread
 
-build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o build/obj/redirect/mac.o $(wildcard tools/ztp-phone/*.h)
+build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o \
+		build/obj/redirect/mac.o build/obj/redirect/vendor.o $(wildcard tools/ztp-phone/*.h)
 	$(CC) $(BASE) $(shell pkg-config --cflags libcurl expat 2>/dev/null) $(CFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(shell pkg-config --libs libcurl expat jansson libsodium 2>/dev/null) -lm -pthread
 
@@ -88,7 +89,7 @@ bench:
 # libFuzzer (clang) over every parser of hostile input: MAC, User-Agent,
 # codes, CSV and JSON imports, profile rules, the phone's rules and profiles
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := $(LIB_SRCS) tools/ztp-phone/rule.c tests/fuzz/fuzz_parsers.c
+FUZZ_SRCS := $(LIB_SRCS) tools/ztp-phone/rule.c tools/ztp-phone/vendor.c tests/fuzz/fuzz_parsers.c
 build/fuzz/fuzz_parsers: $(FUZZ_SRCS) build/gen/migrations.c $(wildcard */*.h)
 	@mkdir -p $(@D)
 	clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) build/gen/migrations.c \

@@ -171,7 +171,8 @@ static int run(PGconn *work, PGconn *side, const job_t *j)
         if (!ok(exec(work, SQL_AUDIT, 2, a)))
             goto error;
     }
-    /* TODO(webhooks): emit import_job.finished here, in this transaction */
+    /* SQL_FINISH's state change fires import_job.finished (a trigger), in
+     * this transaction */
     const char *f[3] = {j->id, final, report};
     if (!ok(exec(work, SQL_CLEAR, 1, id)))
         goto error;

@@ -2,6 +2,7 @@
 #include "profiles.h"
 
 #include "../redirect/profile.h"
+#include "../redirect/vendor.h"
 #include "../services/http.h"
 
 #include <stdio.h>
@@ -11,7 +12,9 @@
 #define MAX_PARAMS 200
 #define MAX_PARAM_VALUE 1024
 
-ZTP_SQL(SQL_CREATE, 6, "SELECT * FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $6::jsonb)");
+ZTP_SQL(SQL_CREATE, 7,
+        "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $6::jsonb) c,"
+        " ztp_profile_with_vendor_urls(c.status, c.body, $7::jsonb) w");
 ZTP_SQL(SQL_LIST, 0, "SELECT * FROM ztp_profile_list()");
 ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_profile_get($1::uuid)");
 ZTP_SQL(SQL_UPDATE, 2, "SELECT * FROM ztp_profile_update($1::uuid, $2::jsonb)");
@@ -106,6 +109,34 @@ static void check_hourly_claims(json_t *v, json_t *errors)
         ztp_errors_add(errors, "short_code_hourly_claims", "must be an integer from 0 to 1000000");
 }
 
+/* vendor_urls: vendor name (the /boot table's, cisco excepted) to URL. */
+static void check_vendor_urls(json_t *v, json_t *errors)
+{
+    const char *key, *why;
+    json_t *val;
+    if (json_is_null(v))
+        return;
+    if (!json_is_object(v)) {
+        ztp_errors_add(errors, "vendor_urls", "must be an object of vendor name to URL");
+        return;
+    }
+    json_object_foreach(v, key, val)
+    {
+        char field[96];
+        ztp_vendor_t vendor = ztp_vendor_by_name(key);
+        snprintf(field, sizeof(field), "vendor_urls.%.64s", key);
+        if (vendor == ZTP_VENDOR_NONE || vendor == ZTP_VENDOR_CISCO)
+            ztp_errors_add(
+                errors, field,
+                "vendors are yealink, poly, snom, grandstream, fanvil and gigaset (cisco phones get "
+                "profile_rule)");
+        else if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val))
+            ztp_errors_add(errors, field, "must be a string without NUL");
+        else if ((why = ztp_vendor_url_check(json_string_value(val))) != NULL)
+            ztp_errors_add(errors, field, why);
+    }
+}
+
 void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
 {
     json_t *v;
@@ -130,6 +161,8 @@ void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
         check_prefixes(v, errors);
     if ((v = json_object_get(body, "short_code_hourly_claims")) != NULL)
         check_hourly_claims(v, errors);
+    if ((v = json_object_get(body, "vendor_urls")) != NULL)
+        check_vendor_urls(v, errors);
 }
 
 /* The fields beyond the first five, as JSON text (malloc'ed): only what the
@@ -156,14 +189,18 @@ void ztp_profiles_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
     json_t *params = json_object_get(body, "params");
     params_text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : strdup("{}");
     char *more = ztp_json_pick(body, more_fields, sizeof(more_fields) / sizeof(more_fields[0]));
-    const char *p[6] = {str_or_null(body, "name"),
+    json_t *urls = json_object_get(body, "vendor_urls");
+    char *urls_text = json_is_object(urls) ? json_dumps(urls, JSON_COMPACT) : NULL;
+    const char *p[7] = {str_or_null(body, "name"),
                         str_or_null(body, "profile_rule"),
                         str_or_null(body, "upgrade_rule"),
                         str_or_null(body, "short_code"),
                         params_text,
-                        more};
+                        more,
+                        urls_text};
     ztp_tenant_call(req, who, &SQL_CREATE, p, NULL, NULL);
     free(more);
+    free(urls_text);
     free(params_text);
     json_decref(body);
 }
@@ -205,13 +242,9 @@ void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
         json_decref(body);
         return;
     }
-    static const char *const known[] = {"name",
-                                        "profile_rule",
-                                        "upgrade_rule",
-                                        "short_code",
-                                        "params",
-                                        "short_code_prefixes",
-                                        "short_code_hourly_claims"};
+    static const char *const known[] = {
+        "name",   "profile_rule", "upgrade_rule",        "short_code",
+        "params", "vendor_urls",  "short_code_prefixes", "short_code_hourly_claims"};
     text = ztp_json_pick(body, known, sizeof(known) / sizeof(known[0]));
     const char *p[2] = {id, text};
     ztp_tenant_call(req, who, &SQL_UPDATE, p, NULL, NULL);

@@ -152,11 +152,7 @@ CREATE TRIGGER activation_codes_webhooks AFTER UPDATE OF redeemed_at ON activati
     FOR EACH ROW WHEN (OLD.redeemed_at IS NULL AND NEW.redeemed_at IS NOT NULL)
     EXECUTE FUNCTION ztp_trg_code_redeemed();
 
--- import_job.finished, for the import_jobs table (migration 0011, applied
--- after this one): attach it there, or in any later migration, with
---   CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs FOR EACH ROW
---       WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('succeeded', 'failed', 'cancelled'))
---       EXECUTE FUNCTION ztp_trg_import_job_finished();
+-- import_job.finished, for the import_jobs table: migration 0011 attaches it.
 -- (PL/pgSQL binds the columns when it first runs, so it may exist before the table.)
 -- transfer.accepted: the accepting function calls
 --   PERFORM ztp_webhook_emit(provider, 'transfer.accepted', jsonb_build_object('id', ..., 'transferred', n))

@@ -351,4 +351,9 @@ BEGIN
     body := NULL;
 END $$;
 
+-- import_job.finished (webhooks, migration 0009): in the transaction that ends the job
+CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN ('succeeded', 'failed', 'cancelled'))
+    EXECUTE FUNCTION ztp_trg_import_job_finished();
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ztp_system, ztp_tenant;

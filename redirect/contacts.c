@@ -1,7 +1,7 @@
 /*
  * Batched, durable recording of phone contacts.
  *
- * Each loop thread gathers its redirect requests; at the end of a loop
+ * Each loop thread gathers its redirect and boot requests; at the end of a loop
  * iteration, if fewer than MAX_INFLIGHT batches are waiting on the
  * database, everything gathered goes out as one statement (arrays in, one
  * row per request out). While batches are in flight, new requests wait and
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define MAX_INFLIGHT 1
+#define NCOLS 7
 #define MAX_BATCH 2048
 
 /*
@@ -28,20 +29,27 @@
  * concurrent batches lock rows in the same order; each device updated through
  * the state machine's table, its old status kept in previous_status for the
  * event (an UPDATE sees the old row in SET, not in RETURNING); the status
- * changes kept as events; and one row back per request.
+ * changes kept as events; and one row back per request. A /boot request
+ * names the vendor (`want`) whose URL the profile must hold: a profile
+ * without it is no profile for that phone, so it moves to pending, and the
+ * answer carries vendor_urls for the renderer.
  */
+#define HAS_PROFILE                                                                                          \
+    "(d.profile_id IS NOT NULL AND (a.want IS NULL OR EXISTS (SELECT 1 FROM profiles p"                      \
+    " WHERE p.id = d.profile_id AND p.vendor_urls ? a.want)))"
 #define NEXT_STATUS                                                                                          \
     "coalesce((SELECT t.to_status FROM status_transitions t WHERE t.from_status = d.status AND t.event ="    \
-    " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN d.profile_id IS NULL THEN 'ask_no_profile'"   \
+    " CASE WHEN d.provider_id IS NULL THEN 'ask_released' WHEN NOT " HAS_PROFILE " THEN 'ask_no_profile'"    \
     " ELSE 'ask_with_profile' END), d.status)"
 ZTP_SQL(
-    SQL_BATCH, 6,
+    SQL_BATCH, 7,
     "WITH req AS (\n"
-    "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[])\n"
-    "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, ord)\n"
+    "    SELECT r.* FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[],\n"
+    "                           $7::text[])\n"
+    "                    WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, want, ord)\n"
     "), agg AS (\n"
-    "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, count(*) OVER (PARTITION BY mac) "
-    "AS n\n"
+    "    SELECT DISTINCT ON (mac) mac, addr, ua, vendor, model, firmware, want,\n"
+    "           count(*) OVER (PARTITION BY mac) AS n\n"
     "    FROM req ORDER BY mac, ord DESC\n"
     "), upd AS (\n"
     "    UPDATE devices d SET\n"
@@ -61,8 +69,10 @@ ZTP_SQL(
     ")\n"
     "SELECT r.ord::int,\n"
     "       CASE WHEN u.mac IS NULL THEN 'unknown' WHEN u.provider_id IS NULL THEN 'released'\n"
-    "            WHEN u.profile_id IS NULL THEN 'no_profile' ELSE 'ok' END,\n"
-    "       p.profile_rule, p.upgrade_rule, p.params::text, encode(pr.url_token_key, 'hex')\n"
+    "            WHEN u.profile_id IS NULL OR (r.want IS NOT NULL AND NOT p.vendor_urls ? r.want)\n"
+    "            THEN 'no_profile' ELSE 'ok' END,\n"
+    "       p.profile_rule, p.upgrade_rule, p.params::text, p.vendor_urls::text,\n"
+    "       encode(pr.url_token_key, 'hex')\n"
     "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
     "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n"
     "     LEFT JOIN providers pr ON pr.id = p.provider_id\n");
@@ -78,7 +88,7 @@ typedef struct batch {
 } batch_t;
 
 typedef struct queue {
-    ztp_buf_t cols[6]; /* array literals under construction, without the closing brace */
+    ztp_buf_t cols[NCOLS]; /* array literals under construction, without the closing brace */
     waiter_t *waiters;
     size_t n, cap;
     uint64_t oldest; /* loop time of the first contact waiting */
@@ -112,24 +122,25 @@ static void array_elem(ztp_buf_t *b, const char *s)
 
 static void flush(h2o_timeout_entry_t *entry);
 
+static ztp_contact_outcome_t outcome_of(const char *text)
+{
+    static const struct {
+        const char *name;
+        ztp_contact_outcome_t outcome;
+    } known[] = {{"ok", ZTP_CONTACT_OK},
+                 {"unknown", ZTP_CONTACT_UNKNOWN},
+                 {"released", ZTP_CONTACT_RELEASED},
+                 {"no_profile", ZTP_CONTACT_NO_PROFILE}};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(text, known[i].name) == 0)
+            return known[i].outcome;
+    return ZTP_CONTACT_UNAVAILABLE;
+}
+
 static void schedule(queue_t *q)
 {
     if (!h2o_timeout_is_linked(&q->flush_entry))
         h2o_timeout_link(ztp_self->ctx.loop, &ztp_self->ctx.zero_timeout, &q->flush_entry);
-}
-
-/* The outcome column of SQL_BATCH, decoded in this one place. */
-static ztp_contact_outcome_t outcome_of(const char *text)
-{
-    static const struct {
-        const char *text;
-        ztp_contact_outcome_t outcome;
-    } names[] = {
-        {"ok", ZTP_CONTACT_OK}, {"released", ZTP_CONTACT_RELEASED}, {"no_profile", ZTP_CONTACT_NO_PROFILE}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(text, names[i].text) == 0)
-            return names[i].outcome;
-    return ZTP_CONTACT_UNKNOWN;
 }
 
 static void on_batch(void *arg, const ztp_db_res_t *res)
@@ -147,15 +158,17 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
         if (ord < 0 || (size_t)ord >= b->n || answered[ord])
             continue;
         answered[ord] = 1;
-        ztp_contact_answer_t a = {outcome_of(PQgetvalue(r, i, 1)), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
-                                  ztp_db_val(r, i, 4), ztp_db_val(r, i, 5)};
-        b->waiters[ord].cb(b->waiters[ord].arg, &a);
+        ztp_contact_result_t out = {outcome_of(PQgetvalue(r, i, 1)),
+                                    ztp_db_val(r, i, 2),
+                                    ztp_db_val(r, i, 3),
+                                    ztp_db_val(r, i, 4),
+                                    ztp_db_val(r, i, 5),
+                                    ztp_db_val(r, i, 6)};
+        b->waiters[ord].cb(b->waiters[ord].arg, &out);
     }
     for (size_t i = 0; i < b->n; i++)
-        if (!answered[i]) {
-            ztp_contact_answer_t a = {ZTP_CONTACT_UNAVAILABLE};
-            b->waiters[i].cb(b->waiters[i].arg, &a);
-        }
+        if (!answered[i])
+            b->waiters[i].cb(b->waiters[i].arg, &(ztp_contact_result_t){ZTP_CONTACT_UNAVAILABLE});
     free(answered);
     free(b);
 }
@@ -164,7 +177,7 @@ static void flush(h2o_timeout_entry_t *entry)
 {
     queue_t *q = queue;
     batch_t *b;
-    const char *params[6];
+    const char *params[NCOLS];
     (void)entry;
 
     if (q->n == 0 || q->inflight >= MAX_INFLIGHT)
@@ -172,14 +185,14 @@ static void flush(h2o_timeout_entry_t *entry)
     b = malloc(sizeof(*b) + sizeof(waiter_t) * q->n);
     b->n = q->n;
     memcpy(b->waiters, q->waiters, sizeof(waiter_t) * q->n);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCOLS; i++) {
         ztp_buf_append(&q->cols[i], "}", 1);
         params[i] = q->cols[i].p;
     }
     ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_batch, b);
     ztp_db_unit_add(u, &SQL_BATCH, params, NULL);
     ztp_db_unit_since(u, q->oldest);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCOLS; i++) {
         q->cols[i].len = 0;
         ztp_buf_append(&q->cols[i], "{", 1);
     }
@@ -193,7 +206,7 @@ static queue_t *this_queue(void)
     if (queue == NULL) {
         queue = calloc(1, sizeof(*queue));
         queue->flush_entry.cb = flush;
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < NCOLS; i++)
             ztp_buf_append(&queue->cols[i], "{", 1);
     }
     return queue;
@@ -202,7 +215,7 @@ static queue_t *this_queue(void)
 void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
 {
     queue_t *q = this_queue();
-    const char *values[6] = {c->mac, c->addr, c->ua, c->vendor, c->model, c->firmware};
+    const char *values[NCOLS] = {c->mac, c->addr, c->ua, c->vendor, c->model, c->firmware, c->want};
 
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;
@@ -211,7 +224,7 @@ void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
     if (q->n == 0)
         q->oldest = h2o_now(ztp_self->ctx.loop);
     q->waiters[q->n++] = (waiter_t){cb, arg};
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < NCOLS; i++)
         array_elem(&q->cols[i], values[i]);
     if (q->n >= MAX_BATCH && q->inflight < MAX_INFLIGHT)
         flush(NULL);

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/* What one redirect request tells of the phone (all printable ASCII). */
+/* What one redirect or boot request tells of the phone (all printable ASCII). */
 typedef struct ztp_contact {
     const char *mac;  /* canonical */
     const char *addr; /* source address */
@@ -11,28 +11,27 @@ typedef struct ztp_contact {
     const char *vendor;
     const char *model;    /* or NULL */
     const char *firmware; /* or NULL */
+    const char *want;     /* /boot: the vendor whose URL the profile must hold to answer, or NULL */
 } ztp_contact_t;
 
-typedef enum {
-    ZTP_CONTACT_OK,         /* claimed, with a profile: answer 200 */
-    ZTP_CONTACT_UNKNOWN,    /* no such device */
-    ZTP_CONTACT_RELEASED,   /* known, owned by nobody */
-    ZTP_CONTACT_NO_PROFILE, /* claimed, profile not set yet */
-    ZTP_CONTACT_UNAVAILABLE /* the database could not be reached: answer 503 */
+typedef enum ztp_contact_outcome {
+    ZTP_CONTACT_UNAVAILABLE, /* the database could not be reached: answer 503 */
+    ZTP_CONTACT_OK,
+    ZTP_CONTACT_UNKNOWN,
+    ZTP_CONTACT_RELEASED,
+    ZTP_CONTACT_NO_PROFILE, /* no profile, or (want) none with that vendor's URL */
 } ztp_contact_outcome_t;
 
 /* The answer for one contact once its batch has committed. rule, upgrade,
- * params (JSON text) and token_key (the provider's URL token key, 64 hex
- * digits) are set for ZTP_CONTACT_OK; they live until the callback returns. */
-typedef struct ztp_contact_answer {
+ * params and vendor_urls (the last two JSON text), and token_key (the
+ * provider's URL token key, 64 hex digits) are set for OK; the strings live
+ * until the callback returns. */
+typedef struct ztp_contact_result {
     ztp_contact_outcome_t outcome;
-    const char *rule;
-    const char *upgrade;
-    const char *params;
-    const char *token_key;
-} ztp_contact_answer_t;
+    const char *rule, *upgrade, *params, *vendor_urls, *token_key;
+} ztp_contact_result_t;
 
-typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_answer_t *answer);
+typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_result_t *r);
 
 /* Records a contact and looks its device up, together with every other
  * contact of this thread that arrives while earlier batches are in flight:

@@ -6,7 +6,8 @@
  * transaction has committed: a 200 is never sent for a contact that could
  * be lost.
  *
- * Misses are counted per source (scan.c): past the limit, a source gets 429
+ * Misses are counted per source (scan.c), here and on /boot, which answers
+ * its misses through ztp_redirect_miss: past the limit, a source gets 429
  * before anything reaches the database.
  */
 #include "handler.h"
@@ -43,7 +44,6 @@ typedef struct redirect {
     char mac[13];
     char model[48];
     char serial[48];
-    unsigned char addr[16];
 } redirect_t;
 
 void ztp_redirect_init(void)
@@ -119,53 +119,74 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
     ztp_buf_free(&t.params);
 }
 
-/* A miss: 404, unless the source has gone past its limit meanwhile. */
-static void answer_miss(h2o_req_t *req, const redirect_t *r, int outcome, const char *detail)
+/* The request's source as the scanning limiter counts it. */
+static void source_of(h2o_req_t *req, unsigned char addr[16])
 {
-    uint64_t wait = ztp_scan_miss(r->addr);
-    if (req == NULL)
-        return;
-    if (wait > 0) {
+    char text[64];
+    if (ztp_http_client_addr(req, text, sizeof(text), addr) != 0)
+        memset(addr, 0, 16);
+}
+
+int ztp_redirect_refuse_scanner(h2o_req_t *req)
+{
+    unsigned char addr[16];
+    uint64_t wait;
+    source_of(req, addr);
+    if ((wait = ztp_scan_wait(addr)) == 0)
+        return 0;
+    ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+    ztp_scan_refuse(req, wait);
+    return 1;
+}
+
+void ztp_redirect_miss(h2o_req_t *req, const char *detail)
+{
+    unsigned char addr[16];
+    uint64_t wait;
+    source_of(req, addr);
+    /* counted as it is about to leave; past the limit a 429 goes instead, so that a burst learns no more */
+    if ((wait = ztp_scan_miss(addr)) > 0) {
         ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
         ztp_scan_refuse(req, wait);
         return;
     }
-    ztp_metrics_inc(outcome_metric[outcome]);
     ztp_http_problem(req, 404, detail);
 }
 
-static void on_recorded(void *arg, const ztp_contact_answer_t *a)
+static void on_recorded(void *arg, const ztp_contact_result_t *res)
 {
     redirect_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
-    uint64_t wait;
 
-    switch (a->outcome) {
+    if (req == NULL) {
+        /* the client left; its contact was recorded all the same */
+        free(r);
+        return;
+    }
+    switch (res->outcome) {
     case ZTP_CONTACT_UNAVAILABLE:
-        if (req != NULL) {
-            ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
-            ztp_http_unavailable(req);
-        }
+        ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
+        ztp_http_unavailable(req);
         break;
     case ZTP_CONTACT_OK:
-        if (req == NULL) {
-            /* the client left; its contact was recorded all the same */
-        } else if ((wait = ztp_scan_wait(r->addr)) > 0) {
-            /* the source went past its limit while this was in flight: a burst learns no more */
-            ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
-            ztp_scan_refuse(req, wait);
-        } else {
-            ztp_metrics_inc(outcome_metric[OUT_OK]);
-            ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, a->rule, a->upgrade,
-                                      a->params, a->token_key);
-        }
+        if (ztp_redirect_refuse_scanner(req))
+            break; /* the source went past its limit while this was in flight */
+        ztp_metrics_inc(outcome_metric[OUT_OK]);
+        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, res->rule, res->upgrade,
+                                  res->params, res->token_key);
         break;
-    case ZTP_CONTACT_RELEASED: answer_miss(req, r, OUT_RELEASED, "no provider claims this device"); break;
+    case ZTP_CONTACT_RELEASED:
+        ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
+        ztp_redirect_miss(req, "no provider claims this device");
+        break;
     case ZTP_CONTACT_NO_PROFILE:
-        answer_miss(req, r, OUT_NO_PROFILE,
-                    "this device's provider has not set its profile yet; retry later");
+        ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
+        ztp_redirect_miss(req, "this device's provider has not set its profile yet; retry later");
         break;
-    case ZTP_CONTACT_UNKNOWN: answer_miss(req, r, OUT_UNKNOWN, "unknown device"); break;
+    case ZTP_CONTACT_UNKNOWN:
+        ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
+        ztp_redirect_miss(req, "unknown device");
+        break;
     }
     free(r);
 }
@@ -188,23 +209,12 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     h2o_iovec_t seg = m->params[0];
     const char *ua_text;
     uint8_t mac[6];
-    char addr[64];
-    unsigned char addrbin[16];
     ztp_ua_t ua;
     redirect_t *r;
-    uint64_t wait;
     int json;
 
-    if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0) {
-        strcpy(addr, "0.0.0.0");
-        memset(addrbin, 0, sizeof(addrbin));
-    }
-    if ((wait = ztp_scan_wait(addrbin)) > 0) {
-        ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
-        ztp_scan_refuse(req, wait);
+    if (ztp_redirect_refuse_scanner(req))
         return;
-    }
-
     if (seg.len > 4 && memcmp(seg.base + seg.len - 4, ".xml", 4) == 0) {
         json = 0;
         seg.len -= 4;
@@ -223,7 +233,6 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     if (r == NULL)
         abort(); /* as h2o_mem_alloc does */
     r->json = json;
-    memcpy(r->addr, addrbin, sizeof(addrbin));
     ztp_mac_format(mac, r->mac);
     ua_text = ztp_http_get_header(req, H2O_TOKEN_USER_AGENT);
     ztp_ua_parse(ua_text, ua_text ? strlen(ua_text) : 0, &ua);
@@ -231,15 +240,25 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     strcpy(r->serial, ua.serial);
     query_field(req, "model", r->model, sizeof(r->model));
     query_field(req, "sn", r->serial, sizeof(r->serial));
-    char clean_ua[ZTP_UA_MAX + 1];
-    ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
-
-    ztp_contact_t contact = {r->mac,
-                             addr,
-                             ua_text ? clean_ua : NULL,
-                             ua.vendor,
-                             r->model[0] ? r->model : NULL,
-                             ua.firmware[0] ? ua.firmware : NULL};
     r->hold = ztp_http_hold(req);
-    ztp_contacts_record(&contact, on_recorded, r);
+    ztp_redirect_record(req, r->mac, ua_text, &ua, r->model, NULL, on_recorded, r);
+}
+
+void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
+                         const char *model, const char *want, ztp_contact_cb cb, void *arg)
+{
+    char addr[64], clean_ua[ZTP_UA_MAX + 1];
+    unsigned char addrbin[16];
+
+    if (ztp_http_client_addr(req, addr, sizeof(addr), addrbin) != 0)
+        strcpy(addr, "0.0.0.0");
+    ztp_ua_clean(ua_text, ua_text ? strlen(ua_text) : 0, clean_ua);
+    ztp_contact_t contact = {.mac = mac,
+                             .addr = addr,
+                             .ua = ua_text ? clean_ua : NULL,
+                             .vendor = ua->vendor,
+                             .model = model && model[0] ? model : NULL,
+                             .firmware = ua->firmware[0] ? ua->firmware : NULL,
+                             .want = want};
+    ztp_contacts_record(&contact, cb, arg);
 }

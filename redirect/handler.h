@@ -2,6 +2,8 @@
 #define ZTP_REDIRECT_HANDLER_H
 
 #include "../services/router.h"
+#include "contacts.h"
+#include "useragent.h"
 
 /* Registers its metrics; call once before the server starts. */
 void ztp_redirect_init(void);
@@ -16,6 +18,23 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m);
 void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
                                const char *serial, const char *rule, const char *upgrade,
                                const char *params_text, const char *token_key);
+
+/* Records the contact of the phone `mac` (canonical) asking by req, whose
+ * User-Agent is ua_text (may be NULL) and reads as ua, through the batched
+ * path of contacts.c; cb gets the outcome. want: the /boot vendor whose URL
+ * the answer needs, or NULL. The caller holds the request (ztp_http_hold).
+ * The one place both phone routes record from: what a contact must carry
+ * (a device certificate's verdict) is added here. */
+void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
+                         const char *model, const char *want, ztp_contact_cb cb, void *arg);
+
+/* Answers 404 to a phone (/redirect, /boot): the one place its misses go,
+ * counted per source by the scanning limit (scan.c); past it, 429 instead. */
+void ztp_redirect_miss(h2o_req_t *req, const char *detail);
+
+/* Answers 429 and returns 1 when req's source is over the scanning limit;
+ * /redirect and /boot call it first. Returns 0 otherwise. */
+int ztp_redirect_refuse_scanner(h2o_req_t *req);
 
 /* Whether the client prefers JSON, judged from its Accept header. */
 int ztp_redirect_wants_json(h2o_req_t *req, int default_json);

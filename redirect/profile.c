@@ -78,6 +78,37 @@ static const char *server_lookup(void *ctx, const char *name, size_t len)
     }
 }
 
+void ztp_profile_expand(ztp_buf_t *b, const char *text, const ztp_phone_facts_t *f)
+{
+    ztp_macro_expand(b, text, server_lookup, (void *)f);
+}
+
+const char *ztp_vendor_url_check(const char *url)
+{
+    const char *p, *host;
+    size_t len = strlen(url);
+
+    if (len == 0)
+        return "must not be empty";
+    if (len > ZTP_RULE_MAX)
+        return "must be at most 1024 characters";
+    for (p = url; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return "must not contain control characters";
+        if (strchr(" \"'<>&\\", *p) != NULL)
+            return "must not contain spaces, quotes, <, >, & or backslashes";
+    }
+    if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        host = url + 8;
+    else
+        return "must be an absolute http or https URL";
+    if (*host == '\0' || *host == '/')
+        return "the URL has no host";
+    return NULL;
+}
+
 const char *ztp_rule_url(const char *rule)
 {
     const char *p = rule;
@@ -167,7 +198,7 @@ json_t *ztp_profile_json(const ztp_phone_facts_t *f, const char *rule, const cha
     ztp_buf_t url = {0};
     json_t *o;
 
-    ztp_macro_expand(&url, ztp_rule_url(rule), server_lookup, (void *)f);
+    ztp_profile_expand(&url, ztp_rule_url(rule), f);
     o = json_pack("{s:s, s:s, s:s?, s:o, s:s}", "mac", f->mac, "profile_rule", rule, "upgrade_rule", upgrade,
                   "params", json_is_object(params) ? json_incref(params) : json_object(), "url",
                   url.p ? url.p : "");

@@ -22,6 +22,17 @@ typedef struct ztp_phone_facts {
     const char *serial; /* $SN, may be empty */
 } ztp_phone_facts_t;
 
+/* Expands the macros the server knows ($MA, $MAU, $MAC, $PN, $PSN, $SN)
+ * in text for the phone f describes; appends to b. The one expansion of
+ * what a profile holds before it is answered. */
+void ztp_profile_expand(ztp_buf_t *b, const char *text, const ztp_phone_facts_t *f);
+
+/* Checks one URL of a profile's vendor_urls: an absolute http or https
+ * URL, macros allowed, at most 1024 characters, without control
+ * characters, spaces, quotes, <, >, & or backslashes (none of which any
+ * vendor format carries safely). Returns NULL when valid, else why not. */
+const char *ztp_vendor_url_check(const char *url);
+
 /* The URL of a profile rule: the rule without its [--options] prefixes. */
 const char *ztp_rule_url(const char *rule);
 

@@ -4,7 +4,11 @@
  *   Yealink SIP-T54W 96.86.0.70 00:15:65:aa:bb:cc
  *   FileTransport PolycomVVX-VVX_450-UA/6.4.3.5018 Type/Application
  *   Mozilla/4.0 (compatible; snom D785 10.1.152.12 000413aabbcc)
+ *   Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)
  *   Grandstream Model HW GXP2170 SW 1.0.11.3 DevId 000b82aabbcc
+ *   Fanvil X4 2.10.2.6887 0c383e07e16c
+ *   Gigaset N720 DM PRO/70.089.00.000.000;7C2F80CA21E4
+ * The vendor names are those of the /boot table (vendor.c).
  */
 #include "useragent.h"
 #include "mac.h"
@@ -122,24 +126,34 @@ static int parse_polycom(cursor_t c, ztp_ua_t *out)
         out->model[n - 3] = '\0';
     if (skip_word(&c, "/"))
         take(&c, " ", out->firmware, sizeof(out->firmware));
-    copy(out->vendor, sizeof(out->vendor), "polycom");
+    copy(out->vendor, sizeof(out->vendor), "poly");
     return 1;
 }
 
+/* "snom" begins the text or a word, and no longer word ("snomelike"): "snomD785-SIP 10.1.33.33 ...
+ * 000413922D24 ...)" or "snom D785 10.1.152.12 000413aabbcc)"; the MAC is the first word after the firmware
+ * that reads as one. */
 static int parse_snom(cursor_t c, ztp_ua_t *out)
 {
-    const char *at = memmem(c.p, (size_t)(c.end - c.p), "snom", 4);
+    const char *at = c.p;
     char tok[64];
+    while ((at = memmem(at, (size_t)(c.end - at), "snom", 4)) != NULL &&
+           ((at > c.p && at[-1] != ' ' && at[-1] != ';' && at[-1] != '(') ||
+            (at + 4 < c.end && at[4] >= 'a' && at[4] <= 'z')))
+        at += 4;
     if (at == NULL)
         return 0;
     c.p = at + 4;
     skip(&c, " ");
     take(&c, " -)", out->model, sizeof(out->model));
-    skip(&c, " -");
-    take(&c, " )", out->firmware, sizeof(out->firmware));
+    skip_word(&c, "-SIP");
     skip(&c, " ");
-    take(&c, " )", tok, sizeof(tok));
-    set_mac(out, tok);
+    take(&c, " )", out->firmware, sizeof(out->firmware));
+    while (c.p < c.end && *c.p == ' ' && out->mac[0] == '\0') {
+        skip(&c, " ");
+        take(&c, " )", tok, sizeof(tok));
+        set_mac(out, tok);
+    }
     copy(out->vendor, sizeof(out->vendor), "snom");
     return 1;
 }
@@ -165,6 +179,38 @@ static int parse_grandstream(cursor_t c, ztp_ua_t *out)
         }
     }
     copy(out->vendor, sizeof(out->vendor), "grandstream");
+    return 1;
+}
+
+static int parse_fanvil(cursor_t c, ztp_ua_t *out)
+{
+    char tok[64];
+    if (!skip_word(&c, "Fanvil "))
+        return 0;
+    take(&c, " ", out->model, sizeof(out->model));
+    skip(&c, " ");
+    take(&c, " ", out->firmware, sizeof(out->firmware));
+    skip(&c, " ");
+    take(&c, " ", tok, sizeof(tok));
+    set_mac(out, tok);
+    copy(out->vendor, sizeof(out->vendor), "fanvil");
+    return 1;
+}
+
+/* "Gigaset N720 DM PRO/70.089.00.000.000;7C2F80CA21E4": the model may hold spaces. */
+static int parse_gigaset(cursor_t c, ztp_ua_t *out)
+{
+    char tok[64];
+    if (!skip_word(&c, "Gigaset "))
+        return 0;
+    take(&c, "/;", out->model, sizeof(out->model));
+    if (skip_word(&c, "/"))
+        take(&c, "; ", out->firmware, sizeof(out->firmware));
+    if (skip_word(&c, ";")) {
+        take(&c, " ;", tok, sizeof(tok));
+        set_mac(out, tok);
+    }
+    copy(out->vendor, sizeof(out->vendor), "gigaset");
     return 1;
 }
 
@@ -201,7 +247,7 @@ void ztp_ua_parse(const char *ua, size_t len, ztp_ua_t *out)
     c.p = clean;
     c.end = clean + len;
     if (parse_cisco(c, out) || parse_yealink(c, out) || parse_polycom(c, out) || parse_snom(c, out) ||
-        parse_grandstream(c, out))
+        parse_grandstream(c, out) || parse_fanvil(c, out) || parse_gigaset(c, out))
         return;
     memset(out, 0, sizeof(*out));
     copy(out->vendor, sizeof(out->vendor), "unknown");

@@ -19,6 +19,7 @@
 #include "../activation/handler.h"
 #include "../admin-api/auth.h"
 #include "../admin-api/handlers.h"
+#include "../redirect/boot.h"
 #include "../redirect/handler.h"
 #include "../redirect/status.h"
 
@@ -157,6 +158,8 @@ static void register_routes(void)
     ztp_router_add("GET", "/metrics", ztp_ops_metrics, 0, NULL);
     ztp_router_add("GET", "/redirect/{mac}", ztp_redirect_on_get, 0, NULL);
     ztp_redirect_init();
+    ztp_router_add("GET", "/boot/{file}", ztp_boot_on_get, 0, NULL);
+    ztp_boot_init();
     ztp_activation_register(SMALL_BODY);
     ztp_admin_register(SMALL_BODY, ztp_config.max_body_bytes);
 }

@@ -361,7 +361,15 @@ void ztp_outbound_stop(void)
         return;
     atomic_store(&stopping, 1);
     curl_multi_wakeup(multi);
-    pthread_join(thread, NULL);
+    /* a bounded wait: the thread may be inside a libpq call to a database
+     * that stopped answering (a frozen primary), and SIGTERM must end the
+     * process within 10 s whatever the database does; past the wait its
+     * resources are left to the exit */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_timedjoin_np(thread, NULL, &until) != 0)
+        return;
     /* abandoned attempts keep their lease: another replica, or this one
      * restarted, tries them when it expires */
     while (inflight != NULL)

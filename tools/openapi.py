@@ -26,6 +26,11 @@ MAC = {"type": "string", "pattern": "^[0-9a-f]{12}$"}
 WEBHOOK_EVENT = {"type": "string", "enum": ["device.status_changed", "device.claimed", "device.released",
                                              "code.redeemed", "import_job.finished", "transfer.accepted"]}
 STATUS = {"type": "string", "enum": ["open", "pending", "custom_pending", "acquired", "aborted", "unavailable"]}
+BOOT_VENDORS = ["yealink", "poly", "snom", "grandstream", "fanvil", "gigaset"]
+VENDOR_URLS = {"type": "object", "propertyNames": {"enum": BOOT_VENDORS},
+               "additionalProperties": {"type": "string", "maxLength": 1024, "pattern": "^https?://[^\\s\"'<>&\\\\]+$"},
+               "description": "the provisioning URL each vendor's phones get from /boot/{file} (macros allowed; "
+                              "cisco phones get profile_rule)"}
 
 schemas = {
     "Problem": {
@@ -39,7 +44,7 @@ schemas = {
     "Profile": {
         "type": "object",
         "required": ["id", "name", "profile_rule", "upgrade_rule", "short_code", "params", "short_code_prefixes",
-                     "short_code_hourly_claims", "created_at", "updated_at"],
+                     "short_code_hourly_claims", "created_at", "updated_at", "vendor_urls"],
         "additionalProperties": False,
         "properties": {
             "id": UUID, "name": STR, "profile_rule": STR, "upgrade_rule": nullable(STR),
@@ -48,6 +53,7 @@ schemas = {
             "short_code_prefixes": {"type": ["array", "null"], "items": {"type": "string", "pattern": "^[0-9a-f]{6,12}$"}},
             "short_code_hourly_claims": {"type": "integer", "minimum": 0},
             "created_at": TIME, "updated_at": TIME,
+            "vendor_urls": VENDOR_URLS,
         },
     },
     "ProfileInput": {
@@ -61,6 +67,7 @@ schemas = {
             "params": {"type": ["object", "null"], "maxProperties": 200,
                        "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR,
                        "description": "$(ZTP_TOKEN) in a value (and in the rules) becomes the device's URL token"},
+            "vendor_urls": dict(VENDOR_URLS, type=["object", "null"]),
             "short_code_prefixes": {
                 "type": ["array", "null"], "minItems": 1, "maxItems": 100,
                 "items": {"type": "string", "pattern": "^[0-9A-Fa-f]{6,12}$"},
@@ -267,6 +274,22 @@ paths = {
         "phones", params=[pp("mac", {"type": "string"}, MAC_DOC + ", optionally followed by .xml or .json"),
                           qp("model", STR, "the phone's model ($PN)"), qp("sn", STR, "the phone's serial ($SN)")],
         auth=False, op_id="redirect")},
+    "/boot/{file}": {"get": op(
+        "A phone pointed here by DHCP (option 66, 160 or 43) or by hand asks for its vendor's first file",
+        {"200": {"description": "the vendor's own format carrying the profile's URL for it (Cisco: the flat "
+                                "profile of /redirect)",
+                 "content": {"application/xml": {"schema": {"type": "string"}},
+                             "text/plain": {"schema": {"type": "string"}}}},
+         "404": problem("a file openztp does not serve to this phone, an unknown MAC, a released device, or no "
+                        "profile (or no URL for this vendor) set yet"),
+         "429": problem("more than 20 answers of 404 to this source (IPv4 address, IPv6 /64) on /redirect and /boot "
+                        "within 15 minutes; see Retry-After")},
+        "phones", params=[pp("file", {"type": "string"}, "a file name of the /boot table: $PSN.xml, {mac}.xml, "
+                             "spa$PSN.cfg, {mac}.boot, y000000000000.boot, y0000000000{xx}.cfg, {mac}.cfg, "
+                             "{MAC}-ztp.cfg, 000000000000.cfg, snom{model}.htm, snom{model}-{MAC}.htm, cfg{mac}, "
+                             "cfg{mac}.xml, cfg{model}.xml, cfg.xml, f0{model}hw{version}.cfg, "
+                             "{phoneType}-{mac}.htm")],
+        auth=False, op_id="boot")},
     "/activate": {"post": op(
         "A user typed a code on the phone: 16 digits, or # and 3 to 16 digits (a short code)",
         {"200": {"description": "bound; the same body as the redirect (JSON unless Accept asks for XML)",

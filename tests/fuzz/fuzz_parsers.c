@@ -11,9 +11,12 @@
 #include "../../activation/code.h"
 #include "../../admin-api/import.h"
 #include "../../redirect/mac.h"
+#include "../../redirect/bootcfg.h"
 #include "../../redirect/profile.h"
 #include "../../redirect/useragent.h"
+#include "../../redirect/vendor.h"
 #include "../../tools/ztp-phone/rule.h"
+#include "../../tools/ztp-phone/vendor.h"
 
 static void check_printable(const char *s)
 {
@@ -33,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
     if (size == 0)
         return 0;
-    int which = data[0] % 7;
+    int which = data[0] % 10;
     data++;
     size--;
     text = malloc(size + 1);
@@ -104,6 +107,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (ztp_flat_profile_rule(text, size, &rule) == 0)
             free(rule);
+        break;
+    }
+    case 7: { /* /boot file names, with the User-Agent in the second half */
+        ztp_ua_t ua;
+        ztp_boot_target_t t;
+        size_t half = size / 2;
+        ztp_ua_parse(text + half, size - half, &ua);
+        if (ztp_vendor_recognize(text, half, &ua, &t) == 0 &&
+            (t.vendor <= ZTP_VENDOR_NONE || t.vendor >= ZTP_VENDOR_COUNT || strlen(t.mac) != 12))
+            abort();
+        break;
+    }
+    case 8: { /* the vendors' answers: any URL, no byte the format reads as its own */
+        for (int v = ZTP_VENDOR_YEALINK; v < ZTP_VENDOR_COUNT; v++) {
+            ztp_buf_t b = {0};
+            ztp_bootcfg_facts_t f = {"0015654aa937", text};
+            ztp_bootcfg_render(&b, (ztp_vendor_t)v, size % 2, &f);
+            for (size_t i = 0; i < b.len; i++)
+                if (b.p[i] != '\n' && ((unsigned char)b.p[i] < 0x20 || (unsigned char)b.p[i] >= 0x7f))
+                    abort();
+            ztp_buf_free(&b);
+        }
+        break;
+    }
+    case 9: { /* ztp-phone reading a vendor's first file */
+        ztp_phone_id_t id = {"0015654aa937", "SIP-T46G", "28.72.0.1", "", 0};
+        for (int v = ZTP_VENDOR_YEALINK; v < ZTP_VENDOR_COUNT; v++) {
+            ztp_first_answer_t a;
+            if (ztp_phone_read_first((ztp_vendor_t)v, "http://h/boot/x.cfg", text, size, &id, &a) == 0)
+                ztp_first_answer_free(&a);
+        }
         break;
     }
     }

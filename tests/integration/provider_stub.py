@@ -12,6 +12,8 @@ GET /<kind>/<mac>.xml answers according to <kind>:
   truncated  200 text/xml, cut short
   json       200 application/json
   loop       200 with a new Profile_Rule each time
+GET /vendor/... answers 200 with a config of no particular format (another
+vendor's provisioning server); the paths asked are kept in vendor_paths.
 """
 import base64
 import hashlib
@@ -30,6 +32,7 @@ class Stub:
         stub = self
         self.hits = Counter()
         self.seen = set()
+        self.vendor_paths = []
         self.lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,6 +74,10 @@ class Stub:
                 '  <Resync_Periodic ua="na">3600</Resync_Periodic>\n</flat-profile>\n' % rule).encode()
 
     def handle(self, h):
+        if h.path.startswith("/vendor/"):
+            with self.lock:
+                self.vendor_paths.append(h.path)
+            return self.send(h, 200, b"# provisioned\n", ctype="text/plain")
         m = re.match(r"^/([a-z0-9]+)/([0-9a-f]{12})\.xml", h.path)
         if not m:
             return self.send(h, 404, b"no")

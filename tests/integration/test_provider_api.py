@@ -55,7 +55,8 @@ class ProviderApiTest(ServerTest):
         p = self.profile(self.a, upgrade_rule="http://fw/$PSN", short_code=str(uuid.uuid4().int)[:9],
                          params={"Resync_Periodic": "60"})
         self.assertEqual(set(p), {"id", "name", "profile_rule", "upgrade_rule", "short_code", "params",
-                                  "short_code_prefixes", "short_code_hourly_claims", "created_at", "updated_at"})
+                                  "short_code_prefixes", "short_code_hourly_claims", "created_at", "updated_at",
+                                  "vendor_urls"})
         self.assertEqual(p["params"], {"Resync_Periodic": "60"})
         self.assertRegex(p["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
         self.assertEqual(self.srv.get("/v1/profiles/" + p["id"], key=self.a).json(), p)

@@ -120,6 +120,15 @@ class ScanningTest(Base):
         d = self.srv.get("/v1/devices/" + m, key=self.a).json()
         self.assertEqual((d["contacts"], d["status"]), (0, "open"))  # nothing recorded
 
+    def test_boot_misses_count_like_redirect_misses(self):
+        scanner = self.src(5)
+        for i in range(10):
+            self.assertProblem(self.srv.get("/redirect/%s.xml" % self.mac(), source=scanner), 404)
+        for i in range(10):
+            self.assertProblem(self.srv.get("/boot/%s.xml" % self.mac(), source=scanner), 404)
+        self.assertProblem(self.srv.get("/boot/%s.xml" % self.mac(), source=scanner), 429)
+        self.assertProblem(self.srv.get("/boot/y000000000000.boot", source=scanner), 429)
+
     def test_a_burst_of_misses_sent_at_once_gets_at_most_20_404s(self):
         scanner = self.src(4)
         macs = [self.mac() for _ in range(60)]

@@ -288,12 +288,7 @@ class WebhookDeliveryTest(WebhookTestBase):
             self.assertTrue(p["errors"], body)
         self.assertProblem(self.srv.post("/v1/webhooks", "{nope", key=key), 400)
 
-    def test_import_job_finished_once_its_trigger_is_attached(self):
-        """The hook ztp_trg_import_job_finished, attached as migration 0009 says."""
-        self.pg.psql(self.db, "DO $$ BEGIN CREATE TRIGGER import_jobs_webhooks AFTER UPDATE OF state ON import_jobs"
-                              " FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state IN"
-                              " ('succeeded', 'failed', 'cancelled')) EXECUTE FUNCTION ztp_trg_import_job_finished();"
-                              " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    def test_import_job_finished_is_sent_when_a_job_ends(self):
         key = self.provider()["api_key"]
         path = "/jobs-" + uuid.uuid4().hex[:6]
         self.hook(key, self.rx.url(path), ["import_job.finished", "device.claimed"])

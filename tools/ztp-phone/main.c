@@ -5,11 +5,13 @@
  *   ztp-phone boot --mac MAC --rule RULE [options]
  *   ztp-phone activate --server URL --code CODE --mac MAC [options]
  *   ztp-phone storm --rule RULE --macs FIRST:COUNT [--concurrency N] [--random-delay S] [options]
+ *   ztp-phone boot --vendor V --server URL --mac MAC [options]   (V other than cisco: vendor.c)
  *
  * Every phone is a small state machine (rule.c decides); one libcurl multi
  * loop drives one phone or a hundred thousand.
  */
 #include "rule.h"
+#include "vendor.h"
 
 #include "../../redirect/mac.h"
 
@@ -37,7 +39,8 @@ typedef struct phone {
     char *url;  /* what the next request asks for */
     char *post; /* the activation body, until the activation answered */
     int hops, auths, resyncs, failures, requests;
-    int creds; /* send credentials on the next request */
+    int creds;      /* send credentials on the next request */
+    int first_file; /* another vendor: asking the server for the first files, this one next */
     int state;
     double wake_at, started;
     size_t heap_index;
@@ -52,6 +55,7 @@ typedef struct options {
     ztp_delays_t delays;
     int max_attempts, concurrency, insecure, verbose;
     double random_delay;
+    ztp_vendor_t vendor;
 } options_t;
 
 static options_t opt;
@@ -146,6 +150,33 @@ static int aim_at_rule(phone_t *p)
     return 0;
 }
 
+/* Another vendor's phone: points its next request at its n-th first file
+ * on the server; 0, or -1 past the last. */
+static int aim_at_file(phone_t *p, int n)
+{
+    char file[128];
+    ztp_buf_t b = {0};
+    size_t len = strlen(opt.server);
+    if (ztp_vendor_first_file(opt.vendor, n, p->id.mac, p->id.model, p->id.firmware, file, sizeof(file)) != 0)
+        return -1;
+    if (n == 0) { /* a new attempt forgets what the last one learned */
+        free(p->rule);
+        p->rule = NULL;
+    }
+    ztp_buf_printf(&b, "%s%s%s", opt.server, len > 0 && opt.server[len - 1] == '/' ? "" : "/", file);
+    free(p->url);
+    p->url = b.p;
+    p->first_file = n;
+    p->hops = p->auths = 0;
+    return 0;
+}
+
+/* Where an attempt starts: the rule, or another vendor's first file. */
+static int aim_at_start(phone_t *p)
+{
+    return opt.vendor == ZTP_VENDOR_CISCO ? aim_at_rule(p) : aim_at_file(p, 0);
+}
+
 static void schedule(phone_t *p, double at)
 {
     p->state = P_WAITING;
@@ -156,7 +187,7 @@ static void schedule(phone_t *p, double at)
 static void fail_attempt(phone_t *p, const char *url, long status, const char *why)
 {
     p->failures++;
-    if (p->failures >= opt.max_attempts || (p->post == NULL && aim_at_rule(p) != 0)) {
+    if (p->failures >= opt.max_attempts || (p->post == NULL && aim_at_start(p) != 0)) {
         print_request(url, status, why);
         p->state = P_DONE_FAIL;
         return;
@@ -200,7 +231,7 @@ static CURL *make_easy(phone_t *p)
     ztp_rule_t r;
     const char *uid = opt.uid, *pwd = opt.pwd;
 
-    snprintf(ua, sizeof(ua), "Cisco-%s/%s (%s)", opt.model, opt.firmware, p->id.mac);
+    ztp_phone_user_agent(opt.vendor, &p->id, ua, sizeof(ua));
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -261,6 +292,38 @@ static void record_latency(double ms)
     latencies[nlat++] = ms;
 }
 
+/* Another vendor's phone got an answer to one of its first files: a 200
+ * names where it goes next (its provider, or the file a Poly master
+ * names); anything else sends it to its next file, or after the last to
+ * wait and start again. */
+static void on_first_file(phone_t *p, const char *url, long status)
+{
+    ztp_first_answer_t a;
+    if (status == 200) {
+        if (ztp_phone_read_first(opt.vendor, url, p->body.p ? p->body.p : "", p->body.len, &p->id, &a) != 0) {
+            fail_attempt(p, url, status, "bad_profile");
+            return;
+        }
+        free(p->url);
+        p->url = a.next_url;
+        a.next_url = NULL;
+        if (a.provisioning_url != NULL) {
+            free(p->rule);
+            p->rule = a.provisioning_url;
+            p->first_file = -1;
+        }
+        print_request(url, status, "resync");
+        schedule(p, 0);
+        return;
+    }
+    if (p->first_file >= 0 && aim_at_file(p, p->first_file + 1) == 0) {
+        print_request(url, status, status == 404 ? "not_found" : "retry");
+        schedule(p, 0);
+        return;
+    }
+    fail_attempt(p, url, status, status == 404 ? "not_found" : "retry");
+}
+
 static void on_done(phone_t *p, CURLcode rc)
 {
     long status = 0;
@@ -272,6 +335,15 @@ static void on_done(phone_t *p, CURLcode rc)
     record_latency((now_s() - p->started) * 1000);
     if (rc != CURLE_OK) {
         fail_attempt(p, url, 0, rc == CURLE_WRITE_ERROR ? "body_too_large" : "unreachable");
+        goto done;
+    }
+    if (opt.vendor != ZTP_VENDOR_CISCO && p->rule == NULL) {
+        on_first_file(p, url, status);
+        goto done;
+    }
+    if (opt.vendor != ZTP_VENDOR_CISCO && status == 200) { /* the provider's file, in the vendor's format */
+        print_request(url, status, "provisioned");
+        p->state = P_DONE_OK;
         goto done;
     }
     if (p->post != NULL && status >= 400 && status < 500) {
@@ -412,6 +484,8 @@ static int usage(void)
         stderr,
         "usage: ztp-phone boot --mac MAC --rule RULE [--model M] [--firmware V] [--uid U --pwd P]\n"
         "                      [--retry-delays LIST] [--max-attempts N] [--insecure]\n"
+        "       ztp-phone boot --vendor yealink|poly|snom|grandstream|fanvil|gigaset --server URL --mac MAC\n"
+        "                      [--model M] [--firmware V] [same options]\n"
         "       ztp-phone activate --server URL --code CODE --mac MAC [same options]\n"
         "       ztp-phone storm --rule RULE --macs FIRST:COUNT [--concurrency N] [--random-delay S] [...]\n");
     return 2;
@@ -467,12 +541,10 @@ static double percentile(double q)
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "", *mac = NULL, *rule = NULL, *macs = NULL;
-    const char *delays = "60,120,240";
+    const char *delays = "60,120,240", *model = NULL, *firmware = NULL;
     uint8_t macbin[6];
     int rc;
 
-    opt.model = "CP-8845-3PCC";
-    opt.firmware = "11.3.7MPP";
     opt.max_attempts = 3;
     opt.concurrency = 1000;
     for (int i = 2; i < argc; i++) {
@@ -489,9 +561,13 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--rule") == 0)
             rule = v;
         else if (strcmp(a, "--model") == 0)
-            opt.model = v;
+            model = v;
         else if (strcmp(a, "--firmware") == 0)
-            opt.firmware = v;
+            firmware = v;
+        else if (strcmp(a, "--vendor") == 0 && (opt.vendor = ztp_vendor_by_name(v)) == ZTP_VENDOR_NONE)
+            return usage();
+        else if (strcmp(a, "--vendor") == 0)
+            continue;
         else if (strcmp(a, "--uid") == 0)
             opt.uid = v;
         else if (strcmp(a, "--pwd") == 0)
@@ -513,6 +589,13 @@ int main(int argc, char **argv)
         else
             return usage();
     }
+    ztp_phone_vendor_defaults(opt.vendor, &opt.model, &opt.firmware);
+    opt.model = model ? model : opt.model;
+    opt.firmware = firmware ? firmware : opt.firmware;
+    if (opt.vendor != ZTP_VENDOR_CISCO && strcmp(cmd, "boot") != 0) {
+        fprintf(stderr, "ztp-phone: --vendor other than cisco goes with boot --server URL\n");
+        return 2;
+    }
     if (ztp_delays_parse(delays, &opt.delays) != 0) {
         fprintf(stderr, "ztp-phone: --retry-delays must be seconds separated by commas, e.g. 60,120,240\n");
         return 2;
@@ -531,10 +614,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "ztp-phone: --mac must be a unicast MAC address\n");
             return 2;
         }
-        if (activate ? (opt.server == NULL || opt.code == NULL) : rule == NULL)
+        if (activate                         ? (opt.server == NULL || opt.code == NULL)
+            : opt.vendor == ZTP_VENDOR_CISCO ? rule == NULL
+                                             : opt.server == NULL)
             return usage();
         opt.verbose = 1;
-        phone_init(&p, macbin, activate ? NULL : rule);
+        phone_init(&p, macbin, activate || opt.vendor != ZTP_VENDOR_CISCO ? NULL : rule);
         if (activate) {
             json_t *body =
                 json_pack("{s:s, s:s, s:s}", "code", opt.code, "mac", p.id.mac, "model", opt.model);
@@ -543,7 +628,7 @@ int main(int argc, char **argv)
             p.url = u.p;
             p.post = json_dumps(body, JSON_COMPACT);
             json_decref(body);
-        } else if (aim_at_rule(&p) != 0) {
+        } else if (aim_at_start(&p) != 0) {
             printf("{\"url\":\"%s\",\"status\":0,\"outcome\":\"unsupported_rule\"}\n", "");
             p.state = P_DONE_FAIL;
             rc = finish_one(&p);
