@@ -9,9 +9,23 @@ need=""
 for c in debootstrap podman buildah; do command -v "$c" >/dev/null || need="$need $c"; done
 if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need >/dev/null; fi
 
+# the mirror this machine's apt already uses: no host is written in this file
+mirror() {
+    local url=""
+    [ -r /etc/apt/sources.list.d/debian.sources ] &&
+        url=$(awk '$1 == "URIs:" { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+    # one-line style: deb [options] URI suite components
+    [ -z "$url" ] && [ -r /etc/apt/sources.list ] &&
+        url=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\).*/\2/p' \
+            /etc/apt/sources.list | head -n1)
+    echo "$url"
+}
+
 if ! podman image exists docker.io/library/debian:bookworm-slim; then
+    url=$(mirror)
+    [ -n "$url" ] || { echo "image smoke: no Debian mirror in the apt sources"; exit 1; }
     root=$(mktemp -d)
-    debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+    debootstrap --variant=minbase bookworm "$root" "$url" >/dev/null
     tar -C "$root" -c . | podman import - docker.io/library/debian:bookworm-slim >/dev/null
     rm -rf "$root"
 fi
@@ -27,12 +41,37 @@ setpriv --reuid=postgres --regid=postgres --init-groups /usr/lib/postgresql/15/b
     -p "$port" -k "$pgdir" -c listen_addresses=127.0.0.1 >"$pgdir/log" 2>&1 &
 pgpid=$!
 ctr=""
+srv=""
+# ztpd runs under `buildah run`, a child of ours: stop it by its process id
+# (never by name, other ztpd processes may run on this machine)
+ztpd_pids() {
+    local p
+    for p in $(pgrep -P "$1" || true); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = ztpd ] && echo "$p"
+        ztpd_pids "$p"
+    done
+}
 cleanup() {
-    [ -n "$ctr" ] && buildah rm "$ctr" >/dev/null 2>&1
-    kill "$pgpid" 2>/dev/null; wait "$pgpid" 2>/dev/null; rm -rf "$pgdir"
+    if [ -n "$srv" ]; then
+        kill $(ztpd_pids "$srv") "$srv" 2>/dev/null || true
+        wait "$srv" 2>/dev/null || true
+    fi
+    [ -z "$ctr" ] || buildah rm "$ctr" >/dev/null 2>&1 || true
+    kill "$pgpid" 2>/dev/null || true
+    wait "$pgpid" 2>/dev/null || true
+    rm -rf "$pgdir"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+# deadlines, not counts of sleeps: a loaded machine is slow, not broken
+poll() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+poll 60 pg_isready -q -h 127.0.0.1 -p "$port" || { echo "image smoke: FAILED (PostgreSQL did not start)"; exit 1; }
 
 url="postgresql://postgres@127.0.0.1:$port/postgres"
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
@@ -43,13 +82,17 @@ buildah run --isolation chroot --network host -e DATABASE_URL="$url" -e ZTP_SECR
     -e ZTP_LISTEN="127.0.0.1:$hport" "$ctr" -- /usr/local/bin/ztpd serve &
 srv=$!
 ok=""
-for _ in $(seq 100); do
-    if curl -fsS "http://127.0.0.1:$hport/healthz" >/dev/null 2>&1; then ok=1; break; fi
-    sleep 0.1
-done
-ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/readyz" || true)
-pkill -TERM -f "ztpd serve" || true
-wait "$srv" || true
-buildah run --isolation chroot "$ctr" -- id -u
-[ -n "$ok" ] && [ "$ready" = 200 ] || { echo "image smoke: FAILED (healthz=${ok:-no}, readyz=$ready)"; exit 1; }
-echo "image smoke: ok (healthz 200, readyz $ready, runs as uid $(buildah run --isolation chroot "$ctr" -- id -u))"
+poll 60 curl -fsS -o /dev/null "http://127.0.0.1:$hport/healthz" 2>/dev/null && ok=1
+ready=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/readyz" || true)
+pids=$(ztpd_pids "$srv")
+# SIGTERM to ztpd itself: it must drain and exit 0, as in a container
+[ -z "$pids" ] || kill -TERM $pids
+stopped=0
+wait "$srv" || stopped=$?
+srv=""
+uid=$(buildah run --isolation chroot "$ctr" -- id -u)
+if [ -z "$ok" ] || [ "$ready" != 200 ] || [ -z "$pids" ] || [ "$stopped" != 0 ] || [ "$uid" = 0 ]; then
+    echo "image smoke: FAILED (healthz=${ok:-no}, readyz=$ready, exit after SIGTERM=$stopped, uid=$uid)"
+    exit 1
+fi
+echo "image smoke: ok (healthz 200, readyz $ready, exit 0 after SIGTERM, runs as uid $uid)"
