@@ -13,6 +13,12 @@ from harness import (ServerTest, Ztpd, ZTPD, create_provider, free_port, migrate
                      ztpd_cmd, ztpd_env)
 
 
+def spare_listen():
+    """A free address for a `serve` that must fail before it listens: never the default
+    127.0.0.1:8080, which another program on a shared machine (a `make run`) may hold."""
+    return "127.0.0.1:%d" % free_port()
+
+
 class CommandTest(unittest.TestCase):
     def setUp(self):
         self.pg = postgres()
@@ -68,7 +74,7 @@ class CommandTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("ZTP_SECRET", r.stderr)
-            r = ztpd_cmd(self.db, "serve", ZTP_SECRET=value)
+            r = ztpd_cmd(self.db, "serve", ZTP_SECRET=value, ZTP_LISTEN=spare_listen())
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("ZTP_SECRET", r.stderr)
 
@@ -77,7 +83,7 @@ class CommandTest(unittest.TestCase):
                  ({"ZTP_THREADS": "0"}, "ZTP_THREADS"),
                  ({"ZTP_TLS_LISTEN": "127.0.0.1:0"}, "ZTP_TLS_CERT")]
         for env, word in cases:
-            r = ztpd_cmd(self.db, "serve", **env)
+            r = ztpd_cmd(self.db, "serve", **dict({"ZTP_LISTEN": spare_listen()}, **env))
             self.assertNotEqual(r.returncode, 0, env)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn(word, r.stderr)
@@ -85,13 +91,14 @@ class CommandTest(unittest.TestCase):
     def test_unreachable_database_is_one_clear_line(self):
         port = free_port()
         for cmd in (["migrate"], ["serve"], ["provider", "create", "x"]):
-            r = ztpd_cmd(self.db, *cmd, DATABASE_URL="postgresql://postgres@127.0.0.1:%d/x" % port)
+            r = ztpd_cmd(self.db, *cmd, DATABASE_URL="postgresql://postgres@127.0.0.1:%d/x" % port,
+                         ZTP_LISTEN=spare_listen())
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("cannot connect to the database", r.stderr)
 
     def test_serve_refuses_an_unmigrated_database(self):
-        r = ztpd_cmd(self.db, "serve")
+        r = ztpd_cmd(self.db, "serve", ZTP_LISTEN=spare_listen())
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ztpd migrate", r.stderr)
 
