@@ -210,48 +210,66 @@ class ShutdownTest(unittest.TestCase):
 class DatabaseOutageTest(unittest.TestCase):
     """Kills PostgreSQL under load: 503 with Retry-After within 2 s, then recovery."""
 
+    @staticmethod
+    def server_ms(srv, r):
+        """How long ztpd took over the request r, from its access log (found by X-Request-Id)."""
+        rid = '"id":"%s"' % r.headers["x-request-id"]
+        line = wait_until(lambda: [l for l in srv.stdout().splitlines() if rid in l], 30, "the access log line")
+        return json.loads(line[-1])["ms"]
+
     def test_database_killed_then_back(self):
         import time
         pg = postgres()
         db = pg.new_database()
         migrate(db)
         srv = Ztpd(db).start()
+        stop = threading.Event()
+        statuses = []
         try:
             self.assertEqual(srv.get("/readyz").status, 200)
-            stop = threading.Event()
-            statuses = []
 
             def load():
+                # a hang would show as a timeout (-1); 30 s is far past the 2 s promise, and a
+                # client thread starved by a loaded machine is not a hang of ztpd
                 while not stop.is_set():
                     try:
-                        statuses.append(srv.get("/redirect/00562b043615.xml", timeout=5).status)
+                        statuses.append(srv.get("/redirect/00562b043615.xml", timeout=30).status)
                     except OSError:
                         statuses.append(-1)
 
             workers = [threading.Thread(target=load) for _ in range(4)]
             for w in workers:
                 w.start()
-            wait_until(lambda: len(statuses) > 20, 10, "load")
+            wait_until(lambda: len(statuses) > 20, 30, "load")
             pg.kill()
             t0 = time.monotonic()
-            r = srv.get("/redirect/00562b043615.xml", timeout=5)
-            self.assertLess(time.monotonic() - t0, 2.0)
+            r = srv.get("/redirect/00562b043615.xml", timeout=30)
+            elapsed = time.monotonic() - t0
             self.assertEqual(r.status, 503, r)
             self.assertIn("retry-after", r.headers)
             self.assertEqual(r.json()["status"], 503)
-            self.assertEqual(srv.get("/readyz").status, 503)
-            self.assertEqual(srv.get("/healthz").status, 200)
+            # the 2 s promise is ztpd's: timed by ztpd (it waits up to 1.5 s for a connection), as the
+            # client's clock also counts its own scheduling on a loaded machine; the client's view
+            # only has to rule out a hang
+            self.assertLess(self.server_ms(srv, r), 2000.0)
+            self.assertLess(elapsed, 10.0)
+            self.assertEqual(srv.get("/readyz", timeout=30).status, 503)
+            self.assertEqual(srv.get("/healthz", timeout=30).status, 200)
             pg.start()
-            t1 = time.monotonic()
-            wait_until(lambda: srv.get("/readyz").status == 200, 5, "readyz after the database returned")
-            self.assertLess(time.monotonic() - t1, 5.0)
-            wait_until(lambda: srv.get("/redirect/00562b043615.xml").status == 404, 5, "redirects to recover")
+            # ztpd retries its connections at most 2 s apart; 10 s (from the moment PostgreSQL
+            # accepts connections) is the contract's bound for a failover (section 5), the nearest
+            # promise it makes about coming back
+            wait_until(lambda: srv.get("/readyz", timeout=30).status == 200, 10, "readyz after the database returned")
+            wait_until(lambda: srv.get("/redirect/00562b043615.xml", timeout=30).status == 404, 30,
+                       "redirects to recover")
             stop.set()
             for w in workers:
-                w.join(10)
+                w.join(60)
+            self.assertFalse(any(w.is_alive() for w in workers), "a request hung")
             self.assertNotIn(500, statuses)
             self.assertNotIn(-1, statuses)
         finally:
+            stop.set()
             if pg.proc.poll() is not None:
                 pg.start()
             srv.stop()
