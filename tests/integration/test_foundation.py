@@ -159,7 +159,7 @@ class OperationsTest(ServerTest):
 
     def test_access_log_is_one_json_line_per_request(self):
         self.srv.get("/healthz?secret=1")
-        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 5,
+        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 30,
                           "the access log line")[-1]
         entry = json.loads(line)
         for k in ("time", "id", "method", "path", "status", "ms"):
@@ -179,13 +179,13 @@ class ShutdownTest(unittest.TestCase):
         lock.stdin.write("BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE;\n")
         lock.stdin.flush()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
-                                       " AND relation = 'devices'::regclass AND granted") != "0", 10, "the lock")
+                                       " AND relation = 'devices'::regclass AND granted") != "0", 30, "the lock")
         t = threading.Thread(target=lambda: results.append(srv.get("/redirect/00562b043615.xml", timeout=30)))
         t.start()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                   != "0", 10, "the request to wait on the lock")
+                   != "0", 30, "the request to wait on the lock")
         srv.proc.send_signal(15)
-        wait_until(lambda: "draining" in srv.stderr(), 10, "ztpd to start draining")
+        wait_until(lambda: "draining" in srv.stderr(), 30, "ztpd to start draining")
 
         def refused():
             try:
@@ -194,14 +194,14 @@ class ShutdownTest(unittest.TestCase):
             except OSError:
                 return True
 
-        wait_until(refused, 10, "the listener to close")
+        wait_until(refused, 30, "the listener to close")
         self.assertIsNone(srv.proc.poll(), "ztpd exited with a request in flight")
         self.assertEqual(results, [])
         lock.stdin.write("COMMIT;\n")
         lock.stdin.close()
-        lock.wait(20)
-        t.join(20)
-        self.assertEqual(srv.proc.wait(20), 0, srv.stderr())
+        lock.wait(60)
+        t.join(60)
+        self.assertEqual(srv.proc.wait(60), 0, srv.stderr())
         self.assertEqual(len(results), 1)
         self.assertEqual(results[0].status, 404)  # answered, not dropped
         self.assertNotIn("Sanitizer", srv.stderr())

@@ -32,7 +32,7 @@ class TlsTest(unittest.TestCase):
         try:
             ctx = ssl.create_default_context(cafile=cert)
             ctx.check_hostname = False
-            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
             conn.request("GET", "/healthz")
             r = conn.getresponse()
             self.assertEqual(r.status, 200)
@@ -43,7 +43,7 @@ class TlsTest(unittest.TestCase):
             old.verify_mode = ssl.CERT_NONE
             old.maximum_version = ssl.TLSVersion.TLSv1_1
             with self.assertRaises((ssl.SSLError, OSError)):
-                c = http.client.HTTPSConnection("127.0.0.1", port, context=old, timeout=10)
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=old, timeout=30)
                 c.request("GET", "/healthz")
                 c.getresponse()
         finally:
