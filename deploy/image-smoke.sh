@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Builds the container image without a Docker engine (buildah, from a local
 # Debian 12 base made with debootstrap) and checks that ztpd inside it
-# migrates a PostgreSQL on the host and answers /healthz and /readyz.
-# Not part of `make test`: it needs the network to Debian's mirror and minutes.
+# migrates a PostgreSQL on the host, answers /healthz and /readyz, exits 0
+# on SIGTERM and does not run as root.
+# Not part of `make test` (it needs the network to Debian's mirror and
+# minutes); .ci/run runs it before `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=""
-for c in debootstrap podman buildah; do command -v "$c" >/dev/null || need="$need $c"; done
-if [ -n "$need" ]; then apt-get update -qq && apt-get install -y -qq $need >/dev/null; fi
+need=()
+for c in debootstrap podman buildah; do command -v "$c" >/dev/null || need+=("$c"); done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
+fi
 
 # the mirror this machine's apt already uses: no host is written in this file
 mirror() {
@@ -53,7 +58,9 @@ ztpd_pids() {
 }
 cleanup() {
     if [ -n "$srv" ]; then
-        kill $(ztpd_pids "$srv") "$srv" 2>/dev/null || true
+        local left
+        mapfile -t left < <(ztpd_pids "$srv")
+        kill "${left[@]}" "$srv" 2>/dev/null || true
         wait "$srv" 2>/dev/null || true
     fi
     [ -z "$ctr" ] || buildah rm "$ctr" >/dev/null 2>&1 || true
@@ -84,14 +91,14 @@ srv=$!
 ok=""
 poll 60 curl -fsS -o /dev/null "http://127.0.0.1:$hport/healthz" 2>/dev/null && ok=1
 ready=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/readyz" || true)
-pids=$(ztpd_pids "$srv")
+mapfile -t pids < <(ztpd_pids "$srv")
 # SIGTERM to ztpd itself: it must drain and exit 0, as in a container
-[ -z "$pids" ] || kill -TERM $pids
+[ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}"
 stopped=0
 wait "$srv" || stopped=$?
 srv=""
 uid=$(buildah run --isolation chroot "$ctr" -- id -u)
-if [ -z "$ok" ] || [ "$ready" != 200 ] || [ -z "$pids" ] || [ "$stopped" != 0 ] || [ "$uid" = 0 ]; then
+if [ -z "$ok" ] || [ "$ready" != 200 ] || [ ${#pids[@]} -eq 0 ] || [ "$stopped" != 0 ] || [ "$uid" = 0 ]; then
     echo "image smoke: FAILED (healthz=${ok:-no}, readyz=$ready, exit after SIGTERM=$stopped, uid=$uid)"
     exit 1
 fi
