@@ -248,7 +248,7 @@ class DatabaseOutageTest(unittest.TestCase):
             self.assertEqual(r.status, 503, r)
             self.assertIn("retry-after", r.headers)
             self.assertEqual(r.json()["status"], 503)
-            # the 2 s promise is ztpd's: timed by ztpd (it waits up to 1.5 s for a connection), as the
+            # the 2 s promise is ztpd's: timed by ztpd (it waits up to 1 s for a connection), as the
             # client's clock also counts its own scheduling on a loaded machine; the client's view
             # only has to rule out a hang
             self.assertLess(self.server_ms(srv, r), 2000.0)
