@@ -34,7 +34,10 @@ if ! podman image exists docker.io/library/debian:bookworm-slim; then
     tar -C "$root" -c . | podman import - docker.io/library/debian:bookworm-slim >/dev/null
     rm -rf "$root"
 fi
-buildah bud --isolation chroot --ulimit nofile=1024:1024 -t openztp:dev .
+# openztp:dev is what docker-compose.yml runs; the smoke tests its own tag,
+# which another smoke running on the same machine cannot move
+tag="openztp:smoke-$$"
+buildah bud --isolation chroot --ulimit nofile=1024:1024 -t openztp:dev -t "$tag" .
 
 # a PostgreSQL of our own on the host, as a child we stop at the end
 pgdir=$(mktemp -d)
@@ -64,6 +67,7 @@ cleanup() {
         wait "$srv" 2>/dev/null || true
     fi
     [ -z "$ctr" ] || buildah rm "$ctr" >/dev/null 2>&1 || true
+    buildah rmi "$tag" >/dev/null 2>&1 || true
     kill "$pgpid" 2>/dev/null || true
     wait "$pgpid" 2>/dev/null || true
     rm -rf "$pgdir"
@@ -83,7 +87,7 @@ poll 60 pg_isready -q -h 127.0.0.1 -p "$port" || { echo "image smoke: FAILED (Po
 url="postgresql://postgres@127.0.0.1:$port/postgres"
 secret=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 hport=$((port + 1))
-ctr=$(buildah from openztp:dev)
+ctr=$(buildah from "$tag")
 buildah run --isolation chroot --network host -e DATABASE_URL="$url" "$ctr" -- /usr/local/bin/ztpd migrate
 buildah run --isolation chroot --network host -e DATABASE_URL="$url" -e ZTP_SECRET="$secret" \
     -e ZTP_LISTEN="127.0.0.1:$hport" "$ctr" -- /usr/local/bin/ztpd serve &
