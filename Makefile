@@ -67,7 +67,7 @@ build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o $(PHONE
 build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o \
 		build/obj/redirect/mac.o build/obj/redirect/vendor.o $(wildcard tools/ztp-phone/*.h)
 	$(CC) $(BASE) $(shell pkg-config --cflags libcurl expat 2>/dev/null) $(CFLAGS) -o $@ $(filter %.c %.o,$^) \
-		$(shell pkg-config --libs libcurl expat jansson 2>/dev/null) -lm -pthread
+		$(shell pkg-config --libs libcurl expat jansson libsodium 2>/dev/null) -lm -pthread
 
 run:
 	@tools/install-deps.sh run

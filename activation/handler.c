@@ -1,20 +1,22 @@
 /*
  * POST /activate: a code typed on the phone binds it to a provider.
  *
- * Failed attempts are counted in memory per source address and per MAC
- * (limiter.c) before anything reaches the database, so guessing costs the
- * database nothing once the limit is reached, and a correct code is refused
- * too while the limit holds.
+ * Attempts are counted in memory per source (an IPv4 address, an IPv6 /64)
+ * and per MAC (services/limiter.c) as they arrive, before anything reaches
+ * the database: each takes a failure slot, given back when it succeeds. So
+ * however many guesses arrive at once, at most ZTP_ACTIVATION_FAILURES get
+ * past the limit per window; guessing costs the database nothing once it is
+ * reached, and a correct code is refused too while it holds.
  */
 #include "handler.h"
 #include "code.h"
-#include "limiter.h"
 
 #include "../redirect/certmac.h"
 #include "../redirect/handler.h"
 #include "../redirect/mac.h"
 #include "../services/db.h"
 #include "../services/http.h"
+#include "../services/limiter.h"
 #include "../services/log.h"
 #include "../services/metrics.h"
 #include "../services/server.h"
@@ -22,17 +24,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define LIMITER_CAPACITY (1u << 16)
+#define ZTP_ACTIVATION_FAILURES 10
+#define WINDOW_MS (15 * 60 * 1000)
+#define MIN_BLOCK_MS (60 * 1000)
 #define SWEEP_MS (3600 * 1000)
 
 ZTP_SQL(SQL_REDEEM_CODE, 5,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model"
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_code($1, $2, $3::macaddr, $4, $5::boolean)");
 ZTP_SQL(SQL_REDEEM_SHORT, 4,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model FROM ztp_redeem_short($1, "
-        "$2::macaddr, $3, $4::boolean)");
+        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
+        " FROM ztp_redeem_short($1, $2::macaddr, $3, $4::boolean)");
 ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
 
 enum {
@@ -51,67 +55,105 @@ static const char *const outcome_labels[AC_COUNT] = {
     "outcome=\"conflict\"", "outcome=\"gone\"",        "outcome=\"rate_limited\"", "outcome=\"unavailable\""};
 static int outcome_metric[AC_COUNT];
 static int failures_metric;
-static ztp_limiter_t *limiter;
+static ztp_limiter_t *by_addr, *by_mac;
 
 typedef struct redeem {
     ztp_hold_t *hold;
     int json;
-    unsigned char addr[16];
+    unsigned char addr[16]; /* the limiter's key: /64 folded */
+    uint64_t reserved_at;
     uint8_t mac[6];
     char mac_text[13];
     char model[48];
 } redeem_t;
 
-static uint64_t now_ms(void)
+/* Takes a failure slot for the source and (when not NULL) the MAC. Returns
+ * 0, or the wait when either is over its limit (then nothing is taken). */
+static uint64_t reserve(const unsigned char addr[16], const uint8_t *mac, uint64_t now)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t wait = ztp_limiter_reserve(by_addr, addr, now);
+    if (wait == 0 && mac != NULL && (wait = ztp_limiter_reserve(by_mac, mac, now)) > 0)
+        ztp_limiter_refund(by_addr, addr, now, now);
+    return wait;
 }
 
-/* Answers a failed attempt and counts it against the address and the MAC. */
-static void refuse(h2o_req_t *req, int outcome, int status, const char *detail, const unsigned char addr[16],
-                   const uint8_t *mac)
+/* Gives the slots of an attempt that did not fail back. */
+static void refund(const redeem_t *r)
 {
-    ztp_limiter_fail(limiter, addr, mac, now_ms());
+    uint64_t now = ztp_limiter_clock();
+    ztp_limiter_refund(by_addr, r->addr, r->reserved_at, now);
+    ztp_limiter_refund(by_mac, r->mac, r->reserved_at, now);
+}
+
+/* Answers a failed attempt, whose slots stay taken. */
+static void refuse(h2o_req_t *req, int outcome, int status, const char *detail)
+{
     ztp_metrics_inc(outcome_metric[outcome]);
     ztp_metrics_inc(failures_metric);
     ztp_http_problem(req, status, detail);
+}
+
+static void too_many(h2o_req_t *req, uint64_t wait, const char *detail)
+{
+    ztp_metrics_inc(outcome_metric[AC_LIMITED]);
+    ztp_http_too_many(req, wait, detail);
+}
+
+/* The outcome column of the redeem functions. */
+static int outcome_of(const char *text)
+{
+    static const struct {
+        const char *text;
+        int outcome;
+    } names[] = {{"ok", AC_OK},
+                 {"forbidden", AC_FORBIDDEN},
+                 /* its profile answers only a certificate naming the device: said like any refusal */
+                 {"certificate", AC_FORBIDDEN},
+                 {"conflict", AC_CONFLICT},
+                 {"gone", AC_GONE},
+                 {"limited", AC_LIMITED}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(text, names[i].text) == 0)
+            return names[i].outcome;
+    return AC_NOT_FOUND;
 }
 
 static void on_redeemed(void *arg, const ztp_db_res_t *res)
 {
     redeem_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
-    PGresult *pg;
-    const char *outcome;
+    PGresult *pg = res->status == ZTP_DB_OK ? res->results[0] : NULL;
+    int outcome = pg == NULL           ? AC_UNAVAILABLE
+                  : PQntuples(pg) == 1 ? outcome_of(PQgetvalue(pg, 0, 0))
+                                       : AC_NOT_FOUND;
 
+    /* settled whether or not the client is still there */
+    if (outcome == AC_OK || outcome == AC_UNAVAILABLE || outcome == AC_LIMITED)
+        refund(r);
     if (req == NULL)
         goto done;
-    if (res->status != ZTP_DB_OK) {
+    switch (outcome) {
+    case AC_OK: {
+        const char *model = ztp_db_val(pg, 0, 4);
+        ztp_metrics_inc(outcome_metric[AC_OK]);
+        ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
+                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3),
+                                  ztp_db_val(pg, 0, 5));
+        break;
+    }
+    case AC_UNAVAILABLE:
         ztp_metrics_inc(outcome_metric[AC_UNAVAILABLE]);
         ztp_http_unavailable(req);
-        goto done;
-    }
-    pg = res->results[0];
-    outcome = PQntuples(pg) == 1 ? PQgetvalue(pg, 0, 0) : "not_found";
-    if (strcmp(outcome, "ok") == 0) {
-        ztp_metrics_inc(outcome_metric[AC_OK]);
-        const char *model = ztp_db_val(pg, 0, 4);
-        ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
-                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3));
-    } else if (strcmp(outcome, "certificate") == 0) {
-        /* its profile answers only a certificate naming it: said like any refusal */
-        refuse(req, AC_FORBIDDEN, 403, "this code cannot be redeemed by this device", r->addr, r->mac);
-    } else if (strcmp(outcome, "forbidden") == 0) {
-        refuse(req, AC_FORBIDDEN, 403, "this code is bound to another device", r->addr, r->mac);
-    } else if (strcmp(outcome, "conflict") == 0) {
-        refuse(req, AC_CONFLICT, 409, "this device belongs to another provider", r->addr, r->mac);
-    } else if (strcmp(outcome, "gone") == 0) {
-        refuse(req, AC_GONE, 410, "this code has expired, was revoked, or was used by another device",
-               r->addr, r->mac);
-    } else {
-        refuse(req, AC_NOT_FOUND, 404, "no such code", r->addr, r->mac);
+        break;
+    case AC_LIMITED:
+        too_many(req, 0, "this short code has claimed as many new devices as it may this hour; retry later");
+        break;
+    case AC_FORBIDDEN: refuse(req, AC_FORBIDDEN, 403, "this code may not be used for this device"); break;
+    case AC_CONFLICT: refuse(req, AC_CONFLICT, 409, "this device belongs to another provider"); break;
+    case AC_GONE:
+        refuse(req, AC_GONE, 410, "this code has expired, was revoked, or was used by another device");
+        break;
+    default: refuse(req, AC_NOT_FOUND, 404, "no such code"); break;
     }
 done:
     free(r);
@@ -155,34 +197,33 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
 {
     const char *code, *mac, *model;
     char addr_text[64], digits[ZTP_CODE_DIGITS + 1], hash[65], hash_previous[65];
-    unsigned char addr[16];
+    unsigned char addr[16], key[16];
     uint8_t macbin[6];
-    int have_mac, kind;
-    uint64_t wait;
+    int have_mac, have_body, kind;
+    uint64_t wait, now = ztp_limiter_clock();
     redeem_t *r;
 
     if (ztp_http_client_addr(req, addr_text, sizeof(addr_text), addr) != 0)
         memset(addr, 0, sizeof(addr));
-    if (read_body(req, &code, &mac, &model) != 0) {
-        refuse(req, AC_BAD, 400, "send code and mac as JSON or as a form", addr, NULL);
+    ztp_limiter_addr_key(addr, key);
+    have_body = read_body(req, &code, &mac, &model) == 0;
+    have_mac = have_body && mac != NULL && ztp_mac_parse(mac, strlen(mac), macbin) == 0;
+    /* the attempt counts now, as a failure until it succeeds */
+    if ((wait = reserve(key, have_mac ? macbin : NULL, now)) > 0) {
+        too_many(req, wait, "too many failed attempts; wait before trying again");
         return;
     }
-    have_mac = mac != NULL && ztp_mac_parse(mac, strlen(mac), macbin) == 0;
-    if ((wait = ztp_limiter_check(limiter, addr, have_mac ? macbin : NULL, now_ms())) > 0) {
-        char secs[24];
-        snprintf(secs, sizeof(secs), "%lu", (unsigned long)((wait + 999) / 1000));
-        ztp_metrics_inc(outcome_metric[AC_LIMITED]);
-        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, secs);
-        ztp_http_problem(req, 429, "too many failed attempts; wait before trying again");
+    if (!have_body) {
+        refuse(req, AC_BAD, 400, "send code and mac as JSON or as a form");
         return;
     }
     if (!have_mac) {
-        refuse(req, AC_BAD, 400, "mac is missing or not a unicast MAC address", addr, NULL);
+        refuse(req, AC_BAD, 400, "mac is missing or not a unicast MAC address");
         return;
     }
     kind = code != NULL ? ztp_code_normalise(code, strlen(code), digits) : ZTP_CODE_INVALID;
     if (kind == ZTP_CODE_INVALID) {
-        refuse(req, AC_BAD, 400, "code must be 16 digits, or # and 3 to 16 digits", addr, macbin);
+        refuse(req, AC_BAD, 400, "code must be 16 digits, or # and 3 to 16 digits");
         return;
     }
     if (model != NULL && (strlen(model) >= sizeof(r->model) || !model[0]))
@@ -192,8 +233,11 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
             model = NULL;
 
     r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort(); /* as h2o_mem_alloc does */
     r->json = ztp_redirect_wants_json(req, 1);
-    memcpy(r->addr, addr, sizeof(addr));
+    memcpy(r->addr, key, sizeof(key));
+    r->reserved_at = now;
     memcpy(r->mac, macbin, sizeof(macbin));
     ztp_mac_format(macbin, r->mac_text);
     if (model != NULL)
@@ -249,7 +293,8 @@ static void on_thread_init(ztp_thread_t *t)
 
 void ztp_activation_register(size_t max_body)
 {
-    limiter = ztp_limiter_new(LIMITER_CAPACITY);
+    by_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, ZTP_ACTIVATION_FAILURES, WINDOW_MS, MIN_BLOCK_MS);
+    by_mac = ztp_limiter_new(LIMITER_CAPACITY, 6, ZTP_ACTIVATION_FAILURES, WINDOW_MS, MIN_BLOCK_MS);
     for (int i = 0; i < AC_COUNT; i++)
         outcome_metric[i] = ztp_metrics_counter("ztp_activations_total", "Activation attempts by outcome.",
                                                 outcome_labels[i]);

@@ -11,6 +11,7 @@
 #include "profiles.h"
 #include "stats.h"
 #include "webhooks.h"
+#include "urltoken.h"
 
 void ztp_admin_register(size_t max_body, size_t max_import_body)
 {
@@ -45,6 +46,8 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("DELETE", "/v1/webhooks/{id}", ztp_webhooks_delete, 0);
     ztp_v1_route("GET", "/v1/webhooks/{id}/deliveries", ztp_webhooks_deliveries, 0);
     ztp_v1_route("GET", "/v1/stats", ztp_stats_get, 0);
+    ztp_v1_route("GET", "/v1/url-token-key", ztp_urltoken_get, 0);
+    ztp_v1_route("POST", "/v1/url-token-key", ztp_urltoken_rotate, max_body);
 }
 
 void ztp_admin_start(void)

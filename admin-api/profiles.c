@@ -5,6 +5,7 @@
 #include "../redirect/vendor.h"
 #include "../services/http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +13,8 @@
 #define MAX_PARAM_VALUE 1024
 
 ZTP_SQL(SQL_CREATE, 7,
-        "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $7::boolean) c,"
-        " ztp_profile_with_vendor_urls(c.status, c.body, $6::jsonb) w");
+        "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $6::jsonb) c,"
+        " ztp_profile_with_vendor_urls(c.status, c.body, $7::jsonb) w");
 ZTP_SQL(SQL_LIST, 0, "SELECT * FROM ztp_profile_list()");
 ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_profile_get($1::uuid)");
 ZTP_SQL(SQL_UPDATE, 2, "SELECT * FROM ztp_profile_update($1::uuid, $2::jsonb)");
@@ -79,6 +80,35 @@ static void check_params(json_t *v, json_t *errors)
     }
 }
 
+/* short_code_prefixes: null, or 1 to 100 MAC prefixes of 6 to 12 hex digits */
+static void check_prefixes(json_t *v, json_t *errors)
+{
+    size_t i;
+    json_t *p;
+    if (json_is_null(v))
+        return;
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 100) {
+        ztp_errors_add(errors, "short_code_prefixes", "must be an array of 1 to 100 MAC prefixes, or null");
+        return;
+    }
+    json_array_foreach(v, i, p)
+    {
+        const char *s = json_string_value(p);
+        size_t n = s ? strlen(s) : 0;
+        if (s == NULL || n < 6 || n > 12 || strspn(s, "0123456789abcdefABCDEF") != n) {
+            char field[48];
+            snprintf(field, sizeof(field), "short_code_prefixes.%zu", i);
+            ztp_errors_add(errors, field, "must be a MAC prefix of 6 to 12 hex digits");
+        }
+    }
+}
+
+static void check_hourly_claims(json_t *v, json_t *errors)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
+        ztp_errors_add(errors, "short_code_hourly_claims", "must be an integer from 0 to 1000000");
+}
+
 /* vendor_urls: vendor name (the /boot table's, cisco excepted) to URL. */
 static void check_vendor_urls(json_t *v, json_t *errors)
 {
@@ -127,12 +157,21 @@ void ztp_profiles_validate(json_t *body, int partial, json_t *errors)
         check_short_code(v, errors);
     if ((v = json_object_get(body, "params")) != NULL)
         check_params(v, errors);
+    if ((v = json_object_get(body, "short_code_prefixes")) != NULL)
+        check_prefixes(v, errors);
+    if ((v = json_object_get(body, "short_code_hourly_claims")) != NULL)
+        check_hourly_claims(v, errors);
     if ((v = json_object_get(body, "vendor_urls")) != NULL)
         check_vendor_urls(v, errors);
     /* with secret params it must be true: the database, which sees the whole row, says so */
     if ((v = json_object_get(body, "require_certificate")) != NULL && !json_is_boolean(v))
         ztp_errors_add(errors, "require_certificate", "must be true or false");
 }
+
+/* The fields beyond the first five, as JSON text (malloc'ed): only what the
+ * SQL knows travels. */
+static const char *const more_fields[] = {"short_code_prefixes", "short_code_hourly_claims",
+                                          "require_certificate"};
 
 static const char *str_or_null(json_t *body, const char *key)
 {
@@ -153,17 +192,18 @@ void ztp_profiles_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
     }
     json_t *params = json_object_get(body, "params");
     params_text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : strdup("{}");
+    char *more = ztp_json_pick(body, more_fields, sizeof(more_fields) / sizeof(more_fields[0]));
     json_t *urls = json_object_get(body, "vendor_urls");
     char *urls_text = json_is_object(urls) ? json_dumps(urls, JSON_COMPACT) : NULL;
-    const char *certify = json_is_true(json_object_get(body, "require_certificate")) ? "t" : "f";
     const char *p[7] = {str_or_null(body, "name"),
                         str_or_null(body, "profile_rule"),
                         str_or_null(body, "upgrade_rule"),
                         str_or_null(body, "short_code"),
                         params_text,
-                        urls_text,
-                        certify};
+                        more,
+                        urls_text};
     ztp_tenant_call(req, who, &SQL_CREATE, p, NULL, NULL);
+    free(more);
     free(urls_text);
     free(params_text);
     json_decref(body);
@@ -206,8 +246,15 @@ void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
         json_decref(body);
         return;
     }
-    static const char *const known[] = {"name",   "profile_rule", "upgrade_rule",       "short_code",
-                                        "params", "vendor_urls",  "require_certificate"};
+    static const char *const known[] = {"name",
+                                        "profile_rule",
+                                        "upgrade_rule",
+                                        "short_code",
+                                        "params",
+                                        "vendor_urls",
+                                        "short_code_prefixes",
+                                        "short_code_hourly_claims",
+                                        "require_certificate"};
     text = ztp_json_pick(body, known, sizeof(known) / sizeof(known[0]));
     const char *p[2] = {id, text};
     ztp_tenant_call(req, who, &SQL_UPDATE, p, NULL, NULL);

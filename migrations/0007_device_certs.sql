@@ -88,16 +88,21 @@ CREATE FUNCTION ztp_profile_secret_problem(p_param text) RETURNS json LANGUAGE s
             'names containing passw, pwd, secret or token need "require_certificate": true')))
 $$;
 
+-- 0006's create, which takes the fields beyond the first five as p_more,
+-- wrapped: p_more->'require_certificate' (absent or null: false) is set on
+-- the profile it made.
+ALTER FUNCTION ztp_profile_create(text, text, text, text, jsonb, jsonb) RENAME TO ztp_profile_create_fields;
 CREATE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_short text, p_params jsonb,
-                                   p_require_certificate boolean, OUT status int, OUT body json)
+                                   p_more jsonb, OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
 DECLARE
     constraint_name text;
     secret text;
 BEGIN
-    SELECT c.status, c.body INTO status, body FROM ztp_profile_create(p_name, p_rule, p_upgrade, p_short, p_params) c;
+    SELECT c.status, c.body INTO status, body
+    FROM ztp_profile_create_fields(p_name, p_rule, p_upgrade, p_short, p_params, p_more) c;
     IF status = 201 THEN
-        body := ztp_profile_certify((body->>'id')::uuid, p_require_certificate);
+        body := ztp_profile_certify((body->>'id')::uuid, (p_more->>'require_certificate')::boolean);
     END IF;
 EXCEPTION WHEN check_violation THEN
     GET STACKED DIAGNOSTICS constraint_name = CONSTRAINT_NAME, secret = PG_EXCEPTION_DETAIL;
@@ -134,19 +139,33 @@ LANGUAGE sql STABLE AS $$
                    WHERE d.mac = p_mac AND p.require_certificate)
 $$;
 
--- The redemptions of 0003 behind that check: a code that exists, for a
--- device that must prove its MAC and did not, is refused ('certificate',
--- answered 403) with nothing recorded. A contact the redemption recorded
--- notes whether it was certified.
+-- The redemptions of 0006 behind that check. A device that must prove its
+-- MAC and did not gets every answer of 0006 (not_found, forbidden, conflict,
+-- gone, limited) but 'ok': the redemption that would have succeeded is undone
+-- (a subtransaction, entered only for such devices) and refused as
+-- 'certificate', answered 403, with nothing recorded, not even a short
+-- code's claim. A contact the redemption recorded notes whether it was
+-- certified.
 CREATE FUNCTION ztp_redeem_code(p_hash text, p_hash_previous text, p_mac macaddr, p_model text,
                                 p_certified boolean)
-RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text) LANGUAGE plpgsql AS $$
-DECLARE target uuid;
+RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text, token_key text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    target uuid;
+    answer text;
 BEGIN
     SELECT c.profile_id INTO target FROM activation_codes c
     WHERE c.hash = decode(p_hash, 'hex') OR (p_hash_previous IS NOT NULL AND c.hash = decode(p_hash_previous, 'hex'));
     IF FOUND AND NOT p_certified AND ztp_redeem_needs_certificate(target, p_mac) THEN
-        RETURN QUERY SELECT 'certificate'::text, NULL::text, NULL::text, NULL::jsonb, NULL::text;
+        BEGIN
+            SELECT r.outcome INTO answer FROM ztp_redeem_code(p_hash, p_hash_previous, p_mac, p_model) r;
+            IF answer = 'ok' THEN
+                RAISE EXCEPTION USING ERRCODE = 'ZC001';
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'ZC001' THEN
+            answer := 'certificate';
+        END;
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal(answer);
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM ztp_redeem_code(p_hash, p_hash_previous, p_mac, p_model);
@@ -154,12 +173,23 @@ BEGIN
 END $$;
 
 CREATE FUNCTION ztp_redeem_short(p_code text, p_mac macaddr, p_model text, p_certified boolean)
-RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text) LANGUAGE plpgsql AS $$
-DECLARE target uuid;
+RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text, token_key text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    target uuid;
+    answer text;
 BEGIN
     SELECT p.id INTO target FROM profiles p WHERE p.short_code = p_code;
     IF FOUND AND NOT p_certified AND ztp_redeem_needs_certificate(target, p_mac) THEN
-        RETURN QUERY SELECT 'certificate'::text, NULL::text, NULL::text, NULL::jsonb, NULL::text;
+        BEGIN
+            SELECT r.outcome INTO answer FROM ztp_redeem_short(p_code, p_mac, p_model) r;
+            IF answer = 'ok' THEN
+                RAISE EXCEPTION USING ERRCODE = 'ZC001';
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'ZC001' THEN
+            answer := 'certificate';
+        END;
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal(answer);
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM ztp_redeem_short(p_code, p_mac, p_model);

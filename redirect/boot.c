@@ -85,10 +85,12 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         miss(req, res->outcome == ZTP_CONTACT_NO_PROFILE
                       ? "this device's provider has not set a profile for its vendor yet; retry later"
                       : "unknown device");
+    } else if (ztp_redirect_refuse_scanner(req)) {
+        /* the source went past its scanning limit while this was in flight */
     } else if (b->target.vendor == ZTP_VENDOR_CISCO) {
         ztp_metrics_inc(outcome_metric[OUT_OK]);
         ztp_redirect_send_profile(req, 0, b->target.mac, b->model, b->serial, res->rule, res->upgrade,
-                                  res->params);
+                                  res->params, res->token_key);
     } else {
         send_vendor_answer(req, b, res->vendor_urls);
     }
@@ -102,6 +104,8 @@ void ztp_boot_on_get(h2o_req_t *req, const ztp_match_t *m)
     ztp_ua_t ua;
     boot_t *b;
 
+    if (ztp_redirect_refuse_scanner(req))
+        return;
     ztp_ua_parse(ua_text, ua_text ? strlen(ua_text) : 0, &ua);
     if (ztp_vendor_recognize(m->params[0].base, m->params[0].len, &ua, &target) != 0) {
         miss(req, "not a file openztp serves to this phone");

@@ -85,10 +85,12 @@ ZTP_SQL(
     "            WHEN u.provider_id IS NULL THEN 'released'\n"
     "            WHEN u.profile_id IS NULL OR (r.want IS NOT NULL AND NOT p.vendor_urls ? r.want)\n"
     "            THEN 'no_profile' ELSE 'ok' END,\n"
-    "       p.profile_rule, p.upgrade_rule, p.params::text, p.vendor_urls::text\n"
+    "       p.profile_rule, p.upgrade_rule, p.params::text, p.vendor_urls::text,\n"
+    "       encode(pr.url_token_key, 'hex')\n"
     "FROM req r LEFT JOIN upd u ON u.mac = r.mac\n"
     "     LEFT JOIN profiles p ON p.id = u.profile_id AND u.provider_id IS NOT NULL\n"
-    "                         AND (r.certified OR NOT u.guarded)\n");
+    "                         AND (r.certified OR NOT u.guarded)\n"
+    "     LEFT JOIN providers pr ON pr.id = p.provider_id\n");
 
 typedef struct waiter {
     ztp_contact_cb cb;
@@ -171,8 +173,12 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
         if (ord < 0 || (size_t)ord >= b->n || answered[ord])
             continue;
         answered[ord] = 1;
-        ztp_contact_result_t out = {outcome_of(PQgetvalue(r, i, 1)), ztp_db_val(r, i, 2), ztp_db_val(r, i, 3),
-                                    ztp_db_val(r, i, 4), ztp_db_val(r, i, 5)};
+        ztp_contact_result_t out = {outcome_of(PQgetvalue(r, i, 1)),
+                                    ztp_db_val(r, i, 2),
+                                    ztp_db_val(r, i, 3),
+                                    ztp_db_val(r, i, 4),
+                                    ztp_db_val(r, i, 5),
+                                    ztp_db_val(r, i, 6)};
         b->waiters[ord].cb(b->waiters[ord].arg, &out);
     }
     for (size_t i = 0; i < b->n; i++)

@@ -24,11 +24,12 @@ typedef enum ztp_contact_outcome {
 } ztp_contact_outcome_t;
 
 /* The answer for one contact once its batch has committed. rule, upgrade,
- * params and vendor_urls (the last two JSON text) are set for OK; the
- * strings live until the callback returns. */
+ * params and vendor_urls (the last two JSON text), and token_key (the
+ * provider's URL token key, 64 hex digits) are set for OK; the strings live
+ * until the callback returns. */
 typedef struct ztp_contact_result {
     ztp_contact_outcome_t outcome;
-    const char *rule, *upgrade, *params, *vendor_urls;
+    const char *rule, *upgrade, *params, *vendor_urls, *token_key;
 } ztp_contact_result_t;
 
 typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_result_t *r);

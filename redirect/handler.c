@@ -5,12 +5,17 @@
  * batch of phones (contacts.c), and the answer leaves only after that
  * transaction has committed: a 200 is never sent for a contact that could
  * be lost.
+ *
+ * Misses are counted per source (scan.c), here and on /boot, which answers
+ * its misses through ztp_redirect_miss: past the limit, a source gets 429
+ * before anything reaches the database.
  */
 #include "handler.h"
 #include "certmac.h"
 #include "contacts.h"
 #include "mac.h"
 #include "profile.h"
+#include "scan.h"
 #include "useragent.h"
 
 #include "../services/db.h"
@@ -18,10 +23,20 @@
 #include "../services/metrics.h"
 #include "../services/server.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OUT_OK, OUT_UNKNOWN, OUT_RELEASED, OUT_NO_PROFILE, OUT_BAD_MAC, OUT_UNAVAILABLE, OUT_COUNT };
+enum {
+    OUT_OK,
+    OUT_UNKNOWN,
+    OUT_RELEASED,
+    OUT_NO_PROFILE,
+    OUT_BAD_MAC,
+    OUT_UNAVAILABLE,
+    OUT_LIMITED,
+    OUT_COUNT
+};
 static int outcome_metric[OUT_COUNT];
 
 typedef struct redirect {
@@ -34,9 +49,10 @@ typedef struct redirect {
 
 void ztp_redirect_init(void)
 {
-    static const char *const labels[OUT_COUNT] = {"outcome=\"ok\"",       "outcome=\"unknown\"",
-                                                  "outcome=\"released\"", "outcome=\"no_profile\"",
-                                                  "outcome=\"bad_mac\"",  "outcome=\"unavailable\""};
+    static const char *const labels[OUT_COUNT] = {
+        "outcome=\"ok\"",      "outcome=\"unknown\"",     "outcome=\"released\"",    "outcome=\"no_profile\"",
+        "outcome=\"bad_mac\"", "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
+    ztp_scan_init();
     for (int i = 0; i < OUT_COUNT; i++)
         outcome_metric[i] =
             ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
@@ -55,10 +71,39 @@ int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
     return json ? 1 : xml ? 0 : default_json;
 }
 
+/* rule, upgrade and params with $(ZTP_TOKEN) replaced by the device's token */
+typedef struct tokenized {
+    ztp_buf_t rule, upgrade, params;
+} tokenized_t;
+
+static void tokenize(tokenized_t *t, const char *token_key, const char *mac, const char **rule,
+                     const char **upgrade, const char **params_text)
+{
+    unsigned char key[32];
+    char token[33];
+    if (token_key == NULL ||
+        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) != 0)
+        return;
+    ztp_profile_token(key, mac, token);
+    sodium_memzero(key, sizeof(key));
+    ztp_profile_expand_token(&t->rule, *rule, token);
+    *rule = t->rule.p;
+    if (*upgrade != NULL) {
+        ztp_profile_expand_token(&t->upgrade, *upgrade, token);
+        *upgrade = t->upgrade.p;
+    }
+    if (*params_text != NULL) {
+        ztp_profile_expand_token(&t->params, *params_text, token); /* hex digits need no JSON escaping */
+        *params_text = t->params.p;
+    }
+}
+
 void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
                                const char *serial, const char *rule, const char *upgrade,
-                               const char *params_text)
+                               const char *params_text, const char *token_key)
 {
+    tokenized_t t = {0};
+    tokenize(&t, token_key, mac, &rule, &upgrade, &params_text);
     json_t *params = params_text ? json_loads(params_text, 0, NULL) : NULL;
     if (json) {
         ztp_phone_facts_t f = {mac, model, serial};
@@ -70,10 +115,42 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
         ztp_buf_free(&b);
     }
     json_decref(params);
+    ztp_buf_free(&t.rule);
+    ztp_buf_free(&t.upgrade);
+    ztp_buf_free(&t.params);
+}
+
+/* The request's source as the scanning limiter counts it. */
+static void source_of(h2o_req_t *req, unsigned char addr[16])
+{
+    char text[64];
+    if (ztp_http_client_addr(req, text, sizeof(text), addr) != 0)
+        memset(addr, 0, 16);
+}
+
+int ztp_redirect_refuse_scanner(h2o_req_t *req)
+{
+    unsigned char addr[16];
+    uint64_t wait;
+    source_of(req, addr);
+    if ((wait = ztp_scan_wait(addr)) == 0)
+        return 0;
+    ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+    ztp_scan_refuse(req, wait);
+    return 1;
 }
 
 void ztp_redirect_miss(h2o_req_t *req, const char *detail)
 {
+    unsigned char addr[16];
+    uint64_t wait;
+    source_of(req, addr);
+    /* counted as it is about to leave; past the limit a 429 goes instead, so that a burst learns no more */
+    if ((wait = ztp_scan_miss(addr)) > 0) {
+        ztp_metrics_inc(outcome_metric[OUT_LIMITED]);
+        ztp_scan_refuse(req, wait);
+        return;
+    }
     ztp_http_problem(req, 404, detail);
 }
 
@@ -93,9 +170,11 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         ztp_http_unavailable(req);
         break;
     case ZTP_CONTACT_OK:
+        if (ztp_redirect_refuse_scanner(req))
+            break; /* the source went past its limit while this was in flight */
         ztp_metrics_inc(outcome_metric[OUT_OK]);
         ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, res->rule, res->upgrade,
-                                  res->params);
+                                  res->params, res->token_key);
         break;
     case ZTP_CONTACT_RELEASED:
         ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
@@ -133,9 +212,10 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     uint8_t mac[6];
     ztp_ua_t ua;
     redirect_t *r;
-
     int json;
 
+    if (ztp_redirect_refuse_scanner(req))
+        return;
     if (seg.len > 4 && memcmp(seg.base + seg.len - 4, ".xml", 4) == 0) {
         json = 0;
         seg.len -= 4;
@@ -151,10 +231,8 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
         return;
     }
     r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        ztp_http_unavailable(req);
-        return;
-    }
+    if (r == NULL)
+        abort(); /* as h2o_mem_alloc does */
     r->json = json;
     ztp_mac_format(mac, r->mac);
     ua_text = ztp_http_get_header(req, H2O_TOKEN_USER_AGENT);

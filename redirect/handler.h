@@ -12,10 +12,12 @@ void ztp_redirect_init(void);
 void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m);
 
 /* Sends the 200 answer a phone gets (redirect and activation share it):
- * XML, or JSON when `json`. params_text is the profile's params as JSON text. */
+ * XML, or JSON when `json`. params_text is the profile's params as JSON text;
+ * token_key (64 hex digits, or NULL) the provider's URL token key, with which
+ * $(ZTP_TOKEN) is replaced by the device's token. */
 void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
                                const char *serial, const char *rule, const char *upgrade,
-                               const char *params_text);
+                               const char *params_text, const char *token_key);
 
 /* Records the contact of the phone `mac` (canonical) asking by req, whose
  * User-Agent is ua_text (may be NULL) and reads as ua, through the batched
@@ -27,8 +29,12 @@ void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, c
                          const char *model, const char *want, ztp_contact_cb cb, void *arg);
 
 /* Answers 404 to a phone (/redirect, /boot): the one place its misses go,
- * so that a limit on scanning counts them here. */
+ * counted per source by the scanning limit (scan.c); past it, 429 instead. */
 void ztp_redirect_miss(h2o_req_t *req, const char *detail);
+
+/* Answers 429 and returns 1 when req's source is over the scanning limit;
+ * /redirect and /boot call it first. Returns 0 otherwise. */
+int ztp_redirect_refuse_scanner(h2o_req_t *req);
 
 /* Whether the client prefers JSON, judged from its Accept header. */
 int ztp_redirect_wants_json(h2o_req_t *req, int default_json);

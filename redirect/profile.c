@@ -2,6 +2,7 @@
 #include "useragent.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <string.h>
 
 /* The macros the server expands, longest first so that $MAU wins over $MA. */
@@ -203,4 +204,23 @@ json_t *ztp_profile_json(const ztp_phone_facts_t *f, const char *rule, const cha
                   url.p ? url.p : "");
     ztp_buf_free(&url);
     return o;
+}
+
+void ztp_profile_token(const unsigned char key[32], const char *mac, char out[33])
+{
+    unsigned char digest[16];
+    crypto_generichash(digest, sizeof(digest), (const unsigned char *)mac, strlen(mac), key, 32);
+    sodium_bin2hex(out, 33, digest, sizeof(digest));
+}
+
+void ztp_profile_expand_token(ztp_buf_t *b, const char *in, const char *token)
+{
+    static const char macro[] = "$(ZTP_TOKEN)";
+    const char *p = in, *hit;
+    while ((hit = strstr(p, macro)) != NULL) {
+        ztp_buf_append(b, p, (size_t)(hit - p));
+        ztp_buf_puts(b, token);
+        p = hit + sizeof(macro) - 1;
+    }
+    ztp_buf_puts(b, p);
 }

@@ -50,4 +50,13 @@ json_t *ztp_profile_json(const ztp_phone_facts_t *f, const char *rule, const cha
  * the rules themselves. */
 int ztp_param_name_ok(const char *name);
 
+/* The device's URL token, what $(ZTP_TOKEN) becomes: 32 lower-case hex
+ * digits (+ NUL) of keyed BLAKE2b-128 of mac (12 lower-case hex digits)
+ * under the provider's 32-byte token key. */
+void ztp_profile_token(const unsigned char key[32], const char *mac, char out[33]);
+
+/* Appends `in` to b with every $(ZTP_TOKEN) replaced by token; every other
+ * macro stays as written (the phone expands its own). */
+void ztp_profile_expand_token(ztp_buf_t *b, const char *in, const char *token);
+
 #endif

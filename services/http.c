@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,15 @@ void ztp_http_unavailable(h2o_req_t *req)
 {
     ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
     ztp_http_problem(req, 503, "the database is unavailable; retry shortly");
+}
+
+void ztp_http_too_many(h2o_req_t *req, uint64_t wait_ms, const char *detail)
+{
+    char secs[24];
+    uint64_t s = (wait_ms + 999) / 1000;
+    snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(s < 60 ? 60 : s));
+    ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, secs);
+    ztp_http_problem(req, 429, detail);
 }
 
 const char *ztp_http_get_header(h2o_req_t *req, const h2o_token_t *token)
@@ -241,36 +251,59 @@ static int addr_of(const struct sockaddr *sa, char *out, size_t outlen, unsigned
     return -1;
 }
 
-/* The right-most address of X-Forwarded-For: the one our proxy saw. */
-static int forwarded_for(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16])
+/* Parses one X-Forwarded-For element (spaces around it allowed) into a
+ * 16-byte address. Returns 0 or -1. */
+static int xff_element(const char *p, size_t n, unsigned char bin[16])
 {
-    const char *xff = ztp_http_get_header(req, H2O_TOKEN_X_FORWARDED_FOR);
-    const char *last;
-    char tmp[64];
-    size_t n;
-    struct sockaddr_in sin = {0};
-    struct sockaddr_in6 sin6 = {0};
-
-    if (xff == NULL)
-        return -1;
-    last = strrchr(xff, ',');
-    last = last ? last + 1 : xff;
-    while (*last == ' ')
-        last++;
-    n = strcspn(last, " ");
+    char tmp[INET6_ADDRSTRLEN];
+    struct in_addr v4;
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
     if (n == 0 || n >= sizeof(tmp))
         return -1;
-    memcpy(tmp, last, n);
+    memcpy(tmp, p, n);
     tmp[n] = '\0';
-    if (inet_pton(AF_INET, tmp, &sin.sin_addr) == 1) {
-        sin.sin_family = AF_INET;
-        return addr_of((struct sockaddr *)&sin, out, outlen, bin);
+    if (inet_pton(AF_INET, tmp, &v4) == 1) {
+        memset(bin, 0, 10);
+        bin[10] = bin[11] = 0xff;
+        memcpy(bin + 12, &v4, 4);
+        return 0;
     }
-    if (inet_pton(AF_INET6, tmp, &sin6.sin6_addr) == 1) {
-        sin6.sin6_family = AF_INET6;
-        return addr_of((struct sockaddr *)&sin6, out, outlen, bin);
+    return inet_pton(AF_INET6, tmp, bin) == 1 ? 0 : -1;
+}
+
+/* Walks X-Forwarded-For from its right end, across every header line (a
+ * proxy may add a line of its own rather than extend the last): the first
+ * address that is not a trusted proxy is the client. A malformed element
+ * stops the walk; bin keeps the last address trusted so far. */
+static void forwarded_for(h2o_req_t *req, unsigned char bin[16])
+{
+    enum { LINES = 64 }; /* the last lines: a client may send any number before the proxies' */
+    ssize_t idx[LINES];
+    size_t nlines = 0, first;
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0;)
+        idx[nlines++ % LINES] = i;
+    first = nlines > LINES ? nlines - LINES : 0;
+    while (nlines-- > first) {
+        h2o_iovec_t v = req->headers.entries[idx[nlines % LINES]].value;
+        size_t end = v.len;
+        for (;;) {
+            size_t start = end;
+            unsigned char a[16];
+            while (start > 0 && v.base[start - 1] != ',')
+                start--;
+            if (xff_element(v.base + start, end - start, a) != 0)
+                return;
+            memcpy(bin, a, 16);
+            if (!ztp_config_is_trusted(&ztp_config, a))
+                return;
+            if (start == 0)
+                break;
+            end = start - 1;
+        }
     }
-    return -1;
 }
 
 int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16])
@@ -283,7 +316,12 @@ int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char
         return -1;
     if (addr_of((struct sockaddr *)&ss, out, outlen, bin) != 0)
         return -1;
-    if (ztp_config.ntrusted > 0 && ztp_config_is_trusted(&ztp_config, bin))
-        forwarded_for(req, out, outlen, bin);
+    if (ztp_config.ntrusted > 0 && ztp_config_is_trusted(&ztp_config, bin)) {
+        forwarded_for(req, bin);
+        if (memcmp(bin, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+            inet_ntop(AF_INET, bin + 12, out, (socklen_t)outlen);
+        else
+            inet_ntop(AF_INET6, bin, out, (socklen_t)outlen);
+    }
     return 0;
 }

@@ -26,6 +26,10 @@ void ztp_http_problem(h2o_req_t *req, int status, const char *detail);
 /* 503 with Retry-After: the database is away or saturated. */
 void ztp_http_unavailable(h2o_req_t *req);
 
+/* 429 with Retry-After: the remaining wait_ms in whole seconds, never less
+ * than 60 (what the contract promises a refused client). */
+void ztp_http_too_many(h2o_req_t *req, uint64_t wait_ms, const char *detail);
+
 /* Adds a response header; value is copied. */
 void ztp_http_header(h2o_req_t *req, const h2o_token_t *token, const char *value);
 
@@ -58,7 +62,8 @@ ztp_hold_t *ztp_http_hold(h2o_req_t *req);
 h2o_req_t *ztp_http_release(ztp_hold_t *h);
 
 /* The client's address as text (out: at least INET6_ADDRSTRLEN bytes) and as
- * 16 bytes (v4-mapped for IPv4): the connection's peer, or the last hop of
- * X-Forwarded-For when the peer is a trusted proxy. Returns 0 or -1. */
+ * 16 bytes (v4-mapped for IPv4): the connection's peer or, when the peer is
+ * a trusted proxy, the right-most address of X-Forwarded-For (all its header
+ * lines, in order) that is not a trusted proxy. Returns 0 or -1. */
 int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char bin[16]);
 #endif

@@ -47,13 +47,15 @@ schemas = {
     },
     "Profile": {
         "type": "object",
-        "required": ["id", "name", "profile_rule", "upgrade_rule", "short_code", "params", "created_at", "updated_at",
-                     "vendor_urls", "require_certificate"],
+        "required": ["id", "name", "profile_rule", "upgrade_rule", "short_code", "params", "short_code_prefixes",
+                     "short_code_hourly_claims", "created_at", "updated_at", "vendor_urls", "require_certificate"],
         "additionalProperties": False,
         "properties": {
             "id": UUID, "name": STR, "profile_rule": STR, "upgrade_rule": nullable(STR),
             "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
             "params": {"type": "object", "additionalProperties": STR},
+            "short_code_prefixes": {"type": ["array", "null"], "items": {"type": "string", "pattern": "^[0-9a-f]{6,12}$"}},
+            "short_code_hourly_claims": {"type": "integer", "minimum": 0},
             "created_at": TIME, "updated_at": TIME,
             "vendor_urls": VENDOR_URLS,
             "require_certificate": REQUIRE_CERTIFICATE,
@@ -69,10 +71,28 @@ schemas = {
             "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
             "params": {"type": ["object", "null"], "maxProperties": 200,
                        "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR,
-                       "description": "a name containing passw, pwd, secret or token (any case) needs "
+                       "description": "$(ZTP_TOKEN) in a value (and in the rules) becomes the device's URL token; "
+                                      "a name containing passw, pwd, secret or token (any case) needs "
                                       "require_certificate: true (422 otherwise)"},
             "vendor_urls": dict(VENDOR_URLS, type=["object", "null"]),
             "require_certificate": REQUIRE_CERTIFICATE,
+            "short_code_prefixes": {
+                "type": ["array", "null"], "minItems": 1, "maxItems": 100,
+                "items": {"type": "string", "pattern": "^[0-9A-Fa-f]{6,12}$"},
+                "description": "MAC prefixes the short code may bind (any case; returned in lower case); "
+                               "another MAC gets 403 on /activate. null: any MAC"},
+            "short_code_hourly_claims": {
+                "type": "integer", "minimum": 0, "maximum": 1000000, "default": 100,
+                "description": "devices nobody owned that the short code may claim per hour (429 past it); "
+                               "0: it only re-points this provider's own devices (403 for others)"},
+        },
+    },
+    "UrlTokenKey": {
+        "type": "object", "required": ["key", "previous_key", "rotated_at"], "additionalProperties": False,
+        "properties": {
+            "key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "previous_key": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+            "rotated_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Device": {
@@ -260,7 +280,9 @@ paths = {
         {"200": {"description": "the provider's flat profile", "content": flat},
          "400": problem("malformed MAC"),
          "404": problem("unknown MAC, released device, no profile set yet, or a profile that requires a "
-                        "device certificate this request did not present")},
+                        "device certificate this request did not present"),
+         "429": problem("more than 20 answers of 404 to this source (IPv4 address, IPv6 /64) within 15 minutes; "
+                        "see Retry-After")},
         "phones", params=[pp("mac", {"type": "string"}, MAC_DOC + ", optionally followed by .xml or .json"),
                           qp("model", STR, "the phone's model ($PN)"), qp("sn", STR, "the phone's serial ($SN)")],
         auth=False, op_id="redirect")},
@@ -272,7 +294,9 @@ paths = {
                              "text/plain": {"schema": {"type": "string"}}}},
          "404": problem("a file openztp does not serve to this phone, an unknown MAC, a released device, no "
                         "profile (or no URL for this vendor) set yet, or a profile that requires a device "
-                        "certificate this request did not present")},
+                        "certificate this request did not present"),
+         "429": problem("more than 20 answers of 404 to this source (IPv4 address, IPv6 /64) on /redirect and /boot "
+                        "within 15 minutes; see Retry-After")},
         "phones", params=[pp("file", {"type": "string"}, "a file name of the /boot table: $PSN.xml, {mac}.xml, "
                              "spa$PSN.cfg, {mac}.boot, y000000000000.boot, y0000000000{xx}.cfg, {mac}.cfg, "
                              "{MAC}-ztp.cfg, 000000000000.cfg, snom{model}.htm, snom{model}-{MAC}.htm, cfg{mac}, "
@@ -283,11 +307,13 @@ paths = {
         "A user typed a code on the phone: 16 digits, or # and 3 to 16 digits (a short code)",
         {"200": {"description": "bound; the same body as the redirect (JSON unless Accept asks for XML)",
                  "content": flat},
-         "400": problem("malformed code or MAC"), "403": problem("the code is bound to another MAC, or its profile (or the device's) "
-                                        "requires a device certificate this request did not present"),
+         "400": problem("malformed code or MAC"),
+         "403": problem("the code is bound to another MAC, the short code's profile may not bind it, or its "
+                        "profile (or the device's) requires a device certificate this request did not present"),
          "404": problem("no such code"), "409": problem("the device belongs to another provider"),
          "410": problem("expired, revoked, or redeemed by another device"),
-         "429": problem("too many failed attempts from this address or for this MAC; see Retry-After")},
+         "429": problem("too many failed attempts from this address (IPv6: /64) or for this MAC, or a short code "
+                        "past its hourly claims; see Retry-After")},
         "phones", body={"required": True, "content": {
             "application/json": {"schema": {"type": "object", "required": ["code", "mac"], "properties": {
                 "code": STR, "mac": STR, "model": STR}}},
@@ -474,6 +500,12 @@ paths = {
     "/v1/stats": {"get": op(
         "Device counts by status and contacts per hour over the last 7 days",
         {"200": js(ref("Stats"))}, "statistics", op_id="getStats")},
+    "/v1/url-token-key": {
+        "get": op("The key of the per-device URL tokens ($(ZTP_TOKEN): keyed BLAKE2b-128 of the MAC)",
+                  {"200": js(ref("UrlTokenKey"))}, "url tokens", op_id="getUrlTokenKey"),
+        "post": op("Make a new URL token key; the old one becomes previous_key",
+                   {"201": js(ref("UrlTokenKey"), "rotated")}, "url tokens", op_id="rotateUrlTokenKey"),
+    },
     "/healthz": {"get": {"summary": "200 while the process runs", "description": "Liveness.", "operationId": "healthz", "tags": ["operations"],
                          "security": [], "responses": {"200": js(ref("Status"))}}},
     "/readyz": {"get": {"summary": "200 when the database answers, else 503", "description": "Readiness.",
@@ -496,7 +528,8 @@ doc = {
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "security": [{"bearer": []}],
     "tags": [{"name": n} for n in ("phones", "profiles", "devices", "import jobs", "activation codes", "api keys",
-                                   "audit", "webhooks", "statistics", "operations")],
+                                   "audit", "webhooks", "statistics", "url tokens",
+                                   "operations")],
     "paths": paths,
     "components": {"schemas": schemas,
                    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -27,6 +27,13 @@ from collections import Counter
 USER, PASSWORD, REALM = "alice", "secret", "provider"
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a storm of 64 phones at once overflowed it, and the
+    # dropped connections were retried by the kernel a second or more later
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Stub:
     def __init__(self):
         stub = self
@@ -44,8 +51,7 @@ class Stub:
             def do_GET(self):
                 stub.handle(self)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.base = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -8,8 +8,15 @@ import subprocess
 import threading
 import unittest
 
+from apikey import split_api_key
 from harness import (ServerTest, Ztpd, ZTPD, create_provider, free_port, migrate, postgres, wait_until,
                      ztpd_cmd, ztpd_env)
+
+
+def spare_listen():
+    """A free address for a `serve` that must fail before it listens: never the default
+    127.0.0.1:8080, which another program on a shared machine (a `make run`) may hold."""
+    return "127.0.0.1:%d" % free_port()
 
 
 class CommandTest(unittest.TestCase):
@@ -55,10 +62,10 @@ class CommandTest(unittest.TestCase):
         obj = json.loads(lines[0])
         self.assertEqual(set(obj), {"id", "name", "api_key"})
         self.assertEqual(obj["name"], "Acme Telecom")
-        secret = obj["api_key"].rsplit("_", 1)[1]
-        self.assertEqual(len(secret), 43)
-        self.assertNotIn(secret, self.pg.dump(self.db))  # only a keyed hash is kept
-        self.assertIn(obj["api_key"].split("_")[1], self.pg.dump(self.db))  # the key id is
+        key_id, secret = split_api_key(obj["api_key"])
+        dump = self.pg.dump(self.db)
+        self.assertNotIn(secret, dump)  # only a keyed hash is kept
+        self.assertIn(key_id, dump)  # the key id is
 
     def test_missing_or_malformed_secret_is_one_clear_line(self):
         migrate(self.db)
@@ -67,7 +74,7 @@ class CommandTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("ZTP_SECRET", r.stderr)
-            r = ztpd_cmd(self.db, "serve", ZTP_SECRET=value)
+            r = ztpd_cmd(self.db, "serve", ZTP_SECRET=value, ZTP_LISTEN=spare_listen())
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("ZTP_SECRET", r.stderr)
 
@@ -76,7 +83,7 @@ class CommandTest(unittest.TestCase):
                  ({"ZTP_THREADS": "0"}, "ZTP_THREADS"),
                  ({"ZTP_TLS_LISTEN": "127.0.0.1:0"}, "ZTP_TLS_CERT")]
         for env, word in cases:
-            r = ztpd_cmd(self.db, "serve", **env)
+            r = ztpd_cmd(self.db, "serve", **dict({"ZTP_LISTEN": spare_listen()}, **env))
             self.assertNotEqual(r.returncode, 0, env)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn(word, r.stderr)
@@ -84,13 +91,14 @@ class CommandTest(unittest.TestCase):
     def test_unreachable_database_is_one_clear_line(self):
         port = free_port()
         for cmd in (["migrate"], ["serve"], ["provider", "create", "x"]):
-            r = ztpd_cmd(self.db, *cmd, DATABASE_URL="postgresql://postgres@127.0.0.1:%d/x" % port)
+            r = ztpd_cmd(self.db, *cmd, DATABASE_URL="postgresql://postgres@127.0.0.1:%d/x" % port,
+                         ZTP_LISTEN=spare_listen())
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("cannot connect to the database", r.stderr)
 
     def test_serve_refuses_an_unmigrated_database(self):
-        r = ztpd_cmd(self.db, "serve")
+        r = ztpd_cmd(self.db, "serve", ZTP_LISTEN=spare_listen())
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ztpd migrate", r.stderr)
 
@@ -151,7 +159,7 @@ class OperationsTest(ServerTest):
 
     def test_access_log_is_one_json_line_per_request(self):
         self.srv.get("/healthz?secret=1")
-        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 5,
+        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 30,
                           "the access log line")[-1]
         entry = json.loads(line)
         for k in ("time", "id", "method", "path", "status", "ms"):
@@ -171,13 +179,13 @@ class ShutdownTest(unittest.TestCase):
         lock.stdin.write("BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE;\n")
         lock.stdin.flush()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock'"
-                                       " AND relation = 'devices'::regclass AND granted") != "0", 10, "the lock")
+                                       " AND relation = 'devices'::regclass AND granted") != "0", 30, "the lock")
         t = threading.Thread(target=lambda: results.append(srv.get("/redirect/00562b043615.xml", timeout=30)))
         t.start()
         wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                   != "0", 10, "the request to wait on the lock")
+                   != "0", 30, "the request to wait on the lock")
         srv.proc.send_signal(15)
-        wait_until(lambda: "draining" in srv.stderr(), 10, "ztpd to start draining")
+        wait_until(lambda: "draining" in srv.stderr(), 30, "ztpd to start draining")
 
         def refused():
             try:
@@ -186,14 +194,14 @@ class ShutdownTest(unittest.TestCase):
             except OSError:
                 return True
 
-        wait_until(refused, 10, "the listener to close")
+        wait_until(refused, 30, "the listener to close")
         self.assertIsNone(srv.proc.poll(), "ztpd exited with a request in flight")
         self.assertEqual(results, [])
         lock.stdin.write("COMMIT;\n")
         lock.stdin.close()
-        lock.wait(20)
-        t.join(20)
-        self.assertEqual(srv.proc.wait(20), 0, srv.stderr())
+        lock.wait(60)
+        t.join(60)
+        self.assertEqual(srv.proc.wait(60), 0, srv.stderr())
         self.assertEqual(len(results), 1)
         self.assertEqual(results[0].status, 404)  # answered, not dropped
         self.assertNotIn("Sanitizer", srv.stderr())
@@ -202,48 +210,73 @@ class ShutdownTest(unittest.TestCase):
 class DatabaseOutageTest(unittest.TestCase):
     """Kills PostgreSQL under load: 503 with Retry-After within 2 s, then recovery."""
 
+    @staticmethod
+    def server_ms(srv, r):
+        """How long ztpd took over the request r, from its access log (found by X-Request-Id)."""
+        rid = '"id":"%s"' % r.headers["x-request-id"]
+        line = wait_until(lambda: [l for l in srv.stdout().splitlines() if rid in l], 30, "the access log line")
+        return json.loads(line[-1])["ms"]
+
     def test_database_killed_then_back(self):
         import time
         pg = postgres()
         db = pg.new_database()
         migrate(db)
+        key = create_provider(db, "outage")["api_key"]
         srv = Ztpd(db).start()
+        stop = threading.Event()
+        workers = []
+        statuses = []
         try:
+            # a claimed phone: its 200s never count as misses for the scanning limit
+            p = srv.post("/v1/profiles", {"name": "m", "profile_rule": "https://p.example/$MA.xml"}, key=key).json()
+            srv.put("/v1/devices/00562b043615", {"profile_id": p["id"]}, key=key)
             self.assertEqual(srv.get("/readyz").status, 200)
-            stop = threading.Event()
-            statuses = []
 
             def load():
+                # a hang would show as a timeout (-1); 30 s is far past the 2 s promise, and a
+                # client thread starved by a loaded machine is not a hang of ztpd
                 while not stop.is_set():
                     try:
-                        statuses.append(srv.get("/redirect/00562b043615.xml", timeout=5).status)
+                        statuses.append(srv.get("/redirect/00562b043615.xml", timeout=30).status)
                     except OSError:
                         statuses.append(-1)
 
             workers = [threading.Thread(target=load) for _ in range(4)]
             for w in workers:
                 w.start()
-            wait_until(lambda: len(statuses) > 20, 10, "load")
+            wait_until(lambda: len(statuses) > 20, 30, "load")
             pg.kill()
             t0 = time.monotonic()
-            r = srv.get("/redirect/00562b043615.xml", timeout=5)
-            self.assertLess(time.monotonic() - t0, 2.0)
+            r = srv.get("/redirect/00562b043615.xml", timeout=30)
+            elapsed = time.monotonic() - t0
             self.assertEqual(r.status, 503, r)
             self.assertIn("retry-after", r.headers)
             self.assertEqual(r.json()["status"], 503)
-            self.assertEqual(srv.get("/readyz").status, 503)
-            self.assertEqual(srv.get("/healthz").status, 200)
+            # the 2 s promise is ztpd's: timed by ztpd (it waits up to 1 s for a connection), as the
+            # client's clock also counts its own scheduling on a loaded machine; the client's view
+            # only has to rule out a hang
+            self.assertLess(self.server_ms(srv, r), 2000.0)
+            self.assertLess(elapsed, 10.0)
+            self.assertEqual(srv.get("/readyz", timeout=30).status, 503)
+            self.assertEqual(srv.get("/healthz", timeout=30).status, 200)
             pg.start()
-            t1 = time.monotonic()
-            wait_until(lambda: srv.get("/readyz").status == 200, 5, "readyz after the database returned")
-            self.assertLess(time.monotonic() - t1, 5.0)
-            wait_until(lambda: srv.get("/redirect/00562b043615.xml").status == 404, 5, "redirects to recover")
+            # ztpd retries its connections at most 2 s apart; 10 s (from the moment PostgreSQL
+            # accepts connections) is the contract's bound for a failover (section 5), the nearest
+            # promise it makes about coming back
+            wait_until(lambda: srv.get("/readyz", timeout=30).status == 200, 10, "readyz after the database returned")
+            wait_until(lambda: srv.get("/redirect/00562b043615.xml", timeout=30).status == 200, 30,
+                       "redirects to recover")
             stop.set()
             for w in workers:
-                w.join(10)
+                w.join(60)
+            self.assertFalse(any(w.is_alive() for w in workers), "a request hung")
             self.assertNotIn(500, statuses)
             self.assertNotIn(-1, statuses)
         finally:
+            stop.set()
+            for w in workers:
+                w.join(10)
             if pg.proc.poll() is not None:
                 pg.start()
             srv.stop()

@@ -7,12 +7,15 @@ RULE = "https://prov.example/$MA.xml"
 
 
 class ImportTest(ServerTest):
+    _bases = iter(range(1, 0x10000))
+
     def setUp(self):
         self.a = self.provider("A")["api_key"]
         self.b = self.provider("B")["api_key"]
         self.pname = "main-" + uuid.uuid4().hex[:6]
         self.profile = self.srv.post("/v1/profiles", {"name": self.pname, "profile_rule": RULE}, key=self.a).json()
-        self.base = uuid.uuid4().int & 0xffff
+        # each test its own MAC range (drawn at random, two tests could share one)
+        self.base = next(ImportTest._bases)
 
     def mac(self, i):
         return "0056%04x%04x" % (self.base, i)

@@ -32,7 +32,7 @@ class TlsTest(unittest.TestCase):
         try:
             ctx = ssl.create_default_context(cafile=cert)
             ctx.check_hostname = False
-            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
             conn.request("GET", "/healthz")
             r = conn.getresponse()
             self.assertEqual(r.status, 200)
@@ -43,7 +43,7 @@ class TlsTest(unittest.TestCase):
             old.verify_mode = ssl.CERT_NONE
             old.maximum_version = ssl.TLSVersion.TLSv1_1
             with self.assertRaises((ssl.SSLError, OSError)):
-                c = http.client.HTTPSConnection("127.0.0.1", port, context=old, timeout=10)
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=old, timeout=30)
                 c.request("GET", "/healthz")
                 c.getresponse()
         finally:
@@ -53,8 +53,10 @@ class TlsTest(unittest.TestCase):
     def test_bad_certificate_is_one_clear_line(self):
         pg, db = setup_db()
         from harness import ztpd_cmd
+        # ztpd binds ZTP_LISTEN before it reads the certificate: not the default port, which
+        # another program on the machine (a `make run`) may hold ("already in use" instead)
         r = ztpd_cmd(db, "serve", ZTP_TLS_LISTEN="127.0.0.1:%d" % free_port(), ZTP_TLS_CERT="/nonexistent",
-                     ZTP_TLS_KEY="/nonexistent")
+                     ZTP_TLS_KEY="/nonexistent", ZTP_LISTEN="127.0.0.1:%d" % free_port())
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ZTP_TLS_CERT", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
@@ -174,6 +176,6 @@ class SecretRotationTest(unittest.TestCase):
     def test_malformed_previous_secret_is_one_clear_line(self):
         pg, db = setup_db()
         from harness import ztpd_cmd
-        r = ztpd_cmd(db, "serve", ZTP_SECRET_PREVIOUS="nope")
+        r = ztpd_cmd(db, "serve", ZTP_SECRET_PREVIOUS="nope", ZTP_LISTEN="127.0.0.1:%d" % free_port())
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ZTP_SECRET_PREVIOUS", r.stderr)

@@ -128,16 +128,24 @@ class PhoneTest(ServerTest):
         first = 0x0056ad000000
         n = 2000
         csv = "mac,profile\n" + "".join("%012x,cfg\n" % (first + i) for i in range(n))
-        r = self.srv.post("/v1/devices/import", csv, key=self.key, headers={"Content-Type": "text/csv"})
+        r = self.srv.post("/v1/devices/import", csv, key=self.key, headers={"Content-Type": "text/csv"}, timeout=60)
         self.assertEqual(r.json()["created"], n, r)
         out = subprocess.run([PHONE, "storm", "--rule", "http://127.0.0.1:%d/redirect/$MA.xml" % self.srv.port,
                               "--macs", "%012x:%d" % (first, n), "--concurrency", "64", "--random-delay", "0.5",
-                              "--retry-delays", "0.1"], capture_output=True, text=True, timeout=300)
+                              "--retry-delays", "0.1"], capture_output=True, text=True, timeout=600)
         summary = json.loads(out.stdout.strip().splitlines()[-1])
         self.assertEqual(out.returncode, 0, out.stdout[-500:])
         self.assertEqual(set(summary), {"phones", "provisioned", "failed", "requests", "seconds", "p50_ms", "p99_ms"})
         self.assertEqual((summary["phones"], summary["provisioned"], summary["failed"]), (n, n, 0))
-        self.assertEqual(summary["requests"], 2 * n)
-        contacted = self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE contacts = 1 AND mac >= '%012x'"
-                                          " AND mac < '%012x'" % (first, first + n))
-        self.assertEqual(contacted, str(n))
+        # Each phone needs two requests (ztpd's redirect, then the provider's profile). A phone
+        # may retry a request that timed out on a loaded machine (contract section 7): at most
+        # its 3 attempts of 2 requests each. So the count is bounded, not exact.
+        self.assertGreaterEqual(summary["requests"], 2 * n)
+        self.assertLessEqual(summary["requests"], 6 * n)
+        # ztpd recorded every phone, and no more contacts than redirect requests were sent
+        # (at least n of the requests went to the provider)
+        seen, contacts = self.pg.psql(
+            self.db, "SELECT count(*) FILTER (WHERE contacts >= 1) || '|' || sum(contacts) FROM devices"
+                     " WHERE mac >= '%012x' AND mac < '%012x'" % (first, first + n)).split("|")
+        self.assertEqual(int(seen), n)
+        self.assertLessEqual(int(contacts), summary["requests"] - n)

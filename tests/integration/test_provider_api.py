@@ -2,6 +2,7 @@
 import json
 import uuid
 
+from apikey import split_api_key
 from harness import ServerTest
 
 RULE = "https://prov.example/$MA.xml"
@@ -34,7 +35,7 @@ class ProviderApiTest(ServerTest):
         self.assertEqual(r.status, 201, r)
         k = r.json()
         self.assertEqual(set(k), {"id", "name", "api_key", "created_at"})
-        self.assertNotIn(k["api_key"].rsplit("_", 1)[1], self.pg.dump(self.db))  # stored only hashed
+        self.assertNotIn(split_api_key(k["api_key"])[1], self.pg.dump(self.db))  # stored only hashed
         self.assertEqual(self.srv.get("/v1/profiles", key=k["api_key"]).status, 200)
         listed = self.srv.get("/v1/api-keys", key=self.a).json()["items"]
         self.assertIn(k["id"], [x["id"] for x in listed])
@@ -55,7 +56,8 @@ class ProviderApiTest(ServerTest):
         p = self.profile(self.a, upgrade_rule="http://fw/$PSN", short_code=str(uuid.uuid4().int)[:9],
                          params={"Resync_Periodic": "60"})
         self.assertEqual(set(p), {"id", "name", "profile_rule", "upgrade_rule", "short_code", "params",
-                                  "created_at", "updated_at", "vendor_urls", "require_certificate"})
+                                  "short_code_prefixes", "short_code_hourly_claims", "created_at", "updated_at",
+                                  "vendor_urls", "require_certificate"})
         self.assertEqual(p["params"], {"Resync_Periodic": "60"})
         self.assertRegex(p["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
         self.assertEqual(self.srv.get("/v1/profiles/" + p["id"], key=self.a).json(), p)

@@ -133,7 +133,8 @@ class OpenApiTest(unittest.TestCase):
                 ("get", "/v1/devices"), ("get", "/v1/devices/{mac}/events"), ("post", "/v1/devices/{mac}/status"),
                 ("post", "/v1/devices/import"), ("post", "/v1/activation-codes"), ("get", "/v1/activation-codes"),
                 ("delete", "/v1/activation-codes/{id}"), ("post", "/v1/api-keys"), ("get", "/v1/api-keys"),
-                ("delete", "/v1/api-keys/{id}"), ("get", "/v1/audit-events"), ("get", "/healthz"),
+                ("delete", "/v1/api-keys/{id}"), ("get", "/v1/audit-events"), ("get", "/v1/url-token-key"),
+                ("post", "/v1/url-token-key"), ("get", "/healthz"),
                 ("get", "/readyz"), ("get", "/metrics"), ("get", "/openapi.json")}
         have = {(m, p) for p, item in self.doc["paths"].items() for m in item}
         self.assertEqual(want - have, set())

@@ -1,4 +1,4 @@
-/* activation/code.c and activation/limiter.c */
+/* activation/code.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../../activation/code.h"
-#include "../../activation/limiter.h"
 #include "../../services/secret.h"
 
 static void normalise_accepts_codes_with_separators(void **state)
@@ -86,40 +85,6 @@ static void hash_is_keyed(void **state)
     assert_string_equal(hp, h1);
 }
 
-static void limiter_blocks_after_ten_failures_per_address_or_mac(void **state)
-{
-    ztp_limiter_t *l = ztp_limiter_new(1024);
-    unsigned char a1[16] = {1}, a2[16] = {2};
-    unsigned char mac[6] = {0, 0x56, 0x2b, 4, 0x36, 0x15};
-    uint64_t now = 1000000;
-    for (int i = 0; i < 9; i++)
-        ztp_limiter_fail(l, a1, NULL, now + (uint64_t)i);
-    assert_int_equal(ztp_limiter_check(l, a1, NULL, now + 10), 0);
-    ztp_limiter_fail(l, a1, NULL, now + 10);
-    uint64_t wait = ztp_limiter_check(l, a1, NULL, now + 11);
-    assert_true(wait >= ZTP_LIMIT_MIN_BLOCK_MS);
-    assert_int_equal(ztp_limiter_check(l, a2, NULL, now + 11), 0);
-    assert_int_equal(ztp_limiter_check(l, a1, NULL, now + ZTP_LIMIT_WINDOW_MS + 1000), 0);
-    /* per MAC, across addresses */
-    for (int i = 0; i < 10; i++) {
-        unsigned char a[16] = {9, (unsigned char)i};
-        ztp_limiter_fail(l, a, mac, now);
-    }
-    assert_true(ztp_limiter_check(l, a2, mac, now + 1) > 0);
-    ztp_limiter_free(l);
-}
-
-static void limiter_memory_is_bounded_under_a_flood(void **state)
-{
-    ztp_limiter_t *l = ztp_limiter_new(64);
-    unsigned char a[16] = {0};
-    for (int i = 0; i < 100000; i++) {
-        memcpy(a, &i, sizeof(i));
-        ztp_limiter_fail(l, a, NULL, 5000);
-    }
-    ztp_limiter_free(l);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,8 +92,6 @@ int main(void)
         cmocka_unit_test(normalise_rejects_everything_else),
         cmocka_unit_test(derived_codes_are_16_uniform_digits_and_repeatable),
         cmocka_unit_test(hash_is_keyed),
-        cmocka_unit_test(limiter_blocks_after_ten_failures_per_address_or_mac),
-        cmocka_unit_test(limiter_memory_is_bounded_under_a_flood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,23 @@ static void param_names_are_checked(void **state)
     assert_false(ztp_param_name_ok("x y"));
 }
 
+static void url_token_is_keyed_blake2b_128_of_the_mac(void **state)
+{
+    unsigned char key[32];
+    char token[33];
+    ztp_buf_t b = {0};
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)i;
+    /* hashlib.blake2b(b"00562b043615", key=bytes(range(32)), digest_size=16).hexdigest() */
+    ztp_profile_token(key, "00562b043615", token);
+    assert_string_equal(token, "e1bbcc7d1794e74048dbef27a619efef");
+    ztp_profile_expand_token(&b, "https://p/$MA/$(ZTP_TOKEN)?t=$(ZTP_TOKEN)&$(ZTP_TOKEN", token);
+    assert_string_equal(b.p,
+                        "https://p/$MA/e1bbcc7d1794e74048dbef27a619efef?t=e1bbcc7d1794e74048dbef27a619efef"
+                        "&$(ZTP_TOKEN");
+    ztp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +138,7 @@ int main(void)
         cmocka_unit_test(json_url_expands_the_server_macros),
         cmocka_unit_test(rules_are_checked),
         cmocka_unit_test(param_names_are_checked),
+        cmocka_unit_test(url_token_is_keyed_blake2b_128_of_the_mac),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
