@@ -54,3 +54,8 @@ void ztp_admin_start(void)
 {
     ztp_import_runner_start();
 }
+
+void ztp_admin_stop(void)
+{
+    ztp_import_runner_stop();
+}

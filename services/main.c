@@ -193,11 +193,14 @@ static int cmd_serve(void)
     if (check_schema(c->database_url) != 0)
         return 1;
     register_routes();
+    if (ztp_server_listen(c) != 0)
+        return 1;
     ztp_worker_start(4);
     ztp_admin_start();
     ztp_outbound_start();
     int rc = ztp_server_run(c);
     ztp_outbound_stop();
+    ztp_admin_stop();
     return rc == 0 ? 0 : 1;
 }
 
