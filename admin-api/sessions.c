@@ -104,11 +104,17 @@ static int is_https(h2o_req_t *req)
     return req->scheme == &H2O_URL_SCHEME_HTTPS;
 }
 
+/* Secure also behind a proxy ending TLS: people reach ztpd at ZTP_PUBLIC_URL. */
+static int cookie_secure(h2o_req_t *req)
+{
+    return is_https(req) || strncmp(ztp_config.public_url, "https://", 8) == 0;
+}
+
 static void set_cookie(h2o_req_t *req, const char *token, int clear)
 {
     char v[256];
     snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", ZTP_SESSION_COOKIE,
-             clear ? "" : token, is_https(req) ? "; Secure" : "",
+             clear ? "" : token, cookie_secure(req) ? "; Secure" : "",
              clear ? "; Max-Age=0" : "; Max-Age=43200");
     ztp_http_header(req, H2O_TOKEN_SET_COOKIE, v);
 }

@@ -153,6 +153,8 @@ DECLARE u users%ROWTYPE;
 BEGIN
     SELECT * INTO u FROM users WHERE id = p_user;
     IF u.id IS NULL THEN status := 401; body := json_build_object('detail', 'wrong email or password'); RETURN; END IF;
+    DELETE FROM sessions WHERE user_id = u.id
+        AND (created_at < now() - interval '12 hours' OR last_seen_at < now() - interval '1 hour');
     INSERT INTO sessions (hash, user_id, provider_id) VALUES (decode(p_hash, 'hex'), u.id, u.provider_id);
     INSERT INTO audit_events (provider_id, user_id, action, target)
     VALUES (u.provider_id, u.id, 'session.create', u.id::text);
@@ -175,10 +177,9 @@ BEGIN
     RETURN QUERY SELECT u.id, u.provider_id, u.role, u.email FROM users u WHERE u.id = s.user_id;
 END $$;
 
--- As ztp_system: sign-out; also sweeps sessions long dead.
+-- As ztp_system: sign-out. (Sign-in sweeps the person's ended sessions.)
 CREATE FUNCTION ztp_session_delete(p_hash text) RETURNS void LANGUAGE sql AS $$
     DELETE FROM sessions WHERE hash = decode(p_hash, 'hex')
-        OR created_at < now() - interval '12 hours' OR last_seen_at < now() - interval '1 hour'
 $$;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ztp_system, ztp_tenant;

@@ -165,7 +165,7 @@ class PeopleTest(ServerTest):
         sc = r.headers["set-cookie"]
         for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
             self.assertIn(attr, sc)
-        self.assertNotIn("Secure", sc)  # plain HTTP here
+        self.assertIn("Secure", sc)  # plain HTTP here, but people come through ZTP_PUBLIC_URL's https
         c = cookie_of(r)
         me = self.srv.get("/v1/sessions/current", headers=self.as_cookie(c))
         self.assertEqual(me.status, 200, me)
@@ -330,6 +330,16 @@ class PeopleTest(ServerTest):
         self.assertProblem(self.srv.get("/v1/devices/00562b043697", headers=self.as_cookie(c)), 404)
         self.assertNotIn(theirs["id"], self.srv.get("/v1/users", headers=self.as_cookie(c)).text)
         self.assertProblem(self.srv.delete("/v1/users/" + theirs["id"], headers=self.as_cookie(c, CONSOLE)), 404)
+
+    def test_an_invitation_opens_only_its_own_provider(self):
+        other = self.provider()
+        u = self.invite("admin", key=other["api_key"])
+        r = self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
+        self.assertEqual(r.json()["provider_id"], other["id"])
+        c = self.sign_in(u["email"])
+        me = self.srv.get("/v1/sessions/current", headers=self.as_cookie(c)).json()
+        self.assertEqual(me["provider_id"], other["id"])
+        self.assertNotIn(self.invite()["id"], self.srv.get("/v1/users", headers=self.as_cookie(c)).text)
 
     def test_session_fixation_a_chosen_cookie_is_never_adopted(self):
         chosen = "A" * 43
