@@ -38,8 +38,9 @@ BEGIN
     END LOOP;
 END $$;
 
--- Audit entries made through a session name the person; key_id stays the
--- API key's id (NULL for a person), so existing readers are unaffected.
+-- Audit entries made through a session name the person in user_id, a
+-- member only they have; key_id stays the API key's id (NULL for a
+-- person), so entries made with keys read exactly as before.
 ALTER TABLE audit_events ADD COLUMN user_id uuid;
 
 CREATE OR REPLACE FUNCTION ztp_audit(p_action text, p_target text, p_detail jsonb) RETURNS void
@@ -57,8 +58,11 @@ LANGUAGE sql STABLE AS $$
         ORDER BY a.id LIMIT p_limit + 1
     )
     SELECT 200, json_build_object(
-        'items', coalesce((SELECT json_agg(json_build_object('at', ztp_time(a.at), 'key_id', a.key_id,
-                 'user_id', a.user_id, 'action', a.action, 'target', a.target, 'detail', a.detail)
+        'items', coalesce((SELECT json_agg(CASE WHEN a.user_id IS NULL
+                 THEN json_build_object('at', ztp_time(a.at), 'key_id', a.key_id,
+                                        'action', a.action, 'target', a.target, 'detail', a.detail)
+                 ELSE json_build_object('at', ztp_time(a.at), 'key_id', a.key_id, 'user_id', a.user_id,
+                                        'action', a.action, 'target', a.target, 'detail', a.detail) END
                  ORDER BY a.id)
                  FROM (SELECT * FROM page ORDER BY id LIMIT p_limit) a), '[]'::json),
         'next_cursor', CASE WHEN (SELECT count(*) FROM page) > p_limit

@@ -167,7 +167,7 @@ schemas = {
         "type": "object", "required": ["at", "key_id", "action", "target", "detail"], "additionalProperties": False,
         "properties": {"at": TIME, "key_id": {"type": ["string", "null"]},
                        "user_id": {"type": ["string", "null"], "format": "uuid",
-                                   "description": "the person, for a change made through a session"},
+                                   "description": "the person, present only for a change made through a session"},
                        "action": STR,
                        "target": {"type": ["string", "null"]}, "detail": {}},
     },
