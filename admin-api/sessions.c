@@ -132,16 +132,19 @@ int ztp_session_same_origin(const char *console_header, const char *origin, cons
            (public_url != NULL && strcmp(origin, public_url) == 0);
 }
 
-int ztp_session_guard(h2o_req_t *req, const ztp_auth_t *who)
+static int from_console(h2o_req_t *req)
 {
     char own[600];
-    if (who->user_id[0] == '\0' || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
-        return 0;
     snprintf(own, sizeof(own), "%s://%.*s", is_https(req) ? "https" : "http", (int)req->authority.len,
              req->authority.base);
-    if (ztp_session_same_origin(ztp_http_get_header_str(req, "x-ztp-console"),
-                                ztp_http_get_header_str(req, "origin"), own, ztp_config.public_url))
+    return ztp_session_same_origin(ztp_http_get_header_str(req, "x-ztp-console"),
+                                   ztp_http_get_header_str(req, "origin"), own, ztp_config.public_url);
+}
+
+int ztp_session_guard(h2o_req_t *req, const ztp_auth_t *who)
+{
+    if (who->user_id[0] == '\0' || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || from_console(req))
         return 0;
     ztp_http_problem(req, 403, "a change made with the session cookie must come from the console "
                                "(X-ZTP-Console: 1 or a same-origin Origin)");
@@ -355,6 +358,12 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
 
     if (body == NULL)
         return;
+    /* login CSRF: another site's form must not sign the browser in as someone else */
+    if (!from_console(req)) {
+        ztp_http_problem(req, 403, "sign in from the console (X-ZTP-Console: 1 or a same-origin Origin)");
+        json_decref(body);
+        return;
+    }
     email = json_object_get(body, "email");
     password = json_object_get(body, "password");
     if (!json_is_string(email) || !json_is_string(password)) {

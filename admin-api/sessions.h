@@ -32,8 +32,8 @@ void ztp_token_hash(const char *token, char hash_hex[65]);
  * key: calls cb with the person, or answers 401/503 and frees arg. */
 void ztp_session_authenticate(h2o_req_t *req, const char *token, ztp_auth_cb cb, void *arg);
 
-/* Whether a state-changing request authenticated by its cookie came from
- * the console: it carries X-ZTP-Console, or an Origin equal to
+/* Whether a state-changing request authenticated by its cookie (or a
+ * sign-in) came from the console: it carries X-ZTP-Console, or an Origin equal to
  * ZTP_PUBLIC_URL or to this request's own scheme and Host. Pure over the
  * three strings (each may be NULL). */
 int ztp_session_same_origin(const char *console_header, const char *origin, const char *own_origin,

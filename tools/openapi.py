@@ -538,6 +538,7 @@ paths = {
         "Sign in: sets the ztp_session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)",
         {"201": js(ref("Person"), "signed in"), "400": problem("malformed JSON"),
          "401": problem("wrong email or password"), "422": problem("email or password missing"),
+         "403": problem("neither X-ZTP-Console: 1 nor a same-origin Origin: another site's form"),
          "429": problem("10 failed sign-ins for this email or from this address within 15 minutes; "
                         "Retry-After says when to retry")},
         "people", body=jbody({"type": "object", "required": ["email", "password"], "properties": {

@@ -68,7 +68,8 @@ class PeopleTest(ServerTest):
         return u, self.sign_in(u["email"])
 
     def sign_in(self, email, password=PASSWORD, source=None, expect=201):
-        r = self.srv.post("/v1/sessions", {"email": email, "password": password}, source=source, timeout=60)
+        r = self.srv.post("/v1/sessions", {"email": email, "password": password}, source=source, timeout=60,
+                          headers=CONSOLE)
         self.assertEqual(r.status, expect, r)
         return cookie_of(r) if expect == 201 else r
 
@@ -160,7 +161,8 @@ class PeopleTest(ServerTest):
     def test_sign_in_whoami_sign_out(self):
         u = self.invite("operator")
         self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
-        r = self.srv.post("/v1/sessions", {"email": u["email"].upper(), "password": PASSWORD}, timeout=60)
+        r = self.srv.post("/v1/sessions", {"email": u["email"].upper(), "password": PASSWORD}, timeout=60,
+                          headers={"Origin": "https://console.example"})
         self.assertEqual(r.status, 201, r)
         sc = r.headers["set-cookie"]
         for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
@@ -322,6 +324,15 @@ class PeopleTest(ServerTest):
         self.assertEqual(self.srv.post("/v1/profiles", body, key=self.key,
                                        headers={"Origin": "https://evil.example"}).status, 201)
 
+    def test_sign_in_from_another_site_is_403(self):
+        u, _ = self.person()
+        body = json.dumps({"email": u["email"], "password": PASSWORD})
+        for h in ({"Content-Type": "text/plain", "Origin": "https://evil.example"},
+                  {"Content-Type": "text/plain"}):
+            r = self.srv.post("/v1/sessions", body, headers=h, timeout=60)
+            self.assertProblem(r, 403)
+            self.assertNotIn("set-cookie", r.headers)
+
     def test_cookie_sees_only_its_own_provider(self):
         other = self.provider()
         self.srv.put("/v1/devices/00562b043697", {}, key=other["api_key"])
@@ -346,7 +357,7 @@ class PeopleTest(ServerTest):
         u = self.invite()
         self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
         r = self.srv.post("/v1/sessions", {"email": u["email"], "password": PASSWORD},
-                          headers={"Cookie": "ztp_session=" + chosen}, timeout=60)
+                          headers={"Cookie": "ztp_session=" + chosen, "X-ZTP-Console": "1"}, timeout=60)
         self.assertEqual(r.status, 201, r)
         self.assertNotEqual(cookie_of(r), chosen)
         self.assertProblem(self.srv.get("/v1/sessions/current", headers=self.as_cookie(chosen)), 401)
