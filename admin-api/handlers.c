@@ -41,7 +41,8 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("GET", "/v1/import-jobs", ZTP_ROLE_VIEWER, ztp_import_jobs_list, 0);
     ztp_v1_route("GET", "/v1/import-jobs/{id}", ZTP_ROLE_VIEWER, ztp_import_jobs_get, 0);
     ztp_v1_route("DELETE", "/v1/import-jobs/{id}", ZTP_ROLE_OPERATOR, ztp_import_jobs_cancel, 0);
-    ztp_v1_route("PUT", "/v1/import-jobs/{id}/parts/{n}", ZTP_ROLE_OPERATOR, ztp_import_part_handle, max_import_body);
+    ztp_v1_route("PUT", "/v1/import-jobs/{id}/parts/{n}", ZTP_ROLE_OPERATOR, ztp_import_part_handle,
+                 max_import_body);
     ztp_v1_route("POST", "/v1/import-jobs/{id}/start", ZTP_ROLE_OPERATOR, ztp_import_jobs_start, 0);
     ztp_v1_route("POST", "/v1/webhooks", ZTP_ROLE_ADMIN, ztp_webhooks_create, max_body);
     ztp_v1_route("GET", "/v1/webhooks", ZTP_ROLE_VIEWER, ztp_webhooks_list, 0);

@@ -146,8 +146,9 @@ int ztp_session_guard(h2o_req_t *req, const ztp_auth_t *who)
     if (who->user_id[0] == '\0' || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || from_console(req))
         return 0;
-    ztp_http_problem(req, 403, "a change made with the session cookie must come from the console "
-                               "(X-ZTP-Console: 1 or a same-origin Origin)");
+    ztp_http_problem(req, 403,
+                     "a change made with the session cookie must come from the console "
+                     "(X-ZTP-Console: 1 or a same-origin Origin)");
     return -1;
 }
 

@@ -168,8 +168,9 @@ static void on_accepted(void *arg, const ztp_db_res_t *res)
 static void hash_work(void *arg)
 {
     accept_t *a = arg;
-    a->failed = crypto_pwhash_str(a->pwhash, a->password, strlen(a->password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                  crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
+    a->failed =
+        crypto_pwhash_str(a->pwhash, a->password, strlen(a->password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
     sodium_memzero(a->password, sizeof(a->password));
 }
 
@@ -203,8 +204,8 @@ static void on_checked(void *arg, const ztp_db_res_t *res)
     }
     status = atoi(PQgetvalue(res->results[res->nresults - 1], 0, 0));
     if (status != 200) {
-        ztp_http_problem(req, status, status == 410 ? "this invitation was used or has expired"
-                                                    : "no such invitation");
+        ztp_http_problem(req, status,
+                         status == 410 ? "this invitation was used or has expired" : "no such invitation");
         accept_free(a);
         return;
     }

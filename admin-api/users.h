@@ -12,7 +12,7 @@
  * choose a password, stored only as Argon2id (hashed on a worker thread).
  */
 #define ZTP_EMAIL_MAX 254
-#define ZTP_PASSWORD_MIN 12 /* characters */
+#define ZTP_PASSWORD_MIN 12  /* characters */
 #define ZTP_PASSWORD_MAX 256 /* bytes */
 
 /* Writes s lower-cased and trimmed of surrounding spaces into out (cap

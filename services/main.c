@@ -179,9 +179,11 @@ static int cmd_user_invite(const char *provider, const char *email_in, const cha
     const char *tenant[1] = {provider};
     const char *params[3] = {email, role, hash};
     PQclear(PQexec(conn, "BEGIN"));
-    PQclear(PQexecParams(conn, "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true)",
+    PQclear(PQexecParams(conn,
+                         "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true)",
                          1, NULL, tenant, NULL, NULL, 0));
-    r = PQexecParams(conn, "SELECT status, body FROM ztp_user_create($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+    r = PQexecParams(conn, "SELECT status, body FROM ztp_user_create($1, $2, $3)", 3, NULL, params, NULL,
+                     NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || atoi(PQgetvalue(r, 0, 0)) != 201 ||
         (out = json_loads(PQgetvalue(r, 0, 1), 0, NULL)) == NULL) {
         char msg[512];

@@ -36,9 +36,18 @@ static void cookie_is_found_among_others(void **state)
 static void malformed_or_absent_cookie_is_refused(void **state)
 {
     static const char *bad[] = {
-        "", ";", "ztp_session=", "ztp_session", "ztp_session=short", "ztp_session=" TOK "X",
-        "ztp_session=" TOK "!", "xztp_session=" TOK, "ztp_sessionx=" TOK, "ZTP_SESSION=" TOK,
-        "ztp_session =" TOK, "ztp_session=\"" TOK,
+        "",
+        ";",
+        "ztp_session=",
+        "ztp_session",
+        "ztp_session=short",
+        "ztp_session=" TOK "X",
+        "ztp_session=" TOK "!",
+        "xztp_session=" TOK,
+        "ztp_sessionx=" TOK,
+        "ZTP_SESSION=" TOK,
+        "ztp_session =" TOK,
+        "ztp_session=\"" TOK,
     };
     char out[ZTP_TOKEN_LEN + 1];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -68,8 +77,8 @@ static void emails_are_normalised_and_checked(void **state)
     assert_string_equal(out, "ann@example.com");
     assert_true(ztp_user_email_ok("a@b"));
     assert_true(ztp_user_email_ok("first.last+tag@example.co.uk"));
-    static const char *bad[] = {"", "ab", "a@", "@b", "a@b@c", "a b@c", "a\x01@b", "a@b\x7f", "<a@b>",
-                                "a,b@c", "a;b@c"};
+    static const char *bad[] = {"",        "ab",      "a@",    "@b",    "a@b@c", "a b@c",
+                                "a\x01@b", "a@b\x7f", "<a@b>", "a,b@c", "a;b@c"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(ztp_user_email_ok(bad[i]));
     char longest[300];
