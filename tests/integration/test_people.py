@@ -304,7 +304,9 @@ class PeopleTest(ServerTest):
     def test_cookie_change_without_console_header_or_same_origin_is_403(self):
         _, c = self.person("admin")
         body = {"name": "x", "profile_rule": "https://a/$MA"}
-        for extra in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"},
+        # another port of the same host is the same site: the cookie goes along (NOTES.md), the Origin differs
+        other_port = "http://127.0.0.1:%d" % (self.srv.port + 1)
+        for extra in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"}, {"Origin": other_port},
                       {"X-ZTP-Console": "0"}):
             self.assertProblem(self.srv.post("/v1/profiles", body, headers=self.as_cookie(c, extra)), 403)
         # a form post from another site
