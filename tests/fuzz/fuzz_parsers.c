@@ -10,6 +10,8 @@
 
 #include "../../activation/code.h"
 #include "../../admin-api/import.h"
+#include "../../admin-api/sessions.h"
+#include "../../admin-api/users.h"
 #include "../../redirect/mac.h"
 #include "../../redirect/bootcfg.h"
 #include "../../redirect/profile.h"
@@ -36,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
     if (size == 0)
         return 0;
-    int which = data[0] % 10;
+    int which = data[0] % 11;
     data++;
     size--;
     text = malloc(size + 1);
@@ -138,6 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ztp_phone_read_first((ztp_vendor_t)v, "http://h/boot/x.cfg", text, size, &id, &a) == 0)
                 ztp_first_answer_free(&a);
         }
+        break;
+    }
+    case 10: { /* people: a found session token is well-formed; emails and passwords never crash */
+        char token[ZTP_TOKEN_LEN + 1];
+        if (ztp_session_cookie_find(text, size, token) == 0 && !ztp_token_ok(token, strlen(token)))
+            abort();
+        (void)ztp_user_email_ok(text);
+        (void)ztp_user_password_problem(text, size);
         break;
     }
     }
