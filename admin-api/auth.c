@@ -4,6 +4,7 @@
 #include "../services/http.h"
 #include "../services/secret.h"
 #include "../services/server.h"
+#include "sessions.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -88,6 +89,8 @@ static void on_key(void *arg, const ztp_db_res_t *res)
         unauthorized(req, "unknown or revoked API key");
         free(p->arg);
     } else {
+        memset(&who, 0, sizeof(who));
+        who.role = ZTP_ROLE_ADMIN;
         snprintf(who.provider_id, sizeof(who.provider_id), "%s", PQgetvalue(res->results[0], 0, 0));
         ztp_apikey_parse(p->key, strlen(p->key), who.key_id);
         p->cb(req, &who, p->arg);
@@ -104,8 +107,15 @@ void ztp_auth_request(h2o_req_t *req, ztp_auth_cb cb, void *arg)
     h2o_iovec_t v;
 
     if (i < 0) {
+        const char *cookie = ztp_http_get_header(req, H2O_TOKEN_COOKIE);
+        char token[ZTP_TOKEN_LEN + 1];
+        if (cookie != NULL && ztp_session_cookie_find(cookie, strlen(cookie), token) == 0) {
+            ztp_session_authenticate(req, token, cb, arg);
+            sodium_memzero(token, sizeof(token));
+            return;
+        }
         free(arg);
-        unauthorized(req, "an API key is required: Authorization: Bearer <api_key>");
+        unauthorized(req, "an API key (Authorization: Bearer <api_key>) or a session cookie is required");
         return;
     }
     v = req->headers.entries[i].value;

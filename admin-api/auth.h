@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "../services/router.h"
+#include "roles.h"
 
 /* An API key: "ztp_" + 16 hex key id + "_" + 43 base64url secret chars. */
 #define ZTP_APIKEY_LEN 64
@@ -23,13 +24,17 @@ int ztp_apikey_verify(const char *key, size_t len, const char *stored_hex);
 /* Who a request acts for, once authenticated. */
 typedef struct ztp_auth {
     char provider_id[40];
-    char key_id[ZTP_APIKEY_ID_LEN + 1];
+    char key_id[ZTP_APIKEY_ID_LEN + 1]; /* "" for a person signed in */
+    char user_id[40];                   /* "" for an API key */
+    char email[256];                    /* the person's, "" for an API key */
+    ztp_role_t role;                    /* ZTP_ROLE_ADMIN for an API key */
 } ztp_auth_t;
 
 /* Called with the live request and the caller once the key checks out. */
 typedef void (*ztp_auth_cb)(h2o_req_t *req, const ztp_auth_t *who, void *arg);
 
-/* Authenticates the bearer key of req, then calls cb. When the key is bad,
+/* Authenticates the bearer key of req (or, without one, its session
+ * cookie: sessions.h), then calls cb. When the key is bad,
  * the database away or the client gone, it answers 401 (with
  * WWW-Authenticate) or 503 itself, does not call cb, and frees arg. */
 void ztp_auth_request(h2o_req_t *req, ztp_auth_cb cb, void *arg);

@@ -17,7 +17,8 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static int woken;
+static int woken, stopping, started;
+static pthread_t runner;
 
 /* A job's transaction: no limit on the whole, but a bound on each wait and
  * on a client that vanished mid-transaction (its lock would hold the job). */
@@ -257,7 +258,7 @@ static void wait_ms(int ms)
         ts.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&lock);
-    while (!woken && pthread_cond_timedwait(&wake, &lock, &ts) == 0)
+    while (!woken && !stopping && pthread_cond_timedwait(&wake, &lock, &ts) == 0)
         ;
     woken = 0;
     pthread_mutex_unlock(&lock);
@@ -270,6 +271,11 @@ static void *runner_main(void *unused)
     (void)unused;
 
     for (;;) {
+        pthread_mutex_lock(&lock);
+        int stop = stopping;
+        pthread_mutex_unlock(&lock);
+        if (stop)
+            break;
         if (work == NULL || side == NULL || PQstatus(work) != CONNECTION_OK || PQstatus(side) != CONNECTION_OK) {
             PQfinish(work);
             PQfinish(side);
@@ -285,23 +291,35 @@ static void *runner_main(void *unused)
         if (run_one(work, side) != 1)
             wait_ms(POLL_MS);
     }
+    PQfinish(work);
+    PQfinish(side);
     return NULL;
 }
 
 void ztp_import_runner_start(void)
 {
-    pthread_t tid;
-    pthread_attr_t attr;
     sigset_t all, old;
 
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old); /* signals are the main thread's */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&tid, &attr, runner_main, NULL) != 0)
+    if (pthread_create(&runner, NULL, runner_main, NULL) != 0)
         abort();
-    pthread_attr_destroy(&attr);
+    started = 1;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void ztp_import_runner_stop(void)
+{
+    struct timespec until;
+    if (!started)
+        return;
+    pthread_mutex_lock(&lock);
+    stopping = 1;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_timedjoin_np(runner, NULL, &until);
 }
 
 void ztp_import_runner_wake(void)

@@ -13,6 +13,10 @@
 /* Starts the runner thread; call once, before serving. */
 void ztp_import_runner_start(void);
 
+/* Asks the runner to stop and waits for it at most a second: a job it is
+ * applying is rolled back by the exit and taken over later. */
+void ztp_import_runner_stop(void);
+
 /* Makes the runner look for work now rather than at its next poll. */
 void ztp_import_runner_wake(void);
 

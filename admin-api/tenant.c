@@ -3,6 +3,7 @@
 #include "../services/http.h"
 #include "../services/log.h"
 #include "../services/server.h"
+#include "sessions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,26 +11,34 @@
 /* Raised by ztp_idem_store when a concurrent request holds the same key. */
 #define SQLSTATE_IDEMPOTENCY_BUSY "ZTIDM"
 
-ZTP_SQL(SQL_AS_TENANT, 2,
+ZTP_SQL(SQL_AS_TENANT, 3,
         "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
-        " set_config('app.key', $2, true)");
+        " set_config('app.key', $2, true), set_config('app.user', $3, true)");
 ZTP_SQL(SQL_TOUCH_KEY, 1,
         "UPDATE api_keys SET last_used_at = now() WHERE id = $1"
         " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')");
 
 typedef struct v1_route {
     ztp_v1_fn fn;
+    ztp_role_t role;
 } v1_route_t;
 
 typedef struct v1_call {
-    ztp_v1_fn fn;
+    const v1_route_t *route;
     ztp_match_t m;
 } v1_call_t;
 
 static void on_authenticated(h2o_req_t *req, const ztp_auth_t *who, void *arg)
 {
     v1_call_t *c = arg;
-    c->fn(req, who, &c->m);
+    if (!ztp_role_allows(who->role, c->route->role)) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "this needs the %s role; you have %s", ztp_role_name(c->route->role),
+                 ztp_role_name(who->role));
+        ztp_http_problem(req, 403, detail);
+    } else if (ztp_session_guard(req, who) == 0) {
+        c->route->fn(req, who, &c->m);
+    }
     free(c);
 }
 
@@ -38,17 +47,18 @@ static void on_v1_request(h2o_req_t *req, const ztp_match_t *m)
     v1_call_t *c = malloc(sizeof(*c));
     if (c == NULL)
         abort();
-    c->fn = ((v1_route_t *)m->data)->fn;
+    c->route = m->data;
     c->m = *m;
     ztp_auth_request(req, on_authenticated, c);
 }
 
-void ztp_v1_route(const char *method, const char *pattern, ztp_v1_fn fn, size_t max_body)
+void ztp_v1_route(const char *method, const char *pattern, ztp_role_t role, ztp_v1_fn fn, size_t max_body)
 {
     v1_route_t *r = malloc(sizeof(*r)); /* lives as long as the process */
     if (r == NULL)
         abort();
     r->fn = fn;
+    r->role = role;
     ztp_router_add(method, pattern, on_v1_request, max_body, r);
 }
 
@@ -121,7 +131,7 @@ void ztp_tenant_call(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, cons
 static void submit_as_tenant(const ztp_auth_t *who, ztp_sql_t *sql, const char *const *params, ztp_db_cb cb,
                              void *arg, uint64_t timeout_ms)
 {
-    const char *tenant[2] = {who->provider_id, who->key_id};
+    const char *tenant[3] = {who->provider_id, who->key_id, who->user_id};
     const char *key[1] = {who->key_id};
     ztp_db_unit_t *u = ztp_db_unit_new(0, cb, arg);
 

@@ -15,8 +15,9 @@
  */
 typedef void (*ztp_v1_fn)(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
 
-/* Registers a /v1 route: authentication first, then fn. */
-void ztp_v1_route(const char *method, const char *pattern, ztp_v1_fn fn, size_t max_body);
+/* Registers a /v1 route: authentication first, then the least role the
+ * route needs (roles.h: 403 below it), then fn. */
+void ztp_v1_route(const char *method, const char *pattern, ztp_role_t role, ztp_v1_fn fn, size_t max_body);
 
 /* Called with the live request and the (status, body) row, to answer in a
  * way of its own; arg as given. */

@@ -17,6 +17,7 @@
 #include "../services/http.h"
 #include "../services/metrics.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,15 +46,17 @@ static void miss(h2o_req_t *req, const char *detail)
     ztp_redirect_miss(req, detail);
 }
 
-/* The vendor's answer with the profile's URL for it, macros expanded as
- * /redirect expands its JSON "url" (the per-device URL token included once
- * it exists: ztp_profile_expand is the one place). */
-static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_urls)
+/* The vendor's answer with the profile's URL for it: $(ZTP_TOKEN) becomes
+ * the device's token, then macros are expanded as /redirect expands its
+ * JSON "url". */
+static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_urls, const char *token_key)
 {
     const char *name = ztp_vendor_name(b->target.vendor);
     json_t *urls = vendor_urls ? json_loads(vendor_urls, 0, NULL) : NULL;
     const char *url = json_string_value(json_object_get(urls, name));
-    ztp_buf_t expanded = {0}, body = {0};
+    ztp_buf_t tokenized = {0}, expanded = {0}, body = {0};
+    unsigned char key[32];
+    char token[33];
 
     if (url == NULL) { /* the batch said ok: the profile changed in between */
         miss(req, "this device's profile has no URL for its vendor yet; retry later");
@@ -61,6 +64,13 @@ static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_url
         return;
     }
     ztp_phone_facts_t facts = {b->target.mac, b->model, b->serial};
+    if (token_key != NULL &&
+        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) == 0) {
+        ztp_profile_token(key, b->target.mac, token);
+        ztp_profile_expand_token(&tokenized, url, token);
+        url = tokenized.p;
+        sodium_memzero(key, sizeof(key));
+    }
     ztp_profile_expand(&expanded, url, &facts);
     ztp_bootcfg_facts_t f = {b->target.mac, expanded.p ? expanded.p : ""};
     const char *ctype = ztp_bootcfg_render(&body, b->target.vendor, b->target.poly_ztp, &f);
@@ -68,6 +78,7 @@ static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_url
     ztp_http_send(req, 200, ctype, body.p, body.len);
     ztp_buf_free(&body);
     ztp_buf_free(&expanded);
+    ztp_buf_free(&tokenized);
     json_decref(urls);
 }
 
@@ -92,7 +103,7 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         ztp_redirect_send_profile(req, 0, b->target.mac, b->model, b->serial, res->rule, res->upgrade,
                                   res->params, res->token_key);
     } else {
-        send_vendor_answer(req, b, res->vendor_urls);
+        send_vendor_answer(req, b, res->vendor_urls, res->token_key);
     }
     free(b);
 }

@@ -196,6 +196,21 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
         snprintf(err, errlen, "ZTP_LISTEN must be host:port, got \"%.60s\"", v);
         return -1;
     }
+    v = getenv("ZTP_PUBLIC_URL");
+    if (v == NULL || *v == '\0') {
+        int v6 = strchr(c->listen_host, ':') != NULL;
+        snprintf(c->public_url, sizeof(c->public_url), "http://%s%s%s:%d", v6 ? "[" : "", c->listen_host,
+                 v6 ? "]" : "", c->listen_port);
+    } else if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+               strlen(v) >= sizeof(c->public_url) || strpbrk(v, " \"<>#?") != NULL) {
+        snprintf(err, errlen, "ZTP_PUBLIC_URL must be an http:// or https:// URL, got \"%.60s\"", v);
+        return -1;
+    } else {
+        snprintf(c->public_url, sizeof(c->public_url), "%s", v);
+        c->public_url[strcspn(c->public_url, "\r\n")] = '\0';
+        while (strlen(c->public_url) > 8 && c->public_url[strlen(c->public_url) - 1] == '/')
+            c->public_url[strlen(c->public_url) - 1] = '\0';
+    }
     v = getenv("ZTP_TLS_LISTEN");
     if (v != NULL && *v != '\0') {
         if (ztp_config_parse_hostport(v, c->tls_host, sizeof(c->tls_host), &c->tls_port) != 0) {

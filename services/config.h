@@ -11,6 +11,7 @@ typedef struct ztp_config {
     const char *database_url;
     char listen_host[64];
     int listen_port;
+    char public_url[512]; /* ZTP_PUBLIC_URL, no trailing slash: where people open links */
     char tls_host[64];
     int tls_port; /* 0: no HTTPS listener */
     const char *tls_cert;

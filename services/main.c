@@ -1,5 +1,5 @@
 /*
- * ztpd: migrate | provider create NAME | serve
+ * ztpd: migrate | provider create NAME | user invite PROVIDER EMAIL | serve
  *
  * The only file of services/ that knows the handler folders: it registers
  * their routes and wires the commands together.
@@ -19,6 +19,8 @@
 #include "../activation/handler.h"
 #include "../admin-api/auth.h"
 #include "../admin-api/handlers.h"
+#include "../admin-api/sessions.h"
+#include "../admin-api/users.h"
 #include "../redirect/boot.h"
 #include "../redirect/handler.h"
 #include "../redirect/status.h"
@@ -34,6 +36,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: ztpd migrate\n"
                     "       ztpd provider create NAME\n"
+                    "       ztpd user invite PROVIDER_ID EMAIL [--role admin|operator|viewer]\n"
                     "       ztpd serve [--listen HOST:PORT] [--threads N]\n"
                     "configuration: DATABASE_URL, ZTP_LISTEN, ZTP_SECRET, ZTP_TLS_LISTEN, ZTP_TLS_CERT, "
                     "ZTP_TLS_KEY (see README.md)\n");
@@ -151,6 +154,59 @@ static int cmd_provider_create(const char *name)
     return 0;
 }
 
+/* Invites a person to a provider as /v1/users does, for its first admin. */
+static int cmd_user_invite(const char *provider, const char *email_in, const char *role)
+{
+    char err[512], email[ZTP_EMAIL_MAX + 2], token[ZTP_TOKEN_LEN + 1], hash[65], url[700];
+    ztp_config_t *c = &ztp_config;
+    PGconn *conn;
+    PGresult *r;
+    json_t *out;
+
+    if (ztp_config_load(c, 1, err, sizeof(err)) != 0) {
+        ztp_log_error("%s", err);
+        return 1;
+    }
+    ztp_user_email_normalise(email_in, email, sizeof(email));
+    if (!ztp_user_email_ok(email) || ztp_role_parse(role) == ZTP_ROLE_NONE) {
+        ztp_log_error("usage: an email address of at most 254 characters; --role admin, operator or viewer");
+        return 1;
+    }
+    ztp_secret_init(c->secret, c->have_secret_previous ? c->secret_previous : NULL);
+    if ((conn = connect_cli(c->database_url)) == NULL)
+        return 1;
+    ztp_token_generate(token, hash);
+    const char *tenant[1] = {provider};
+    const char *params[3] = {email, role, hash};
+    PQclear(PQexec(conn, "BEGIN"));
+    PQclear(PQexecParams(conn,
+                         "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true)",
+                         1, NULL, tenant, NULL, NULL, 0));
+    r = PQexecParams(conn, "SELECT status, body FROM ztp_user_create($1, $2, $3)", 3, NULL, params, NULL,
+                     NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || atoi(PQgetvalue(r, 0, 0)) != 201 ||
+        (out = json_loads(PQgetvalue(r, 0, 1), 0, NULL)) == NULL) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s",
+                 PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 1) : PQresultErrorMessage(r));
+        msg[strcspn(msg, "\n")] = '\0';
+        ztp_log_error("cannot invite: %s", msg);
+        PQclear(r);
+        PQfinish(conn);
+        return 1;
+    }
+    PQclear(r);
+    PQclear(PQexec(conn, "COMMIT"));
+    PQfinish(conn);
+    ztp_user_invite_url(token, url, sizeof(url));
+    json_object_set_new(out, "invite_url", json_string(url));
+    char *text = json_dumps(out, JSON_COMPACT);
+    printf("%s\n", text);
+    free(text);
+    json_decref(out);
+    return 0;
+}
+
 static void register_routes(void)
 {
     ztp_router_add("GET", "/healthz", ztp_ops_healthz, 0, NULL);
@@ -193,11 +249,14 @@ static int cmd_serve(void)
     if (check_schema(c->database_url) != 0)
         return 1;
     register_routes();
+    if (ztp_server_listen(c) != 0)
+        return 1;
     ztp_worker_start(4);
     ztp_admin_start();
     ztp_outbound_start();
     int rc = ztp_server_run(c);
     ztp_outbound_stop();
+    ztp_admin_stop();
     return rc == 0 ? 0 : 1;
 }
 
@@ -219,6 +278,9 @@ int main(int argc, char **argv)
         return cmd_migrate();
     if (argc == 4 && strcmp(argv[1], "provider") == 0 && strcmp(argv[2], "create") == 0)
         return cmd_provider_create(argv[3]);
+    if ((argc == 5 || (argc == 7 && strcmp(argv[5], "--role") == 0)) && strcmp(argv[1], "user") == 0 &&
+        strcmp(argv[2], "invite") == 0)
+        return cmd_user_invite(argv[3], argv[4], argc == 7 ? argv[6] : "admin");
     if (argc >= 2 && strcmp(argv[1], "serve") == 0 && i >= argc)
         return cmd_serve();
     return usage();

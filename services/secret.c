@@ -3,12 +3,12 @@
 #include <sodium.h>
 #include <string.h>
 
-static unsigned char subkeys[2][5][crypto_generichash_KEYBYTES];
+static unsigned char subkeys[2][ZTP_SECRET_PERSON + 1][crypto_generichash_KEYBYTES];
 static int have[2];
 
 static void derive(ztp_secret_gen_t gen, const unsigned char master[32])
 {
-    for (uint64_t id = 1; id <= 4; id++)
+    for (uint64_t id = 1; id <= ZTP_SECRET_PERSON; id++)
         crypto_kdf_derive_from_key(subkeys[gen][id], sizeof(subkeys[gen][id]), id, "openztp_", master);
     have[gen] = 1;
 }

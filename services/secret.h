@@ -10,6 +10,7 @@ typedef enum {
     ZTP_SECRET_ACTIVATION_CODE = 2, /* hashing codes for storage */
     ZTP_SECRET_CODE_DERIVE = 3,     /* deriving codes from a random nonce */
     ZTP_SECRET_SEAL = 4,            /* encrypting what must be read back (webhook secrets) */
+    ZTP_SECRET_PERSON = 5,          /* hashing invitation and session tokens for storage */
 } ztp_secret_purpose_t;
 
 /* Which master secret: ZTP_SECRET, or ZTP_SECRET_PREVIOUS while rotating. */

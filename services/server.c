@@ -263,15 +263,8 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-int ztp_server_run(const ztp_config_t *cfg)
+int ztp_server_listen(const ztp_config_t *cfg)
 {
-    h2o_hostconf_t *host;
-    h2o_pathconf_t *path;
-    h2o_handler_t *handler;
-    sigset_t sigs;
-    int sig;
-
-    config = cfg;
     signal(SIGPIPE, SIG_IGN);
     if ((listen_fd = bind_listener(cfg->listen_host, cfg->listen_port, "ZTP_LISTEN")) < 0)
         return -1;
@@ -281,7 +274,18 @@ int ztp_server_run(const ztp_config_t *cfg)
         if ((tls_fd = bind_listener(cfg->tls_host, cfg->tls_port, "ZTP_TLS_LISTEN")) < 0)
             return -1;
     }
+    return 0;
+}
 
+int ztp_server_run(const ztp_config_t *cfg)
+{
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    h2o_handler_t *handler;
+    sigset_t sigs;
+    int sig;
+
+    config = cfg;
     h2o_config_init(&globalconf);
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("openztp"));
     /* h2o answers 413 at once to a body announced over this cap, and reads

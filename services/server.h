@@ -36,8 +36,13 @@ extern __thread ztp_thread_t *ztp_self;
 typedef void (*ztp_thread_init_fn)(ztp_thread_t *t);
 void ztp_server_on_thread_init(ztp_thread_init_fn fn);
 
-/* Binds the listeners, starts the loop threads and serves until SIGTERM or
- * SIGINT, then drains. Returns 0, or -1 after printing why it could not. */
+/* Binds the listeners (and loads TLS). Returns 0, or -1 after printing why it
+ * could not. Call before starting any other thread, so that a failure exits
+ * a process that has nothing running. */
+int ztp_server_listen(const ztp_config_t *cfg);
+
+/* Starts the loop threads on the bound listeners and serves until SIGTERM
+ * or SIGINT, then drains. Returns 0, or -1 after printing why it could not. */
 int ztp_server_run(const ztp_config_t *cfg);
 
 /* Number of loop threads and access to them (for /metrics). */

@@ -29,6 +29,7 @@ REQUIRE_CERTIFICATE = {"type": "boolean", "default": False,
 MAC = {"type": "string", "pattern": "^[0-9a-f]{12}$"}
 WEBHOOK_EVENT = {"type": "string", "enum": ["device.status_changed", "device.claimed", "device.released",
                                              "code.redeemed", "import_job.finished", "transfer.accepted"]}
+ROLE = {"type": "string", "enum": ["admin", "operator", "viewer"]}
 STATUS = {"type": "string", "enum": ["open", "pending", "custom_pending", "acquired", "aborted", "unavailable"]}
 BOOT_VENDORS = ["yealink", "poly", "snom", "grandstream", "fanvil", "gigaset"]
 VENDOR_URLS = {"type": "object", "propertyNames": {"enum": BOOT_VENDORS},
@@ -175,8 +176,28 @@ schemas = {
     },
     "AuditEvent": {
         "type": "object", "required": ["at", "key_id", "action", "target", "detail"], "additionalProperties": False,
-        "properties": {"at": TIME, "key_id": {"type": ["string", "null"]}, "action": STR,
+        "properties": {"at": TIME, "key_id": {"type": ["string", "null"]},
+                       "user_id": {"type": ["string", "null"], "format": "uuid",
+                                   "description": "the person, present only for a change made through a session"},
+                       "action": STR,
                        "target": {"type": ["string", "null"]}, "detail": {}},
+    },
+    "User": {
+        "type": "object", "required": ["id", "email", "role", "created_at", "active"], "additionalProperties": False,
+        "properties": {"id": UUID, "email": STR, "role": ROLE, "created_at": TIME,
+                       "active": {"type": "boolean", "description": "whether the invitation was accepted"}},
+    },
+    "NewUser": {
+        "type": "object", "required": ["id", "email", "role", "created_at", "active", "invite_url"],
+        "additionalProperties": False,
+        "properties": {"id": UUID, "email": STR, "role": ROLE, "created_at": TIME, "active": {"type": "boolean"},
+                       "invite_url": {"type": "string", "description": "shown only here; works once, for 7 days"}},
+    },
+    "Person": {
+        "type": "object", "required": ["user_id", "email", "role", "provider_id"], "additionalProperties": False,
+        "properties": {"user_id": {"type": ["string", "null"], "format": "uuid"},
+                       "email": {"type": ["string", "null"]}, "role": ROLE, "provider_id": UUID,
+                       "key_id": {"type": "string", "description": "when an API key asks"}},
     },
     "RedirectJson": {
         "type": "object", "required": ["mac", "profile_rule", "upgrade_rule", "params", "url"],
@@ -237,7 +258,9 @@ def items(schema, cursor=False):
     return s
 
 
-COMMON = {"401": problem("missing, unknown or revoked API key"),
+COMMON = {"401": problem("missing, unknown or revoked API key, or an ended session"),
+          "403": problem("the caller's role does not allow this (x-min-role), or a change made with the session "
+                         "cookie carried neither X-ZTP-Console: 1 nor a same-origin Origin"),
           "413": problem("body over the limit"),
           "503": problem("the database is unavailable; Retry-After says when to retry")}
 PHONE = {"413": problem("body over the limit"), "503": problem("the database is unavailable")}
@@ -506,6 +529,40 @@ paths = {
         "post": op("Make a new URL token key; the old one becomes previous_key",
                    {"201": js(ref("UrlTokenKey"), "rotated")}, "url tokens", op_id="rotateUrlTokenKey"),
     },
+    "/v1/users": {
+        "post": op("Invite a person; the invitation link is shown only here",
+                   {"201": js(ref("NewUser"), "invited"), "400": problem("malformed JSON"),
+                    "409": problem("this provider has a person with this email"),
+                    "422": problem("invalid email or role")},
+                   "people", body=jbody({"type": "object", "required": ["email", "role"], "properties": {
+                       "email": {"type": "string", "maxLength": 254}, "role": ROLE}}), op_id="inviteUser"),
+        "get": op("List people (no tokens)", {"200": js(items(ref("User")))}, "people", op_id="listUsers"),
+    },
+    "/v1/users/{id}": {"delete": op(
+        "Remove a person; their sessions end", {"204": {"description": "removed"}, "404": problem("no such person")},
+        "people", params=[pp("id", UUID, "the person's id")], op_id="deleteUser")},
+    "/v1/invites/accept": {"post": op(
+        "Choose a password with an invitation's token (the part of invite_url after #)",
+        {"200": js(ref("Person"), "the password is set"), "400": problem("malformed JSON"),
+         "404": problem("no such invitation"), "410": problem("the invitation was used or has expired"),
+         "422": problem("a password of fewer than 12 characters or more than 256 bytes")},
+        "people", body=jbody({"type": "object", "required": ["token", "password"], "properties": {
+            "token": STR, "password": {"type": "string", "minLength": 12}}}), auth=False, op_id="acceptInvite")},
+    "/v1/sessions": {"post": op(
+        "Sign in: sets the ztp_session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)",
+        {"201": js(ref("Person"), "signed in"), "400": problem("malformed JSON"),
+         "401": problem("wrong email or password"), "422": problem("email or password missing"),
+         "403": problem("neither X-ZTP-Console: 1 nor a same-origin Origin: another site's form"),
+         "429": problem("10 failed sign-ins for this email or from this address within 15 minutes; "
+                        "Retry-After says when to retry")},
+        "people", body=jbody({"type": "object", "required": ["email", "password"], "properties": {
+            "email": STR, "password": STR}}), auth=False, op_id="signIn")},
+    "/v1/sessions/current": {
+        "get": op("Who am I", {"200": js(ref("Person"))}, "people", op_id="whoAmI"),
+        "delete": op("Sign out: the session ends and the cookie is cleared",
+                     {"204": {"description": "signed out"}, "404": problem("the request has no session")},
+                     "people", op_id="signOut"),
+    },
     "/healthz": {"get": {"summary": "200 while the process runs", "description": "Liveness.", "operationId": "healthz", "tags": ["operations"],
                          "security": [], "responses": {"200": js(ref("Status"))}}},
     "/readyz": {"get": {"summary": "200 when the database answers, else 503", "description": "Readiness.",
@@ -519,6 +576,25 @@ paths = {
                               "security": [], "responses": {"200": js({"type": "object"})}}},
 }
 
+ADMIN_ONLY = ("/v1/profiles", "/v1/api-keys", "/v1/users", "/v1/webhooks", "/v1/url-token-key")
+SECRET = ("/v1/url-token-key",)  # mints every device's URL token: admin even to read
+SELF = ("/v1/sessions/current",)
+
+
+def min_role(method, path):
+    if path.startswith(SECRET):
+        return "admin"
+    if method == "get" or path.startswith(SELF):
+        return "viewer"
+    return "admin" if path.startswith(ADMIN_ONLY) else "operator"
+
+
+for _path, _item in paths.items():
+    for _method, _op in _item.items():
+        if _path.startswith("/v1/") and _op.get("security") != []:
+            _op["x-min-role"] = min_role(_method, _path)
+            _op["description"] += " Needs the %s role or an API key." % _op["x-min-role"]
+
 doc = {
     "openapi": "3.1.0",
     "info": {"title": "openztp", "version": "0.1.0",
@@ -526,14 +602,17 @@ doc = {
                             "application/problem+json (RFC 9457).",
              "contact": {"name": "openztp maintainers"}},
     "servers": [{"url": "http://127.0.0.1:8080"}],
-    "security": [{"bearer": []}],
+    "security": [{"bearer": []}, {"session": []}],
     "tags": [{"name": n} for n in ("phones", "profiles", "devices", "import jobs", "activation codes", "api keys",
-                                   "audit", "webhooks", "statistics", "url tokens",
+                                   "audit", "webhooks", "people", "statistics", "url tokens",
                                    "operations")],
     "paths": paths,
     "components": {"schemas": schemas,
                    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                  "description": "an API key from ztpd provider create or POST /v1/api-keys"}}},
+                                                  "description": "an API key from ztpd provider create or POST /v1/api-keys; acts as admin"},
+                                       "session": {"type": "apiKey", "in": "cookie", "name": "ztp_session",
+                                                   "description": "from POST /v1/sessions; a change also needs "
+                                                                  "X-ZTP-Console: 1 or a same-origin Origin"}}},
 }
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
 
 #include "../../activation/code.h"
 #include "../../admin-api/import.h"
+#include "../../admin-api/sessions.h"
+#include "../../admin-api/users.h"
 #include "../../redirect/certmac.h"
 #include "../../redirect/mac.h"
 #include "../../redirect/bootcfg.h"
@@ -37,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
     if (size == 0)
         return 0;
-    int which = data[0] % 11;
+    int which = data[0] % 12;
     data++;
     size--;
     text = malloc(size + 1);
@@ -149,6 +151,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((mac[0] & 1) || ztp_certmac_find(out, 15, again) != 0 || memcmp(mac, again, 6) != 0)
                 abort();
         }
+        break;
+    }
+    case 11: { /* people: a found session token is well-formed; emails and passwords never crash */
+        char token[ZTP_TOKEN_LEN + 1];
+        if (ztp_session_cookie_find(text, size, token) == 0 && !ztp_token_ok(token, strlen(token)))
+            abort();
+        (void)ztp_user_email_ok(text);
+        (void)ztp_user_password_problem(text, size);
         break;
     }
     }

@@ -235,6 +235,19 @@ class BootTest(ServerTest):
         t = self.boot("%s.boot" % mac, user_agent("yealink", mac)).text
         self.assertIn("static.auto_provision.server.url = https://p.example/%s/SIP-T46G/$$x\n" % mac.upper(), t)
 
+    def test_the_url_token_is_expanded_in_vendor_urls(self):
+        import hashlib
+        r = self.srv.post("/v1/profiles", {"name": "token", "profile_rule": RULE,
+                                           "vendor_urls": {"yealink": "https://p.example/$(ZTP_TOKEN)/y.cfg"}},
+                          key=self.key)
+        self.assertEqual(r.status, 201, r)
+        mac = self.new_mac("yealink")
+        self.claim(mac, r.json()["id"])
+        key = bytes.fromhex(self.srv.get("/v1/url-token-key", key=self.key).json()["key"])
+        token = hashlib.blake2b(mac.encode(), key=key, digest_size=16).hexdigest()
+        t = self.boot("%s.boot" % mac, user_agent("yealink", mac)).text
+        self.assertIn("static.auto_provision.server.url = https://p.example/%s/y.cfg\n" % token, t)
+
 
 class PhoneVendorTest(ServerTest):
     """ztp-phone boot --vendor V --server URL/boot/ against a provider stub."""

@@ -1,0 +1,480 @@
+/* /v1/sessions: sign-in, who am I, sign-out; the session cookie. */
+#include "sessions.h"
+
+#include "../services/config.h"
+#include "../services/db.h"
+#include "../services/http.h"
+#include "../services/limiter.h"
+#include "../services/secret.h"
+#include "../services/server.h"
+#include "../services/worker.h"
+#include "tenant.h"
+#include "users.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CANDIDATES 4
+#define LIMITER_CAPACITY 4096
+#define SIGNIN_FAILURES 10
+#define SIGNIN_WINDOW_MS (15 * 60 * 1000)
+#define SIGNIN_MIN_BLOCK_MS (60 * 1000)
+
+ZTP_SQL(SQL_CANDIDATES, 1, "SELECT id, password_hash FROM ztp_signin_candidates($1)");
+ZTP_SQL(SQL_CREATE, 2, "SELECT * FROM ztp_session_create($1, $2)");
+ZTP_SQL(SQL_TOUCH, 1, "SELECT user_id, provider_id, role, email FROM ztp_session_touch($1)");
+ZTP_SQL(SQL_DELETE, 1, "SELECT ztp_session_delete($1)");
+
+/* Sign-in attempts per source address and per email: each counts as it
+ * arrives (so a burst cannot outrun the count) and is given back when it
+ * succeeds, or when the database, not the password, failed it. */
+static ztp_limiter_t *by_addr, *by_email;
+static pthread_once_t limiter_once = PTHREAD_ONCE_INIT;
+
+static void limiter_init(void)
+{
+    by_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+    by_email = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+}
+
+/* ---- tokens and the cookie ---- */
+
+int ztp_token_ok(const char *s, size_t len)
+{
+    if (len != ZTP_TOKEN_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              s[i] == '-' || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+void ztp_token_hash(const char *token, char hash_hex[65])
+{
+    unsigned char hash[ZTP_HASH_LEN];
+    ztp_secret_hash(ZTP_SECRET_CURRENT, ZTP_SECRET_PERSON, token, strlen(token), hash, sizeof(hash));
+    ztp_secret_hex(hash, sizeof(hash), hash_hex);
+}
+
+void ztp_token_generate(char token[ZTP_TOKEN_LEN + 1], char hash_hex[65])
+{
+    unsigned char bin[32];
+    randombytes_buf(bin, sizeof(bin));
+    sodium_bin2base64(token, ZTP_TOKEN_LEN + 1, bin, sizeof(bin), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(bin, sizeof(bin));
+    ztp_token_hash(token, hash_hex);
+}
+
+int ztp_session_cookie_find(const char *h, size_t len, char out[ZTP_TOKEN_LEN + 1])
+{
+    const size_t nlen = strlen(ZTP_SESSION_COOKIE);
+    size_t i = 0;
+
+    while (i < len) {
+        size_t end = i, vstart, vend;
+        while (end < len && h[end] != ';')
+            end++;
+        while (i < end && (h[i] == ' ' || h[i] == '\t'))
+            i++;
+        if (end - i > nlen && memcmp(h + i, ZTP_SESSION_COOKIE, nlen) == 0 && h[i + nlen] == '=') {
+            vstart = i + nlen + 1;
+            vend = end;
+            while (vend > vstart && (h[vend - 1] == ' ' || h[vend - 1] == '\t'))
+                vend--;
+            if (vend - vstart >= 2 && h[vstart] == '"' && h[vend - 1] == '"') {
+                vstart++;
+                vend--;
+            }
+            if (!ztp_token_ok(h + vstart, vend - vstart))
+                return -1;
+            memcpy(out, h + vstart, ZTP_TOKEN_LEN);
+            out[ZTP_TOKEN_LEN] = '\0';
+            return 0;
+        }
+        i = end + 1;
+    }
+    return -1;
+}
+
+static int is_https(h2o_req_t *req)
+{
+    return req->scheme == &H2O_URL_SCHEME_HTTPS;
+}
+
+/* Secure also behind a proxy ending TLS: people reach ztpd at ZTP_PUBLIC_URL. */
+static int cookie_secure(h2o_req_t *req)
+{
+    return is_https(req) || strncmp(ztp_config.public_url, "https://", 8) == 0;
+}
+
+static void set_cookie(h2o_req_t *req, const char *token, int clear)
+{
+    char v[256];
+    snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", ZTP_SESSION_COOKIE,
+             clear ? "" : token, cookie_secure(req) ? "; Secure" : "",
+             clear ? "; Max-Age=0" : "; Max-Age=43200");
+    ztp_http_header(req, H2O_TOKEN_SET_COOKIE, v);
+}
+
+/* ---- the cross-site guard ---- */
+
+int ztp_session_same_origin(const char *console_header, const char *origin, const char *own_origin,
+                            const char *public_url)
+{
+    if (console_header != NULL && strcmp(console_header, "1") == 0)
+        return 1;
+    if (origin == NULL || strcmp(origin, "null") == 0)
+        return 0;
+    return (own_origin != NULL && strcmp(origin, own_origin) == 0) ||
+           (public_url != NULL && strcmp(origin, public_url) == 0);
+}
+
+static int from_console(h2o_req_t *req)
+{
+    char own[600];
+    snprintf(own, sizeof(own), "%s://%.*s", is_https(req) ? "https" : "http", (int)req->authority.len,
+             req->authority.base);
+    return ztp_session_same_origin(ztp_http_get_header_str(req, "x-ztp-console"),
+                                   ztp_http_get_header_str(req, "origin"), own, ztp_config.public_url);
+}
+
+int ztp_session_guard(h2o_req_t *req, const ztp_auth_t *who)
+{
+    if (who->user_id[0] == '\0' || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || from_console(req))
+        return 0;
+    ztp_http_problem(req, 403,
+                     "a change made with the session cookie must come from the console "
+                     "(X-ZTP-Console: 1 or a same-origin Origin)");
+    return -1;
+}
+
+/* ---- authenticating a request by its session ---- */
+
+typedef struct touch {
+    ztp_hold_t *hold;
+    ztp_auth_cb cb;
+    void *arg;
+} touch_t;
+
+static void unauthorized(h2o_req_t *req, const char *detail)
+{
+    ztp_http_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer realm=\"openztp\"");
+    ztp_http_problem(req, 401, detail);
+}
+
+static void on_touch(void *arg, const ztp_db_res_t *res)
+{
+    touch_t *t = arg;
+    h2o_req_t *req = ztp_http_release(t->hold);
+    ztp_auth_t who;
+    PGresult *r;
+
+    if (req == NULL) {
+        free(t->arg);
+    } else if (res->status != ZTP_DB_OK) {
+        ztp_http_unavailable(req);
+        free(t->arg);
+    } else if (PQntuples(r = res->results[res->nresults - 1]) != 1) {
+        unauthorized(req, "the session has ended; sign in again");
+        free(t->arg);
+    } else {
+        memset(&who, 0, sizeof(who));
+        snprintf(who.user_id, sizeof(who.user_id), "%s", PQgetvalue(r, 0, 0));
+        snprintf(who.provider_id, sizeof(who.provider_id), "%s", PQgetvalue(r, 0, 1));
+        who.role = ztp_role_parse(PQgetvalue(r, 0, 2));
+        snprintf(who.email, sizeof(who.email), "%s", PQgetvalue(r, 0, 3));
+        t->cb(req, &who, t->arg);
+    }
+    free(t);
+}
+
+void ztp_session_authenticate(h2o_req_t *req, const char *token, ztp_auth_cb cb, void *arg)
+{
+    char hash[65];
+    const char *p[1] = {hash};
+    touch_t *t = malloc(sizeof(*t));
+    if (t == NULL)
+        abort();
+    ztp_token_hash(token, hash);
+    t->cb = cb;
+    t->arg = arg;
+    t->hold = ztp_http_hold(req);
+    ztp_db_unit_t *u = ztp_db_unit_new(0, on_touch, t);
+    ztp_db_unit_add(u, &SQL_TOUCH, p, NULL);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+/* ---- POST /v1/sessions ---- */
+
+typedef struct signin {
+    ztp_hold_t *hold;
+    unsigned char addr_key[16];
+    unsigned char email_key[16];
+    uint64_t reserved_ms;
+    char email[ZTP_EMAIL_MAX + 1];
+    char password[ZTP_PASSWORD_MAX + 1];
+    int ncand;
+    char cand_id[MAX_CANDIDATES][40];
+    char cand_hash[MAX_CANDIDATES][crypto_pwhash_STRBYTES];
+    int match; /* index into cand_id, or -1 */
+    char token[ZTP_TOKEN_LEN + 1];
+} signin_t;
+
+/* The attempt does not count against the person or the address. */
+static void refund(signin_t *s)
+{
+    uint64_t now = ztp_limiter_clock();
+    ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, now);
+    ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, now);
+}
+
+static void signin_free(signin_t *s)
+{
+    sodium_memzero(s, sizeof(*s));
+    free(s);
+}
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+/* A hash to check unknown emails against, so they cost what known ones do. */
+static void dummy_init(void)
+{
+    unsigned char pw[16];
+    randombytes_buf(pw, sizeof(pw));
+    if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        abort();
+}
+
+/* On a worker thread: one Argon2id check per candidate, one when none. */
+static void verify_work(void *arg)
+{
+    signin_t *s = arg;
+    size_t plen = strlen(s->password);
+    s->match = -1;
+    pthread_once(&dummy_once, dummy_init);
+    if (s->ncand == 0) {
+        if (crypto_pwhash_str_verify(dummy_hash, s->password, plen) == 0)
+            s->match = -1; /* the dummy's password is random: never matches */
+        return;
+    }
+    for (int i = 0; i < s->ncand; i++)
+        if (s->match < 0 && crypto_pwhash_str_verify(s->cand_hash[i], s->password, plen) == 0)
+            s->match = i;
+}
+
+static void on_session_row(h2o_req_t *req, int status, const char *body, void *arg)
+{
+    signin_t *s = arg;
+    json_t *o;
+    if (status == 201 && (o = json_loads(body, 0, NULL)) != NULL) {
+        refund(s);
+        set_cookie(req, s->token, 0);
+        ztp_http_json(req, 201, o);
+    } else {
+        ztp_tenant_answer(req, status, body);
+    }
+}
+
+static void on_session_created(void *arg, const ztp_db_res_t *res)
+{
+    signin_t *s = arg;
+    h2o_req_t *req = ztp_http_release(s->hold);
+    PGresult *r;
+    if (req == NULL) {
+    } else if (res->status != ZTP_DB_OK) {
+        refund(s);
+        ztp_http_unavailable(req);
+    } else {
+        r = res->results[res->nresults - 1];
+        on_session_row(req, atoi(PQgetvalue(r, 0, 0)), ztp_db_val(r, 0, 1), s);
+    }
+    signin_free(s);
+}
+
+static void refuse(h2o_req_t *req, signin_t *s)
+{
+    unauthorized(req, "wrong email or password");
+}
+
+static void verify_done(void *arg)
+{
+    signin_t *s = arg;
+    h2o_req_t *req = ztp_http_release(s->hold);
+    char hash[65];
+
+    if (req == NULL) {
+        signin_free(s);
+        return;
+    }
+    if (s->match < 0) {
+        refuse(req, s);
+        signin_free(s);
+        return;
+    }
+    ztp_token_generate(s->token, hash);
+    const char *p[2] = {hash, s->cand_id[s->match]};
+    s->hold = ztp_http_hold(req);
+    ztp_db_unit_t *u = ztp_db_unit_new(0, on_session_created, s);
+    ztp_db_unit_add(u, &SQL_CREATE, p, NULL);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+static void on_candidates(void *arg, const ztp_db_res_t *res)
+{
+    signin_t *s = arg;
+    h2o_req_t *req = ztp_http_release(s->hold);
+    PGresult *r;
+
+    if (req == NULL || res->status != ZTP_DB_OK) {
+        if (req != NULL) {
+            refund(s);
+            ztp_http_unavailable(req);
+        }
+        signin_free(s);
+        return;
+    }
+    r = res->results[res->nresults - 1];
+    for (int i = 0; i < PQntuples(r) && s->ncand < MAX_CANDIDATES; i++) {
+        snprintf(s->cand_id[s->ncand], sizeof(s->cand_id[0]), "%s", PQgetvalue(r, i, 0));
+        snprintf(s->cand_hash[s->ncand], sizeof(s->cand_hash[0]), "%s", PQgetvalue(r, i, 1));
+        s->ncand++;
+    }
+    s->hold = ztp_http_hold(req);
+    ztp_worker_submit(verify_work, verify_done, s);
+}
+
+static void on_signin(h2o_req_t *req, const ztp_match_t *m)
+{
+    json_t *body = ztp_json_body(req, 0), *email, *password;
+    char addr_text[64], retry[32];
+    unsigned char hash[ZTP_HASH_LEN], addr[16];
+    uint64_t wait;
+    signin_t *s;
+
+    if (body == NULL)
+        return;
+    /* login CSRF: another site's form must not sign the browser in as someone else */
+    if (!from_console(req)) {
+        ztp_http_problem(req, 403, "sign in from the console (X-ZTP-Console: 1 or a same-origin Origin)");
+        json_decref(body);
+        return;
+    }
+    email = json_object_get(body, "email");
+    password = json_object_get(body, "password");
+    if (!json_is_string(email) || !json_is_string(password)) {
+        json_t *errors = json_array();
+        if (!json_is_string(email))
+            ztp_errors_add(errors, "email", "is required");
+        if (!json_is_string(password))
+            ztp_errors_add(errors, "password", "is required");
+        ztp_errors_answer(req, errors);
+        json_decref(body);
+        return;
+    }
+    pthread_once(&limiter_once, limiter_init);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    memset(addr, 0, sizeof(addr));
+    ztp_http_client_addr(req, addr_text, sizeof(addr_text), addr);
+    ztp_limiter_addr_key(addr, s->addr_key);
+    ztp_user_email_normalise(json_string_value(email), s->email, sizeof(s->email));
+    ztp_secret_hash(ZTP_SECRET_CURRENT, ZTP_SECRET_PERSON, s->email, strlen(s->email), hash, sizeof(hash));
+    memcpy(s->email_key, hash, sizeof(s->email_key));
+    s->reserved_ms = ztp_limiter_clock();
+    if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, s->reserved_ms)) == 0 &&
+        (wait = ztp_limiter_reserve(by_email, s->email_key, s->reserved_ms)) > 0)
+        ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
+    if (wait > 0) {
+        snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait + 999) / 1000));
+        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, retry);
+        ztp_http_problem(req, 429, "too many failed sign-ins; try again later");
+        signin_free(s);
+        json_decref(body);
+        return;
+    }
+    if (!ztp_user_email_ok(s->email) || json_string_length(password) > ZTP_PASSWORD_MAX) {
+        /* still costs one hash: a malformed email answers as slowly as a wrong one */
+        s->ncand = 0;
+        snprintf(s->password, sizeof(s->password), "x");
+        s->hold = ztp_http_hold(req);
+        ztp_worker_submit(verify_work, verify_done, s);
+        json_decref(body);
+        return;
+    }
+    snprintf(s->password, sizeof(s->password), "%s", json_string_value(password));
+    json_decref(body);
+    const char *p[1] = {s->email};
+    s->hold = ztp_http_hold(req);
+    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_candidates, s);
+    ztp_db_unit_add(u, &SQL_CANDIDATES, p, NULL);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+/* ---- GET and DELETE /v1/sessions/current ---- */
+
+static void on_whoami(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    json_t *o;
+    if (who->user_id[0] == '\0') {
+        o = json_pack("{s:n, s:n, s:s, s:s, s:s}", "user_id", "email", "role", "admin", "provider_id",
+                      who->provider_id, "key_id", who->key_id);
+    } else {
+        o = json_pack("{s:s, s:s, s:s, s:s}", "user_id", who->user_id, "email", who->email, "role",
+                      ztp_role_name(who->role), "provider_id", who->provider_id);
+    }
+    ztp_http_json(req, 200, o);
+}
+
+typedef struct signout {
+    ztp_hold_t *hold;
+} signout_t;
+
+static void on_deleted(void *arg, const ztp_db_res_t *res)
+{
+    signout_t *o = arg;
+    h2o_req_t *req = ztp_http_release(o->hold);
+    if (req != NULL && res->status != ZTP_DB_OK) {
+        ztp_http_unavailable(req);
+    } else if (req != NULL) {
+        set_cookie(req, NULL, 1);
+        ztp_http_send(req, 204, NULL, "", 0);
+    }
+    free(o);
+}
+
+static void on_signout(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *cookie = ztp_http_get_header(req, H2O_TOKEN_COOKIE);
+    char token[ZTP_TOKEN_LEN + 1], hash[65];
+    signout_t *o;
+
+    if (who->user_id[0] == '\0' || cookie == NULL ||
+        ztp_session_cookie_find(cookie, strlen(cookie), token) != 0) {
+        ztp_http_problem(req, 404, "this request has no session to end");
+        return;
+    }
+    ztp_token_hash(token, hash);
+    sodium_memzero(token, sizeof(token));
+    const char *p[1] = {hash};
+    o = malloc(sizeof(*o));
+    if (o == NULL)
+        abort();
+    o->hold = ztp_http_hold(req);
+    ztp_db_unit_t *u = ztp_db_unit_new(0, on_deleted, o);
+    ztp_db_unit_add(u, &SQL_DELETE, p, NULL);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+void ztp_sessions_register(size_t max_body)
+{
+    ztp_router_add("POST", "/v1/sessions", on_signin, max_body, NULL);
+    ztp_v1_route("GET", "/v1/sessions/current", ZTP_ROLE_VIEWER, on_whoami, 0);
+    ztp_v1_route("DELETE", "/v1/sessions/current", ZTP_ROLE_VIEWER, on_signout, 0);
+}

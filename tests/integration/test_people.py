@@ -1,0 +1,379 @@
+"""People, roles and sign-in (contract section 8): invitations, passwords,
+session cookies, the role table on every /v1 route, cross-site refusals."""
+import http.client
+import json
+import os
+import re
+import time
+import uuid
+
+import harness
+from harness import ServerTest, ztpd_cmd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PASSWORD = "correct horse battery"
+CONSOLE = {"X-ZTP-Console": "1"}
+ADMIN_PREFIXES = ("/v1/profiles", "/v1/api-keys", "/v1/users", "/v1/webhooks", "/v1/url-token-key")
+SECRET_READS = ("/v1/url-token-key",)  # a key that mints device tokens: admin even to read
+# open to anyone (sign-in, invitations) or to any person signed in (their own session)
+UNGUARDED = {("post", "/v1/sessions"), ("post", "/v1/invites/accept"), ("get", "/v1/sessions/current"),
+             ("delete", "/v1/sessions/current")}
+
+
+def cookie_of(r):
+    m = re.match(r"ztp_session=([^;]*)", r.headers.get("set-cookie", ""))
+    return m.group(1) if m else None
+
+
+def raw_request(srv, method, path, headers, body=None):
+    """A probe whose answer only matters for not being 403 (dummy input; it
+    is not among the answers the OpenAPI test checks)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    finally:
+        conn.close()
+
+
+class PeopleTest(ServerTest):
+    server_env = {"ZTP_PUBLIC_URL": "https://console.example"}
+
+    def setUp(self):
+        self.p = self.provider()
+        self.key = self.p["api_key"]
+
+    # --- helpers ----------------------------------------------------------
+
+    def email(self):
+        return "p-%s@example.com" % uuid.uuid4().hex[:10]
+
+    def invite(self, role="admin", key=None, email=None):
+        r = self.srv.post("/v1/users", {"email": email or self.email(), "role": role}, key=key or self.key)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def token_of(self, invited):
+        prefix = "https://console.example/console/invite#"
+        self.assertTrue(invited["invite_url"].startswith(prefix), invited)
+        return invited["invite_url"][len(prefix):]
+
+    def person(self, role="admin", key=None):
+        """An invited person who chose a password and signed in: (user, cookie)."""
+        u = self.invite(role, key=key)
+        r = self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
+        self.assertEqual(r.status, 200, r)
+        return u, self.sign_in(u["email"])
+
+    def sign_in(self, email, password=PASSWORD, source=None, expect=201):
+        r = self.srv.post("/v1/sessions", {"email": email, "password": password}, source=source, timeout=60,
+                          headers=CONSOLE)
+        self.assertEqual(r.status, expect, r)
+        return cookie_of(r) if expect == 201 else r
+
+    def as_cookie(self, cookie, extra=None):
+        h = {"Cookie": "ztp_session=" + cookie}
+        h.update(extra or {})
+        return h
+
+    # --- invitations --------------------------------------------------------
+
+    def test_invite_gives_a_link_once_and_list_shows_no_token(self):
+        u = self.invite("operator")
+        self.assertEqual(set(u), {"id", "email", "role", "invite_url", "created_at", "active"})
+        self.assertEqual(u["role"], "operator")
+        token = self.token_of(u)
+        self.assertEqual(len(token), 43)
+        listed = self.srv.get("/v1/users", key=self.key)
+        self.assertEqual(listed.status, 200, listed)
+        self.assertIn(u["id"], [x["id"] for x in listed.json()["items"]])
+        self.assertNotIn(token, listed.text)
+        self.assertNotIn("invite_url", listed.text)
+
+    def test_invite_validates_email_and_role_and_refuses_duplicates(self):
+        for body, field in (({"email": "nope", "role": "admin"}, "email"),
+                            ({"email": "a@b@c", "role": "admin"}, "email"),
+                            ({"email": "a\u0001@b.c", "role": "admin"}, "email"),
+                            ({"email": "x" * 250 + "@b.co", "role": "admin"}, "email"),
+                            ({"email": "a@b.c", "role": "root"}, "role")):
+            body = self.assertProblem(self.srv.post("/v1/users", body, key=self.key), 422)
+            self.assertEqual([e["field"] for e in body["errors"]], [field])
+        e = self.email()
+        self.invite(email=e)
+        self.assertProblem(self.srv.post("/v1/users", {"email": e.upper(), "role": "viewer"}, key=self.key), 409)
+        # the same email may belong to another provider's person
+        other = self.provider()["api_key"]
+        self.invite(email=e, key=other)
+
+    def test_invite_works_once(self):
+        u = self.invite()
+        t = self.token_of(u)
+        self.assertEqual(self.srv.post("/v1/invites/accept", {"token": t, "password": PASSWORD}).status, 200)
+        self.assertProblem(self.srv.post("/v1/invites/accept", {"token": t, "password": PASSWORD + "x"}), 410)
+        self.sign_in(u["email"])  # the first password holds
+        self.sign_in(u["email"], PASSWORD + "x", expect=401)
+
+    def test_invite_expires_after_seven_days(self):
+        u = self.invite()
+        self.pg.psql(self.db, "UPDATE users SET invite_expires_at = now() - interval '1 second' WHERE id = '%s'"
+                     % u["id"])
+        self.assertProblem(self.srv.post("/v1/invites/accept",
+                                         {"token": self.token_of(u), "password": PASSWORD}), 410)
+        left = self.pg.psql(self.db, "SELECT extract(epoch FROM invite_expires_at - created_at)::int FROM users "
+                            "WHERE id = '%s'" % self.invite()["id"])
+        self.assertEqual(int(left), 7 * 86400)
+
+    def test_unknown_or_malformed_invite_token_is_404(self):
+        for t in ("A" * 43, "short", "!" * 43):
+            self.assertProblem(self.srv.post("/v1/invites/accept", {"token": t, "password": PASSWORD}), 404)
+
+    def test_password_rules(self):
+        u = self.invite()
+        t = self.token_of(u)
+        for pw in ("short", "x" * 11, "\u00e9" * 11, "y" * 257):
+            body = self.assertProblem(self.srv.post("/v1/invites/accept", {"token": t, "password": pw}), 422)
+            self.assertEqual([e["field"] for e in body["errors"]], ["password"])
+        body = self.assertProblem(self.srv.post("/v1/invites/accept", {"token": t}), 422)
+        self.assertEqual([e["field"] for e in body["errors"]], ["password"])
+        # twelve characters of two bytes each are enough
+        self.assertEqual(self.srv.post("/v1/invites/accept", {"token": t, "password": "\u00e9" * 12}).status, 200)
+
+    def test_cli_invites_the_first_person(self):
+        r = ztpd_cmd(self.db, "user", "invite", self.p["id"], "First@Example.com",
+                     ZTP_PUBLIC_URL="https://console.example")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        u = json.loads(r.stdout)
+        self.assertEqual((u["email"], u["role"]), ("first@example.com", "admin"))
+        self.assertEqual(self.srv.post("/v1/invites/accept",
+                                       {"token": self.token_of(u), "password": PASSWORD}).status, 200)
+        r = ztpd_cmd(self.db, "user", "invite", self.p["id"], "v@example.com", "--role", "viewer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["role"], "viewer")
+        r = ztpd_cmd(self.db, "user", "invite", self.p["id"], "v@example.com")
+        self.assertNotEqual(r.returncode, 0)
+        r = ztpd_cmd(self.db, "user", "invite", self.p["id"], "bad", "--role", "admin")
+        self.assertNotEqual(r.returncode, 0)
+
+    # --- sessions -------------------------------------------------------
+
+    def test_sign_in_whoami_sign_out(self):
+        u = self.invite("operator")
+        self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
+        r = self.srv.post("/v1/sessions", {"email": u["email"].upper(), "password": PASSWORD}, timeout=60,
+                          headers={"Origin": "https://console.example"})
+        self.assertEqual(r.status, 201, r)
+        sc = r.headers["set-cookie"]
+        for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
+            self.assertIn(attr, sc)
+        self.assertIn("Secure", sc)  # plain HTTP here, but people come through ZTP_PUBLIC_URL's https
+        c = cookie_of(r)
+        me = self.srv.get("/v1/sessions/current", headers=self.as_cookie(c))
+        self.assertEqual(me.status, 200, me)
+        self.assertEqual(me.json(), {"user_id": u["id"], "email": u["email"], "role": "operator",
+                                     "provider_id": self.p["id"]})
+        out = self.srv.delete("/v1/sessions/current", headers=self.as_cookie(c, CONSOLE))
+        self.assertEqual(out.status, 204, out)
+        self.assertIn("Max-Age=0", out.headers["set-cookie"])
+        self.assertProblem(self.srv.get("/v1/sessions/current", headers=self.as_cookie(c)), 401)
+
+    def test_wrong_password_and_unknown_email_answer_alike(self):
+        u, _ = self.person()
+        a = self.sign_in(u["email"], "wrong password!!", source="127.9.0.1", expect=401)
+        b = self.sign_in(self.email(), "wrong password!!", source="127.9.0.2", expect=401)
+        self.assertEqual(a.json(), b.json())
+        # both cost one Argon2id check: timed, neither is several times the other
+        t = []
+        for email in (u["email"], self.email()) * 3:
+            start = time.monotonic()
+            self.sign_in(email, "wrong password!!", source="127.9.1.%d" % (len(t) + 1), expect=401)
+            t.append(time.monotonic() - start)
+        known, unknown = min(t[0::2]), min(t[1::2])  # the least of three: load on the machine only adds
+        self.assertLess(max(known, unknown) / min(known, unknown), 3.0, t)
+
+    def test_session_ends_after_an_idle_hour(self):
+        u, c = self.person("viewer")
+        self.assertEqual(self.srv.get("/v1/sessions/current", headers=self.as_cookie(c)).status, 200)
+        self.pg.psql(self.db, "UPDATE sessions SET last_seen_at = now() - interval '61 minutes' WHERE user_id = '%s'"
+                     % u["id"])
+        self.assertProblem(self.srv.get("/v1/sessions/current", headers=self.as_cookie(c)), 401)
+
+    def test_use_keeps_a_session_alive_but_not_past_twelve_hours(self):
+        u, c = self.person("viewer")
+        self.pg.psql(self.db, "UPDATE sessions SET last_seen_at = now() - interval '50 minutes',"
+                     " created_at = now() - interval '11 hours' WHERE user_id = '%s'" % u["id"])
+        self.assertEqual(self.srv.get("/v1/devices", headers=self.as_cookie(c)).status, 200)
+        seen = self.pg.psql(self.db, "SELECT last_seen_at > now() - interval '1 minute' FROM sessions "
+                            "WHERE user_id = '%s'" % u["id"])
+        self.assertEqual(seen, "t")
+        self.pg.psql(self.db, "UPDATE sessions SET created_at = now() - interval '12 hours 1 minute'"
+                     " WHERE user_id = '%s'" % u["id"])
+        self.assertProblem(self.srv.get("/v1/devices", headers=self.as_cookie(c)), 401)
+
+    def test_deleting_a_person_ends_their_sessions(self):
+        u, c = self.person("operator")
+        self.assertEqual(self.srv.delete("/v1/users/" + u["id"], key=self.key).status, 204)
+        self.assertProblem(self.srv.get("/v1/devices", headers=self.as_cookie(c)), 401)
+        self.assertProblem(self.srv.delete("/v1/users/" + u["id"], key=self.key), 404)
+        self.sign_in(u["email"], expect=401)
+
+    def test_ten_failures_for_one_email_then_429(self):
+        u, _ = self.person()
+        for i in range(10):
+            self.sign_in(u["email"], "wrong password!!", source="127.10.%d.1" % i, expect=401)
+        r = self.sign_in(u["email"], PASSWORD, source="127.10.99.1", expect=429)
+        self.assertProblem(r, 429)
+        self.assertGreater(int(r.headers["retry-after"]), 0)
+        # another person is not held up
+        v, _ = self.person()
+        self.sign_in(v["email"], source="127.10.99.2")
+
+    def test_ten_failures_from_one_address_then_429(self):
+        u, _ = self.person()
+        for i in range(10):
+            self.sign_in(self.email(), "wrong password!!", source="127.11.0.1", expect=401)
+        self.assertProblem(self.sign_in(u["email"], source="127.11.0.1", expect=429), 429)
+        self.sign_in(u["email"], source="127.11.0.2")
+
+    # --- the role table ---------------------------------------------------
+
+    def v1_operations(self):
+        with open(os.path.join(ROOT, "admin-api", "openapi.json")) as f:
+            doc = json.load(f)
+        ops = []
+        for path, item in doc["paths"].items():
+            if not path.startswith("/v1/"):
+                continue
+            for method in item:
+                if method in ("get", "post", "put", "patch", "delete") and (method, path) not in UNGUARDED:
+                    concrete = (path.replace("{mac}", "00562b043615").replace("{n}", "1")
+                                .replace("{id}", str(uuid.uuid4())))
+                    ops.append((method.upper(), path, concrete, item[method].get("x-min-role")))
+        self.assertGreater(len(ops), 25)
+        return ops
+
+    def needed(self, method, path):
+        if path.startswith(SECRET_READS):
+            return "admin"
+        if method == "GET":
+            return "viewer"
+        return "admin" if path.startswith(ADMIN_PREFIXES) else "operator"
+
+    def test_role_table_route_by_route(self):
+        p = self.provider()
+        _, viewer = self.person("viewer", key=p["api_key"])
+        _, operator = self.person("operator", key=p["api_key"])
+        _, admin = self.person("admin", key=p["api_key"])
+        rank = {"viewer": 1, "operator": 2, "admin": 3}
+        for method, path, concrete, documented in self.v1_operations():
+            need = self.needed(method, path)
+            self.assertEqual(documented, need, (method, path))
+            body = None  # a body would meet the size limit (413) on some routes before the role check
+            for role, c in (("viewer", viewer), ("operator", operator)):
+                if rank[role] < rank[need]:
+                    r = self.srv.request(method, concrete, body=body, headers=self.as_cookie(c, CONSOLE))
+                    self.assertProblem(r, 403)
+                else:
+                    status = raw_request(self.srv, method, concrete, self.as_cookie(c, CONSOLE), body)
+                    self.assertNotIn(status, (401, 403), (role, method, path))
+            for h in (self.as_cookie(admin, CONSOLE), {"Authorization": "Bearer " + p["api_key"]}):
+                status = raw_request(self.srv, method, concrete, h, body)
+                self.assertNotIn(status, (401, 403), (method, path, h))
+
+    def test_viewer_reads_and_operator_changes_devices(self):
+        _, viewer = self.person("viewer")
+        _, operator = self.person("operator")
+        self.assertEqual(self.srv.get("/v1/profiles", headers=self.as_cookie(viewer)).status, 200)
+        self.assertEqual(self.srv.get("/v1/users", headers=self.as_cookie(viewer)).status, 200)
+        r = self.srv.put("/v1/devices/00562b043699", {}, headers=self.as_cookie(operator, CONSOLE))
+        self.assertIn(r.status, (200, 201), r)
+        self.assertProblem(self.srv.post("/v1/profiles", {"name": "x", "profile_rule": "https://a/$MA"},
+                                         headers=self.as_cookie(operator, CONSOLE)), 403)
+
+    def test_audit_names_the_person(self):
+        u, c = self.person("operator")
+        r = self.srv.put("/v1/devices/00562b043698", {}, headers=self.as_cookie(c, CONSOLE))
+        self.assertIn(r.status, (200, 201), r)
+        items = self.srv.get("/v1/audit-events", key=self.key).json()["items"]
+        mine = [a for a in items if a["target"] == "00562b043698"]
+        self.assertEqual([(a["user_id"], a["key_id"]) for a in mine][-1:], [(u["id"], None)])
+
+    # --- attacks ------------------------------------------------------------
+
+    def test_cookie_change_without_console_header_or_same_origin_is_403(self):
+        _, c = self.person("admin")
+        body = {"name": "x", "profile_rule": "https://a/$MA"}
+        # another port of the same host is the same site: the cookie goes along (NOTES.md), the Origin differs
+        other_port = "http://127.0.0.1:%d" % (self.srv.port + 1)
+        for extra in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"}, {"Origin": other_port},
+                      {"X-ZTP-Console": "0"}):
+            self.assertProblem(self.srv.post("/v1/profiles", body, headers=self.as_cookie(c, extra)), 403)
+        # a form post from another site
+        form = self.srv.post("/v1/api-keys", "name=x", headers=self.as_cookie(
+            c, {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}))
+        self.assertProblem(form, 403)
+        # the console's own origin, or its header, may
+        ok = self.srv.post("/v1/profiles", body, headers=self.as_cookie(c, {"Origin": "https://console.example"}))
+        self.assertEqual(ok.status, 201, ok)
+        own = "http://127.0.0.1:%d" % self.srv.port
+        body["name"] = "y"
+        ok = self.srv.post("/v1/profiles", body, headers=self.as_cookie(c, {"Origin": own}))
+        self.assertEqual(ok.status, 201, ok)
+        # reads need neither, and API keys are unaffected
+        self.assertEqual(self.srv.get("/v1/profiles", headers=self.as_cookie(c)).status, 200)
+        body["name"] = "z"
+        self.assertEqual(self.srv.post("/v1/profiles", body, key=self.key,
+                                       headers={"Origin": "https://evil.example"}).status, 201)
+
+    def test_sign_in_from_another_site_is_403(self):
+        u, _ = self.person()
+        body = json.dumps({"email": u["email"], "password": PASSWORD})
+        for h in ({"Content-Type": "text/plain", "Origin": "https://evil.example"},
+                  {"Content-Type": "text/plain"}):
+            r = self.srv.post("/v1/sessions", body, headers=h, timeout=60)
+            self.assertProblem(r, 403)
+            self.assertNotIn("set-cookie", r.headers)
+
+    def test_cookie_sees_only_its_own_provider(self):
+        other = self.provider()
+        self.srv.put("/v1/devices/00562b043697", {}, key=other["api_key"])
+        theirs = self.invite(key=other["api_key"])
+        _, c = self.person("admin")
+        self.assertProblem(self.srv.get("/v1/devices/00562b043697", headers=self.as_cookie(c)), 404)
+        self.assertNotIn(theirs["id"], self.srv.get("/v1/users", headers=self.as_cookie(c)).text)
+        self.assertProblem(self.srv.delete("/v1/users/" + theirs["id"], headers=self.as_cookie(c, CONSOLE)), 404)
+
+    def test_an_invitation_opens_only_its_own_provider(self):
+        other = self.provider()
+        u = self.invite("admin", key=other["api_key"])
+        r = self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
+        self.assertEqual(r.json()["provider_id"], other["id"])
+        c = self.sign_in(u["email"])
+        me = self.srv.get("/v1/sessions/current", headers=self.as_cookie(c)).json()
+        self.assertEqual(me["provider_id"], other["id"])
+        self.assertNotIn(self.invite()["id"], self.srv.get("/v1/users", headers=self.as_cookie(c)).text)
+
+    def test_session_fixation_a_chosen_cookie_is_never_adopted(self):
+        chosen = "A" * 43
+        u = self.invite()
+        self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": PASSWORD})
+        r = self.srv.post("/v1/sessions", {"email": u["email"], "password": PASSWORD},
+                          headers={"Cookie": "ztp_session=" + chosen, "X-ZTP-Console": "1"}, timeout=60)
+        self.assertEqual(r.status, 201, r)
+        self.assertNotEqual(cookie_of(r), chosen)
+        self.assertProblem(self.srv.get("/v1/sessions/current", headers=self.as_cookie(chosen)), 401)
+        self.assertProblem(self.srv.get("/v1/sessions/current", headers=self.as_cookie("x;")), 401)
+
+    def test_secrets_never_reach_the_database_or_the_logs(self):
+        u = self.invite()
+        token = self.token_of(u)
+        self.srv.post("/v1/invites/accept", {"token": token, "password": PASSWORD})
+        cookie = self.sign_in(u["email"])
+        self.srv.get("/v1/sessions/current", headers=self.as_cookie(cookie))
+        self.sign_in(u["email"], "a wrong password", expect=401)
+        dump = self.pg.dump(self.db)
+        for secret in (token, cookie, PASSWORD, "a wrong password"):
+            self.assertNotIn(secret, dump)
+            self.assertNotIn(secret, self.srv.stderr() + self.srv.stdout())
+        self.assertIn("$argon2id$", dump)
