@@ -139,33 +139,23 @@ LANGUAGE sql STABLE AS $$
                    WHERE d.mac = p_mac AND p.require_certificate)
 $$;
 
--- The redemptions of 0006 behind that check. A device that must prove its
--- MAC and did not gets every answer of 0006 (not_found, forbidden, conflict,
--- gone, limited) but 'ok': the redemption that would have succeeded is undone
--- (a subtransaction, entered only for such devices) and refused as
--- 'certificate', answered 403, with nothing recorded, not even a short
--- code's claim. A contact the redemption recorded notes whether it was
--- certified.
+-- The redemptions of 0006 behind that check: a code that exists, for a
+-- device that must prove its MAC and did not, is refused ('certificate',
+-- answered 403 as section 3 promises) before anything else is looked at, so
+-- such a request learns nothing of the code (not whether it is used up) and
+-- records nothing. Whoever presents the certificate gets every rule of 0006
+-- (410 for a code gone, the short code's bounds). A contact the redemption
+-- recorded notes whether it was certified.
 CREATE FUNCTION ztp_redeem_code(p_hash text, p_hash_previous text, p_mac macaddr, p_model text,
                                 p_certified boolean)
 RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text, token_key text)
 LANGUAGE plpgsql AS $$
-DECLARE
-    target uuid;
-    answer text;
+DECLARE target uuid;
 BEGIN
     SELECT c.profile_id INTO target FROM activation_codes c
     WHERE c.hash = decode(p_hash, 'hex') OR (p_hash_previous IS NOT NULL AND c.hash = decode(p_hash_previous, 'hex'));
     IF FOUND AND NOT p_certified AND ztp_redeem_needs_certificate(target, p_mac) THEN
-        BEGIN
-            SELECT r.outcome INTO answer FROM ztp_redeem_code(p_hash, p_hash_previous, p_mac, p_model) r;
-            IF answer = 'ok' THEN
-                RAISE EXCEPTION USING ERRCODE = 'ZC001';
-            END IF;
-        EXCEPTION WHEN SQLSTATE 'ZC001' THEN
-            answer := 'certificate';
-        END;
-        RETURN QUERY SELECT * FROM ztp_redeem_refusal(answer);
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('certificate');
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM ztp_redeem_code(p_hash, p_hash_previous, p_mac, p_model);
@@ -175,21 +165,11 @@ END $$;
 CREATE FUNCTION ztp_redeem_short(p_code text, p_mac macaddr, p_model text, p_certified boolean)
 RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text, token_key text)
 LANGUAGE plpgsql AS $$
-DECLARE
-    target uuid;
-    answer text;
+DECLARE target uuid;
 BEGIN
     SELECT p.id INTO target FROM profiles p WHERE p.short_code = p_code;
     IF FOUND AND NOT p_certified AND ztp_redeem_needs_certificate(target, p_mac) THEN
-        BEGIN
-            SELECT r.outcome INTO answer FROM ztp_redeem_short(p_code, p_mac, p_model) r;
-            IF answer = 'ok' THEN
-                RAISE EXCEPTION USING ERRCODE = 'ZC001';
-            END IF;
-        EXCEPTION WHEN SQLSTATE 'ZC001' THEN
-            answer := 'certificate';
-        END;
-        RETURN QUERY SELECT * FROM ztp_redeem_refusal(answer);
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('certificate');
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM ztp_redeem_short(p_code, p_mac, p_model);

@@ -289,6 +289,26 @@ class DeviceCertTest(ServerTest):
         self.assertEqual(self.activate("#" + short, mac, self.cert_for(mac)).status, 200)
         self.assertEqual(self.device(mac)["profile_id"], p["id"])
 
+    def test_a_refused_short_code_claim_without_a_certificate_does_not_use_up_the_hourly_bound(self):
+        short = str(uuid.uuid4().int)[:10]
+        p = self.make_profile("one-" + short, require_certificate=True, short_code=short,
+                              short_code_hourly_claims=1)
+        mac = self.new_mac()
+        self.assertProblem(self.activate("#" + short, mac), 403)
+        self.assertEqual(self.activate("#" + short, mac, self.cert_for(mac)).status, 200)
+        self.assertEqual(self.device(mac)["profile_id"], p["id"])
+        other = self.new_mac()
+        self.assertProblem(self.activate("#" + short, other, self.cert_for(other)), 429)
+
+    def test_a_used_code_is_403_without_a_certificate_and_410_with_one(self):
+        code = self.srv.post("/v1/activation-codes", {"profile_id": self.guarded["id"]}, key=self.key).json()
+        code = code["items"][0]["code"]
+        first = self.new_mac()
+        self.assertEqual(self.activate(code, first, self.cert_for(first)).status, 200)
+        other = self.new_mac()
+        self.assertProblem(self.activate(code, other), 403)
+        self.assertProblem(self.activate(code, other, self.cert_for(other)), 410)
+
     def test_a_guarded_device_is_not_re_pointed_by_a_code_without_its_certificate(self):
         mac = self.claim(self.guarded)
         before = self.trace(mac)
