@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"
+#include "repoint.h"
 #include "stats.h"
 #include "webhooks.h"
 #include "urltoken.h"
@@ -23,6 +24,7 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("DELETE", "/v1/profiles/{id}", ztp_profiles_delete, 0);
     ztp_v1_route("GET", "/v1/devices", ztp_devices_list, 0);
     ztp_v1_route("POST", "/v1/devices/import", ztp_import_handle, max_import_body);
+    ztp_v1_route("POST", "/v1/devices/repoint", ztp_repoint_handle, max_import_body);
     ztp_v1_route("PUT", "/v1/devices/{mac}", ztp_devices_put, max_body);
     ztp_v1_route("GET", "/v1/devices/{mac}", ztp_devices_get, 0);
     ztp_v1_route("DELETE", "/v1/devices/{mac}", ztp_devices_delete, 0);

@@ -167,6 +167,10 @@ schemas = {
         "properties": {"at": TIME, "key_id": {"type": ["string", "null"]}, "action": STR,
                        "target": {"type": ["string", "null"]}, "detail": {}},
     },
+    "RepointResult": {
+        "type": "object", "required": ["matched", "changed"], "additionalProperties": False,
+        "properties": {"matched": {"type": "integer", "minimum": 0}, "changed": {"type": "integer", "minimum": 0}},
+    },
     "RedirectJson": {
         "type": "object", "required": ["mac", "profile_rule", "upgrade_rule", "params", "url"],
         "additionalProperties": False,
@@ -351,6 +355,17 @@ paths = {
         params=[qp("dry_run", {"type": "boolean", "default": False}, "validate and count only"),
                 qp("on_conflict", {"type": "string", "enum": ["fail", "skip"], "default": "fail"},
                    "what a MAC owned by another provider does"), idem], op_id="importDevices")},
+    "/v1/devices/repoint": {"post": op(
+        "Give every device of yours matching all the given filters a new profile, in one transaction",
+        {"200": js(ref("RepointResult"), "matched: devices matching the filters; changed: those whose profile "
+                                         "changed (or, with dry_run, would)"),
+         "400": problem("malformed JSON"),
+         "422": problem("invalid fields, or a profile id that is not one of yours")},
+        "devices", body=jbody({"type": "object", "required": ["to_profile_id"], "properties": {
+            "to_profile_id": UUID, "from_profile_id": nullable(UUID), "status": STATUS,
+            "macs": {"type": ["array", "null"], "maxItems": 100000, "items": STR,
+                     "description": "only these devices; " + MAC_DOC},
+            "dry_run": {"type": "boolean", "default": False}}}), op_id="repointDevices")},
     "/v1/devices/{mac}": {
         "put": op("Claim a device (201) or update one of yours (200)",
                   {"200": js(ref("Device"), "updated"), "201": js(ref("Device"), "claimed"),
