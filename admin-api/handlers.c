@@ -11,6 +11,7 @@
 #include "profiles.h"
 #include "repoint.h"
 #include "stats.h"
+#include "transfers.h"
 #include "webhooks.h"
 #include "urltoken.h"
 
@@ -50,6 +51,11 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("GET", "/v1/stats", ztp_stats_get, 0);
     ztp_v1_route("GET", "/v1/url-token-key", ztp_urltoken_get, 0);
     ztp_v1_route("POST", "/v1/url-token-key", ztp_urltoken_rotate, max_body);
+    ztp_v1_route("POST", "/v1/transfers", ztp_transfers_create, max_import_body);
+    ztp_v1_route("GET", "/v1/transfers", ztp_transfers_list, 0);
+    ztp_v1_route("POST", "/v1/transfers/accept", ztp_transfers_accept, max_body);
+    ztp_v1_route("GET", "/v1/transfers/{id}", ztp_transfers_get, 0);
+    ztp_v1_route("DELETE", "/v1/transfers/{id}", ztp_transfers_cancel, 0);
 }
 
 void ztp_admin_start(void)
