@@ -8,8 +8,9 @@
 
 #include <string.h>
 
-/* A million devices is one UPDATE that may take a while on a busy machine. */
-#define REPOINT_TIMEOUT_MS 120000
+/* A million devices is one UPDATE: about 35 s on an idle 2-core machine
+ * (13 us a row of it the profile foreign-key check), minutes on a loaded one. */
+#define REPOINT_TIMEOUT_MS 600000
 
 ZTP_SQL(SQL_REPOINT, 5, "SELECT * FROM ztp_devices_repoint($1::uuid, $2::uuid, $3, $4, $5::boolean)");
 

@@ -17,8 +17,9 @@
 #define MIN_EXPIRES 60
 #define MAX_EXPIRES 2592000
 #define DEFAULT_EXPIRES 604800
-/* 100,000 devices are moved, or checked, in one transaction */
-#define FLEET_TIMEOUT_MS 120000
+/* 100,000 devices are moved, or checked, in one transaction: seconds when
+ * idle, a minute or more on a loaded machine */
+#define FLEET_TIMEOUT_MS 600000
 
 ZTP_SQL(SQL_CREATE, 8,
         "SELECT r.status, r.body, ztp_idem_store('transfers', $6, $7, $8, r.status, r.body)"
