@@ -5,7 +5,7 @@ import random
 import threading
 import uuid
 
-from harness import ServerTest, wait_until
+from harness import SECRET, ServerTest, Ztpd, create_provider, wait_until
 
 RULE = "https://prov.example/$MA.xml"
 _macs = itertools.count(random.randrange(0x100000, 0xe00000, 0x10000))
@@ -429,3 +429,22 @@ class FleetTest(ServerTest):
                          [made[0], made[2]])
         self.assertProblem(self.srv.get("/v1/transfers?state=gone", key=a), 422)
         self.assertProblem(self.srv.get("/v1/transfers?cursor=x", key=a), 422)
+
+
+class TransferSecretRotationTest(ServerTest):
+    def test_a_transfer_made_before_a_rotation_is_accepted_and_replayed_after_it(self):
+        a, b = create_provider(self.db, "old-a")["api_key"], create_provider(self.db, "old-b")["api_key"]
+        macs = [new_mac() for _ in range(2)]
+        for mac in macs:
+            self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=a).status, 201)
+        headers = {"Idempotency-Key": "rotate-transfer"}
+        t = self.srv.post("/v1/transfers", {"macs": macs}, key=a, headers=headers).json()
+        self.srv.stop()
+        rotated = Ztpd(self.db, ZTP_SECRET="cd" * 32, ZTP_SECRET_PREVIOUS=SECRET).start()
+        try:
+            replay = rotated.post("/v1/transfers", {"macs": macs}, key=a, headers=headers)
+            self.assertEqual((replay.status, replay.json()["code"]), (201, t["code"]))
+            r = rotated.post("/v1/transfers/accept", {"code": t["code"]}, key=b)
+            self.assertEqual((r.status, r.json()), (200, {"transferred": 2}), r)
+        finally:
+            rotated.stop()
