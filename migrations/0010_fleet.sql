@@ -298,11 +298,10 @@ BEGIN
     VALUES (t.provider_id, NULL, 'transfer.accepted', t.id::text, json_build_object('transferred', n));
     PERFORM ztp_audit('transfer.accepted', t.id::text,
                       json_build_object('transferred', n, 'profile_id', p_profile)::jsonb);
-    -- WEBHOOK (webhooks branch): emit here, in this transaction, once ztp_webhook_emit exists:
-    --   PERFORM ztp_webhook_emit(t.provider_id, 'transfer.accepted',
-    --                            json_build_object('transfer_id', t.id, 'transferred', n));
-    --   PERFORM ztp_webhook_emit(me, 'transfer.accepted',
-    --                            json_build_object('transfer_id', t.id, 'transferred', n));
+    -- each side's webhooks learn it, naming no one either
+    PERFORM ztp_webhook_emit_many('transfer.accepted', ARRAY[t.provider_id, me],
+                                  ARRAY[jsonb_build_object('id', t.id, 'transferred', n),
+                                        jsonb_build_object('id', t.id, 'transferred', n)]);
     status := 200;
     body := json_build_object('transferred', n);
 END $$;

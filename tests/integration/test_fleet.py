@@ -448,3 +448,30 @@ class TransferSecretRotationTest(ServerTest):
             self.assertEqual((r.status, r.json()), (200, {"transferred": 2}), r)
         finally:
             rotated.stop()
+
+
+class TransferWebhookTest(ServerTest):
+    server_env = {"ZTP_WEBHOOK_ALLOW_PRIVATE": "1"}
+
+    def test_both_sides_webhooks_get_transfer_accepted_naming_no_one(self):
+        import test_webhooks  # its receiver; a module reference runs none of its tests here
+        rx = test_webhooks.Receiver()
+        try:
+            sender, receiver = self.provider("Hook Sender"), self.provider("Hook Receiver")
+            a, b = sender["api_key"], receiver["api_key"]
+            for key, path in ((a, "/sender"), (b, "/receiver")):
+                r = self.srv.post("/v1/webhooks", {"url": rx.url(path), "events": ["transfer.accepted"]}, key=key)
+                self.assertEqual(r.status, 201, r)
+            macs = [new_mac() for _ in range(2)]
+            for mac in macs:
+                self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=a).status, 201)
+            t = self.srv.post("/v1/transfers", {"macs": macs}, key=a).json()
+            self.assertEqual(self.srv.post("/v1/transfers/accept", {"code": t["code"]}, key=b).status, 200)
+            for path, other in (("/sender", receiver), ("/receiver", sender)):
+                calls = wait_until(lambda: rx.received(path), 60, "transfer.accepted at " + path)
+                event = json.loads(calls[0][1])
+                self.assertEqual((event["type"], event["data"]), ("transfer.accepted",
+                                                                  {"id": t["id"], "transferred": 2}))
+                self.assertNotIn(other["id"], calls[0][1].decode())
+        finally:
+            rx.close()
