@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE_DIGITS + 1])
@@ -63,4 +64,31 @@ int ztp_code_hash_hex(ztp_secret_gen_t gen, const char digits[ZTP_CODE_DIGITS + 
     ztp_secret_hex(h, sizeof(h), out);
     sodium_memzero(h, sizeof(h));
     return 0;
+}
+
+void ztp_code_kept_format(const unsigned char nonce[ZTP_CODE_NONCE_LEN], char out[ZTP_CODE_KEPT_LEN])
+{
+    char id[17] = "";
+    ztp_secret_key_id(ZTP_SECRET_CURRENT, id);
+    sodium_bin2hex(out, 2 * ZTP_CODE_NONCE_LEN + 1, nonce, ZTP_CODE_NONCE_LEN);
+    snprintf(out + 2 * ZTP_CODE_NONCE_LEN, ZTP_CODE_KEPT_LEN - 2 * ZTP_CODE_NONCE_LEN, ":%s", id);
+}
+
+int ztp_code_kept_parse(const char *kept, unsigned char nonce[ZTP_CODE_NONCE_LEN], ztp_secret_gen_t *gen)
+{
+    const char *colon = kept ? strchr(kept, ':') : NULL;
+    size_t n = 0;
+
+    if (colon == NULL ||
+        sodium_hex2bin(nonce, ZTP_CODE_NONCE_LEN, kept, (size_t)(colon - kept), NULL, &n, NULL) != 0 ||
+        n != ZTP_CODE_NONCE_LEN)
+        return -1;
+    for (int g = ZTP_SECRET_CURRENT; g <= ZTP_SECRET_PREVIOUS; g++) {
+        char id[17];
+        if (ztp_secret_key_id((ztp_secret_gen_t)g, id) == 0 && strcmp(id, colon + 1) == 0) {
+            *gen = (ztp_secret_gen_t)g;
+            return 0;
+        }
+    }
+    return -2;
 }

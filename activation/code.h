@@ -29,6 +29,18 @@ ztp_code_kind_t ztp_code_normalise(const char *in, size_t len, char out[ZTP_CODE
 int ztp_code_derive(ztp_secret_gen_t gen, const unsigned char nonce[ZTP_CODE_NONCE_LEN], unsigned index,
                     char out[ZTP_CODE_DIGITS + 1]);
 
+/* What an Idempotency-Key row keeps of codes derived from a nonce: "HEX:KEYID",
+ * the nonce and the fingerprint of the secret they were derived under. */
+#define ZTP_CODE_KEPT_LEN (2 * ZTP_CODE_NONCE_LEN + 1 + 16 + 1)
+
+/* Writes the kept text of nonce under the current secret into out. */
+void ztp_code_kept_format(const unsigned char nonce[ZTP_CODE_NONCE_LEN], char out[ZTP_CODE_KEPT_LEN]);
+
+/* Reads kept text back into the nonce and the generation (current or
+ * previous) of the secret that made it. Returns 0; -1 when kept is
+ * malformed; -2 when no configured secret has its fingerprint. */
+int ztp_code_kept_parse(const char *kept, unsigned char nonce[ZTP_CODE_NONCE_LEN], ztp_secret_gen_t *gen);
+
 /* Hex of the keyed hash of 16 normalised digits under gen's secret.
  * Returns 0, or -1 when gen is not configured. */
 int ztp_code_hash_hex(ztp_secret_gen_t gen, const char digits[ZTP_CODE_DIGITS + 1], char out[65]);

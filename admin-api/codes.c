@@ -58,40 +58,31 @@ static void on_created(h2o_req_t *req, int status, const char *body, void *arg)
     answer_with_codes(req, status, body, ZTP_SECRET_CURRENT, o->nonce);
 }
 
-/* The kept nonce is "HEX:KEYID": the codes are derived again under the
- * secret that made them, current or previous; under neither, they are gone. */
+/* The codes are derived again under the secret that made them, current or
+ * previous; under neither, they are gone. */
 static void on_replay(h2o_req_t *req, int status, const char *body, const char *kept, void *arg)
 {
     unsigned char nonce[ZTP_CODE_NONCE_LEN];
-    const char *colon = kept ? strchr(kept, ':') : NULL;
-    size_t n = 0;
+    ztp_secret_gen_t gen;
+    int r = status == 201 ? ztp_code_kept_parse(kept, nonce, &gen) : -1;
 
-    if (status != 201 || colon == NULL ||
-        sodium_hex2bin(nonce, sizeof(nonce), kept, (size_t)(colon - kept), NULL, &n, NULL) != 0 ||
-        n != sizeof(nonce)) {
+    if (r == -2)
+        ztp_http_problem(req, 409, "these codes were issued under a ZTP_SECRET that is no longer configured");
+    else if (r < 0)
         ztp_tenant_answer(req, status, body);
-        return;
-    }
-    for (int gen = ZTP_SECRET_CURRENT; gen <= ZTP_SECRET_PREVIOUS; gen++) {
-        char id[17];
-        if (ztp_secret_key_id((ztp_secret_gen_t)gen, id) == 0 && strcmp(id, colon + 1) == 0) {
-            answer_with_codes(req, status, body, (ztp_secret_gen_t)gen, nonce);
-            return;
-        }
-    }
-    ztp_http_problem(req, 409, "these codes were issued under a ZTP_SECRET that is no longer configured");
+    else
+        answer_with_codes(req, status, body, gen, nonce);
 }
 
 static void on_fresh(h2o_req_t *req, const ztp_auth_t *who, const ztp_idem_t *idem, void *arg)
 {
     order_t *o = arg;
-    char count_text[16], expires_text[16], max_text[16], secret_id[17], kept[2 * ZTP_CODE_NONCE_LEN + 18];
+    char count_text[16], expires_text[16], max_text[16], secret_id[17], kept[ZTP_CODE_KEPT_LEN];
     ztp_buf_t hashes = {0}, last4 = {0};
 
     randombytes_buf(o->nonce, sizeof(o->nonce));
     ztp_secret_key_id(ZTP_SECRET_CURRENT, secret_id);
-    sodium_bin2hex(kept, 2 * ZTP_CODE_NONCE_LEN + 1, o->nonce, sizeof(o->nonce));
-    snprintf(kept + 2 * ZTP_CODE_NONCE_LEN, 18, ":%s", secret_id);
+    ztp_code_kept_format(o->nonce, kept);
     for (int i = 0; i < o->count; i++) {
         char code[ZTP_CODE_DIGITS + 1], hash[65];
         ztp_code_derive(ZTP_SECRET_CURRENT, o->nonce, (unsigned)i, code);

@@ -9,8 +9,10 @@
 #include "keys.h"
 #include "openapi.h"
 #include "profiles.h"
+#include "repoint.h"
 #include "sessions.h"
 #include "stats.h"
+#include "transfers.h"
 #include "users.h"
 #include "webhooks.h"
 #include "urltoken.h"
@@ -25,6 +27,7 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("DELETE", "/v1/profiles/{id}", ZTP_ROLE_ADMIN, ztp_profiles_delete, 0);
     ztp_v1_route("GET", "/v1/devices", ZTP_ROLE_VIEWER, ztp_devices_list, 0);
     ztp_v1_route("POST", "/v1/devices/import", ZTP_ROLE_OPERATOR, ztp_import_handle, max_import_body);
+    ztp_v1_route("POST", "/v1/devices/repoint", ZTP_ROLE_OPERATOR, ztp_repoint_handle, max_import_body);
     ztp_v1_route("PUT", "/v1/devices/{mac}", ZTP_ROLE_OPERATOR, ztp_devices_put, max_body);
     ztp_v1_route("GET", "/v1/devices/{mac}", ZTP_ROLE_VIEWER, ztp_devices_get, 0);
     ztp_v1_route("DELETE", "/v1/devices/{mac}", ZTP_ROLE_OPERATOR, ztp_devices_delete, 0);
@@ -52,6 +55,11 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     /* the key mints every device's URL token: a secret, so admin even to read */
     ztp_v1_route("GET", "/v1/url-token-key", ZTP_ROLE_ADMIN, ztp_urltoken_get, 0);
     ztp_v1_route("POST", "/v1/url-token-key", ZTP_ROLE_ADMIN, ztp_urltoken_rotate, max_body);
+    ztp_v1_route("POST", "/v1/transfers", ZTP_ROLE_OPERATOR, ztp_transfers_create, max_import_body);
+    ztp_v1_route("GET", "/v1/transfers", ZTP_ROLE_VIEWER, ztp_transfers_list, 0);
+    ztp_v1_route("POST", "/v1/transfers/accept", ZTP_ROLE_OPERATOR, ztp_transfers_accept, max_body);
+    ztp_v1_route("GET", "/v1/transfers/{id}", ZTP_ROLE_VIEWER, ztp_transfers_get, 0);
+    ztp_v1_route("DELETE", "/v1/transfers/{id}", ZTP_ROLE_OPERATOR, ztp_transfers_cancel, 0);
     ztp_users_register(max_body);
     ztp_sessions_register(max_body);
 }

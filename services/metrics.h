@@ -7,7 +7,7 @@
 
 #include "buf.h"
 
-#define ZTP_METRICS_MAX_ROUTES 48
+#define ZTP_METRICS_MAX_ROUTES 96
 #define ZTP_METRICS_MAX_COUNTERS 64
 #define ZTP_METRICS_NSTATUS 20
 #define ZTP_METRICS_NBUCKETS 13 /* the last one is +Inf */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define MAX_ROUTES 48
+#define MAX_ROUTES 128
 #define MAX_SEGMENTS 8
 
 typedef struct route {
@@ -29,8 +29,12 @@ static int unmatched_metric = -1;
 
 void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body, void *data)
 {
-    route_t *r = &routes[nroutes++];
+    route_t *r;
     const char *p = pattern + 1;
+
+    if (nroutes == MAX_ROUTES)
+        abort(); /* a build with more routes than MAX_ROUTES: raise it */
+    r = &routes[nroutes++];
 
     r->method = method;
     r->pattern = pattern;

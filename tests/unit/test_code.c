@@ -85,6 +85,32 @@ static void hash_is_keyed(void **state)
     assert_string_equal(hp, h1);
 }
 
+static void kept_nonce_names_the_secret_it_was_made_under(void **state)
+{
+    unsigned char k1[32] = {1}, k2[32] = {2}, k3[32] = {3}, nonce[ZTP_CODE_NONCE_LEN],
+                  back[ZTP_CODE_NONCE_LEN];
+    char kept[ZTP_CODE_KEPT_LEN];
+    ztp_secret_gen_t gen;
+
+    for (int i = 0; i < ZTP_CODE_NONCE_LEN; i++)
+        nonce[i] = (unsigned char)(i * 17);
+    ztp_secret_init(k1, NULL);
+    ztp_code_kept_format(nonce, kept);
+    assert_int_equal(strlen(kept), ZTP_CODE_KEPT_LEN - 1);
+    assert_int_equal(ztp_code_kept_parse(kept, back, &gen), 0);
+    assert_int_equal(gen, ZTP_SECRET_CURRENT);
+    assert_memory_equal(back, nonce, sizeof(nonce));
+    /* after a rotation it is the previous secret's; once that is gone, nobody's */
+    ztp_secret_init(k2, k1);
+    assert_int_equal(ztp_code_kept_parse(kept, back, &gen), 0);
+    assert_int_equal(gen, ZTP_SECRET_PREVIOUS);
+    ztp_secret_init(k3, k2);
+    assert_int_equal(ztp_code_kept_parse(kept, back, &gen), -2);
+    assert_int_equal(ztp_code_kept_parse(NULL, back, &gen), -1);
+    assert_int_equal(ztp_code_kept_parse("zz:00", back, &gen), -1);
+    assert_int_equal(ztp_code_kept_parse("00ff:0011223344556677", back, &gen), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +118,7 @@ int main(void)
         cmocka_unit_test(normalise_rejects_everything_else),
         cmocka_unit_test(derived_codes_are_16_uniform_digits_and_repeatable),
         cmocka_unit_test(hash_is_keyed),
+        cmocka_unit_test(kept_nonce_names_the_secret_it_was_made_under),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
