@@ -3,7 +3,7 @@
 FROM docker.io/library/debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc make pkg-config libc6-dev libh2o-evloop-dev libssl-dev \
-      libpq-dev libjansson-dev libsodium-dev \
+      libpq-dev libjansson-dev libsodium-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
