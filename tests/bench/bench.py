@@ -229,10 +229,7 @@ def bench_import_job(pg, db, results):
     copy_s = time.monotonic() - t
     pg.psql(db, "DROP TABLE bench_like")
     key = harness.create_provider(db, "job-importer")["api_key"]
-    srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0)
-    srv.proc = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, **srv.env), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-    harness.wait_until(lambda: _up(srv.port, "/healthz"), 10, "ztpd")
+    srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0).start()
     t = time.monotonic()
     job = srv.request("POST", "/v1/import-jobs", {"format": "csv"}, key=key).json()["id"]
     part, rows = 0, []
