@@ -93,10 +93,13 @@ static int parse_cisco(cursor_t c, ztp_ua_t *out)
     return 1;
 }
 
-static int parse_yealink(cursor_t c, ztp_ua_t *out)
+/* "PREFIX MODEL FIRMWARE MAC", the form of Yealink ("Yealink SIP-T46G
+ * 28.72.0.1 00:15:65:4a:a9:37") and Fanvil ("Fanvil X4 2.10.2.6887
+ * 0c383e07e16c"). */
+static int parse_model_firmware_mac(cursor_t c, const char *prefix, const char *vendor, ztp_ua_t *out)
 {
     char tok[64];
-    if (!skip_word(&c, "Yealink "))
+    if (!skip_word(&c, prefix))
         return 0;
     take(&c, " ", out->model, sizeof(out->model));
     skip(&c, " ");
@@ -104,7 +107,7 @@ static int parse_yealink(cursor_t c, ztp_ua_t *out)
     skip(&c, " ");
     take(&c, " ", tok, sizeof(tok));
     set_mac(out, tok);
-    copy(out->vendor, sizeof(out->vendor), "yealink");
+    copy(out->vendor, sizeof(out->vendor), vendor);
     return 1;
 }
 
@@ -182,21 +185,6 @@ static int parse_grandstream(cursor_t c, ztp_ua_t *out)
     return 1;
 }
 
-static int parse_fanvil(cursor_t c, ztp_ua_t *out)
-{
-    char tok[64];
-    if (!skip_word(&c, "Fanvil "))
-        return 0;
-    take(&c, " ", out->model, sizeof(out->model));
-    skip(&c, " ");
-    take(&c, " ", out->firmware, sizeof(out->firmware));
-    skip(&c, " ");
-    take(&c, " ", tok, sizeof(tok));
-    set_mac(out, tok);
-    copy(out->vendor, sizeof(out->vendor), "fanvil");
-    return 1;
-}
-
 /* "Gigaset N720 DM PRO/70.089.00.000.000;7C2F80CA21E4": the model may hold spaces. */
 static int parse_gigaset(cursor_t c, ztp_ua_t *out)
 {
@@ -246,8 +234,8 @@ void ztp_ua_parse(const char *ua, size_t len, ztp_ua_t *out)
     clean[len] = '\0';
     c.p = clean;
     c.end = clean + len;
-    if (parse_cisco(c, out) || parse_yealink(c, out) || parse_polycom(c, out) || parse_snom(c, out) ||
-        parse_grandstream(c, out) || parse_fanvil(c, out) || parse_gigaset(c, out))
+    if (parse_cisco(c, out) || parse_model_firmware_mac(c, "Yealink ", "yealink", out) || parse_polycom(c, out) || parse_snom(c, out) ||
+        parse_grandstream(c, out) || parse_model_firmware_mac(c, "Fanvil ", "fanvil", out) || parse_gigaset(c, out))
         return;
     memset(out, 0, sizeof(*out));
     copy(out->vendor, sizeof(out->vendor), "unknown");
