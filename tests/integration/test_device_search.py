@@ -56,7 +56,8 @@ class DeviceSearchTest(ServerTest):
         self.assertEqual(self.found("a1b20&profile_id=%s&status=acquired" % p), ["0004f2a1b203"])
         self.assertEqual(self.found("a1b20&model=CP-8845"), ["0004f2a1b2%02x" % i for i in range(0, 16, 3)])
         self.assertEqual(self.found("a1b20&model=CP-8845&status=acquired"), ["0004f2a1b203"])
-        self.assertEqual(self.found("c0ffee&model=CP-8845"), [])
+        self.assertEqual(self.found("c0ffe&model=CP-8845"), ["00562bc0ffee"])
+        self.assertEqual(self.found("d3e4f0&model=CP-8845"), [])
         self.srv.post("/v1/devices/0004f2a1b203/status", {"status": "open"}, key=self.a)
 
     def test_cursor_paging_visits_each_match_exactly_once(self):
