@@ -96,10 +96,22 @@ class DeviceSearchTest(ServerTest):
                               " SELECT ('00:56:2b:' || substr(md5(i::text), 1, 2) || ':' || substr(md5(i::text), 3, 2)"
                               " || ':' || substr(md5(i::text), 5, 2))::macaddr, '%s', 'open'"
                               " FROM generate_series(1, 20000) i ON CONFLICT DO NOTHING; ANALYZE devices" % provider)
-        plan = self.pg.psql(self.db, "SET app.tenant = '%s'; EXPLAIN SELECT d FROM devices d"
-                                     " WHERE d.provider_id = ztp_tenant() AND ztp_mac_text(d.mac) LIKE '%%7e3a9c%%'"
+        # the statement ztp_device_search plans for q, as it runs it (ztp_system, the tenant named)
+        plan = self.pg.psql(self.db, "SET role ztp_system; EXPLAIN SELECT d.mac FROM devices d"
+                                     " WHERE d.provider_id = '%s' AND ztp_mac_text(d.mac) LIKE '%%7e3a9c%%'"
                                      " ORDER BY d.mac LIMIT 101" % provider)
         self.assertIn("devices_mac_trgm", plan)
+        # and through the whole list under row-level security: the plan of the search is not visible
+        # here, but its answer is, and it must be the provider's own
+        got = self.pg.psql(self.db, "SET role ztp_tenant; SET app.tenant = '%s';"
+                                    " SELECT ztp_device_search(NULL, NULL, NULL, '7e3a9c', NULL, 10)" % provider)
+        want = self.pg.psql(self.db, "SELECT coalesce(array_agg(mac ORDER BY mac), '{}') FROM devices"
+                                     " WHERE provider_id = '%s' AND replace(mac::text, ':', '') LIKE '%%7e3a9c%%'"
+                                     % provider)
+        self.assertEqual(got, want)
+        # without a tenant the search refuses rather than look across providers
+        with self.assertRaises(AssertionError):
+            self.pg.psql(self.db, "SET role ztp_tenant; SELECT ztp_device_search(NULL, NULL, NULL, 'abc', NULL, 10)")
 
     def test_pg_trgm_needs_no_superuser(self):
         # the owner of a database may create the trusted extension 0013 needs
