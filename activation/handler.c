@@ -37,7 +37,8 @@ ZTP_SQL(SQL_REDEEM_CODE, 5,
 ZTP_SQL(SQL_REDEEM_SHORT, 4,
         "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_short($1, $2::macaddr, $3, $4::boolean)");
-ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep()");
+/* transfer codes are codes too: kept as long as activation codes once ended */
+ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep() + ztp_transfers_sweep($1::int)");
 
 enum {
     AC_OK,
@@ -258,7 +259,7 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     ztp_db_submit(ztp_self->db, u);
 }
 
-/* ---- the sweep of codes that ended long ago (thread 0, hourly) ---- */
+/* ---- the sweep of codes and transfers that ended long ago (thread 0, hourly) ---- */
 
 static h2o_timeout_t sweep_timeout;
 static h2o_timeout_entry_t sweep_entry;
@@ -267,7 +268,7 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
     if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s old activation codes and idempotency keys", PQgetvalue(res->results[0], 0, 0));
+        ztp_log_info("swept %s old activation codes, transfers and idempotency keys", PQgetvalue(res->results[0], 0, 0));
 }
 
 static void on_sweep(h2o_timeout_entry_t *e)

@@ -25,7 +25,7 @@ ZTP_SQL(SQL_CREATE, 8,
         "SELECT r.status, r.body, ztp_idem_store('transfers', $6, $7, $8, r.status, r.body)"
         " FROM ztp_transfer_create($1, $2::int, $3, $4, $5) r");
 ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_transfer_list($1, $2::uuid, $3::int)");
-ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_transfer_get($1::uuid)");
+ZTP_SQL(SQL_GET, 3, "SELECT * FROM ztp_transfer_get($1::uuid, $2::int, $3::int)");
 ZTP_SQL(SQL_CANCEL, 1, "SELECT * FROM ztp_transfer_cancel($1::uuid)");
 ZTP_SQL(SQL_ACCEPT, 3, "SELECT * FROM ztp_transfer_accept($1, $2, $3::uuid)");
 
@@ -162,11 +162,28 @@ static const char *path_id(h2o_req_t *req, const ztp_match_t *m)
     return ztp_param(req, m->params[0]);
 }
 
+/* The transfer and one page of its MACs: the cursor is the position of the
+ * last MAC of the page before (1 to 99,999). */
 void ztp_transfers_get(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
-    const char *id = path_id(req, m);
-    if (id != NULL)
-        ztp_tenant_call(req, who, &SQL_GET, &id, NULL, NULL);
+    const char *id = path_id(req, m), *cursor = ztp_http_query(req, "cursor");
+    json_t *errors;
+    char limit_text[8], *end;
+    long after = 0;
+
+    if (id == NULL)
+        return;
+    errors = json_array();
+    if (cursor != NULL && *cursor == '\0')
+        cursor = NULL;
+    if (cursor != NULL && (strlen(cursor) > 5 || (after = strtol(cursor, &end, 10)) < 1 || *end != '\0' ||
+                           after >= ZTP_MACLIST_MAX || cursor[0] == '0'))
+        ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
+    ztp_query_limit(req, errors, limit_text);
+    if (ztp_errors_answer(req, errors))
+        return;
+    const char *p[3] = {id, cursor, limit_text};
+    ztp_tenant_call(req, who, &SQL_GET, p, NULL, NULL);
 }
 
 void ztp_transfers_cancel(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)

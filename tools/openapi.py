@@ -210,13 +210,15 @@ schemas = {
     },
     "Transfer": {
         "type": "object",
-        "required": ["id", "last4", "state", "macs", "expires_at", "created_at", "cancelled_at", "accepted_at",
+        "required": ["id", "last4", "state", "mac_count", "expires_at", "created_at", "cancelled_at", "accepted_at",
                      "transferred"],
         "additionalProperties": False,
         "properties": {
             "id": UUID, "last4": {"type": "string", "pattern": "^[0-9]{4}$"},
             "state": {"type": "string", "enum": ["open", "accepted", "expired", "cancelled"]},
-            "macs": {"type": "array", "items": MAC}, "expires_at": TIME, "created_at": TIME,
+            "mac_count": {"type": "integer", "minimum": 1, "maximum": 100000,
+                          "description": "how many MACs the transfer names (GET /v1/transfers/{id} lists them)"},
+            "expires_at": TIME, "created_at": TIME,
             "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
             "accepted_at": {"type": ["string", "null"], "format": "date-time"},
             "transferred": {"type": ["integer", "null"], "description": "how many devices moved when accepted"},
@@ -263,6 +265,14 @@ schemas = {
         },
     },
 }
+
+# GET /v1/transfers/{id}: the list's item and one page of its MACs
+schemas["TransferDetail"] = dict(schemas["Transfer"], required=schemas["Transfer"]["required"] + ["macs", "next_cursor"],
+                                 properties=dict(schemas["Transfer"]["properties"], macs={
+                                     "type": "array", "items": MAC, "maxItems": 1000,
+                                     "description": "a page of the MACs, in the order the sender gave them"},
+                                     next_cursor={"type": ["string", "null"],
+                                                  "description": "cursor of the next page of MACs"}))
 
 
 def problem(desc):
@@ -390,6 +400,12 @@ paths = {
         "List devices, ordered by MAC", {"200": js(items(ref("Device"), cursor=True)), "422": problem("bad query")},
         "devices", params=[qp("status", STATUS, "only devices in this status"),
                            qp("profile_id", UUID, "only devices with this profile"),
+                           qp("model", {"type": "string", "minLength": 1, "maxLength": 64},
+                              "only devices with exactly this model"),
+                           qp("q", {"type": "string", "maxLength": 64, "pattern": "^[0-9A-Fa-f:.-]*$"},
+                              "3 to 12 hex digits found anywhere in the MAC, in any case; the separators : - . are "
+                              "ignored (0004f2, 2b:04:36, 3615). Fewer than 3 digits are refused (422): they would "
+                              "match most of a fleet and no index serves them"),
                            qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
                            qp("cursor", STR, "next_cursor of the page before")], op_id="listDevices")},
     "/v1/devices/import": {"post": op(
@@ -608,7 +624,7 @@ paths = {
                                 "description": MAC_DOC + "; each once"},
                        "expires_in": {"type": "integer", "minimum": 60, "maximum": 2592000, "default": 604800}}}),
                    params=[idem], op_id="createTransfer"),
-        "get": op("List the transfers you made (no codes), oldest first",
+        "get": op("List the transfers you made (no codes, no MACs: their count), oldest first",
                   {"200": js(items(ref("Transfer"), cursor=True)), "422": problem("bad query")},
                   "transfers", params=[qp("state", {"type": "string", "enum": ["open", "accepted", "expired",
                                                                                "cancelled"]}, "filter"),
@@ -629,8 +645,13 @@ paths = {
             "code": {"type": "string", "description": "16 digits; spaces and dashes ignored"},
             "profile_id": nullable(UUID)}}), op_id="acceptTransfer")},
     "/v1/transfers/{id}": {
-        "get": op("Get a transfer you made (no code)", {"200": js(ref("Transfer")), "404": problem("no such transfer")},
-                  "transfers", params=[pp("id", UUID, "the transfer's id")], op_id="getTransfer"),
+        "get": op("Get a transfer you made (no code) with a page of its MACs",
+                  {"200": js(ref("TransferDetail")), "404": problem("no such transfer"),
+                   "422": problem("bad limit or cursor")},
+                  "transfers", params=[pp("id", UUID, "the transfer's id"),
+                                       qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                                          "MACs per page"),
+                                       qp("cursor", STR, "next_cursor of the page before")], op_id="getTransfer"),
         "delete": op("Cancel a transfer; its code then answers 410",
                      {"204": {"description": "cancelled"}, "404": problem("no such transfer"),
                       "409": problem("already accepted")},

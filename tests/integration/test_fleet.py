@@ -263,8 +263,9 @@ class FleetTest(ServerTest):
         macs = self.claim(a, 2)
         t = self.transfer(a, macs)
         listed = self.srv.get("/v1/transfers", key=a).json()["items"]
-        self.assertEqual([(x["id"], x["state"], x["macs"]) for x in listed], [(t["id"], "open", macs)])
+        self.assertEqual([(x["id"], x["state"], x["mac_count"]) for x in listed], [(t["id"], "open", 2)])
         self.assertNotIn("code", listed[0])
+        self.assertNotIn("macs", listed[0])
         self.assertNotIn(t["code"], self.srv.get("/v1/transfers", key=a).text)
         self.assertEqual(self.srv.delete("/v1/transfers/" + t["id"], key=a).status, 204)
         self.assertEqual(self.srv.delete("/v1/transfers/" + t["id"], key=a).status, 204)
@@ -429,6 +430,71 @@ class FleetTest(ServerTest):
                          [made[0], made[2]])
         self.assertProblem(self.srv.get("/v1/transfers?state=gone", key=a), 422)
         self.assertProblem(self.srv.get("/v1/transfers?cursor=x", key=a), 422)
+
+    def test_transfer_detail_pages_its_macs_in_the_senders_order(self):
+        a, b = self.key(), self.key()
+        macs = self.claim(a, 7)
+        order = macs[3:] + macs[:3]
+        t = self.transfer(a, order)
+        seen, cursor, pages = [], None, 0
+        while True:
+            r = self.srv.get("/v1/transfers/%s?limit=3" % t["id"] + ("&cursor=" + cursor if cursor else ""), key=a)
+            self.assertEqual(r.status, 200, r)
+            page = r.json()
+            self.assertEqual((page["id"], page["state"], page["mac_count"]), (t["id"], "open", 7))
+            seen += page["macs"]
+            cursor, pages = page["next_cursor"], pages + 1
+            if cursor is None:
+                break
+        self.assertEqual((seen, pages), (order, 3))
+        whole = self.srv.get("/v1/transfers/" + t["id"], key=a).json()
+        self.assertEqual((whole["macs"], whole["next_cursor"]), (order, None))
+        for q in ("limit=0", "limit=1001", "cursor=0", "cursor=x", "cursor=-1", "cursor=100000", "cursor=007"):
+            problem = self.assertProblem(self.srv.get("/v1/transfers/%s?%s" % (t["id"], q), key=a), 422)
+            self.assertEqual([e["field"] for e in problem["errors"]], [q.split("=")[0]], q)
+        self.assertEqual(self.srv.get("/v1/transfers/%s?cursor=7" % t["id"], key=a).json()["macs"], [])
+        self.assertProblem(self.srv.get("/v1/transfers/%s?limit=3" % t["id"], key=b), 404)
+
+    def test_transfer_list_stays_small_for_a_large_transfer(self):
+        a = self.provider()
+        first = 0x0004f2000000 + random.randrange(0, 0x100000) * 0x10
+        self.pg.psql(self.db, "INSERT INTO devices (mac, provider_id, status) SELECT"
+                              " lpad(to_hex(%d + i), 12, '0')::macaddr, '%s', 'open'"
+                              " FROM generate_series(0, 19999) i" % (first, a["id"]))
+        macs = ["%012x" % (first + i) for i in range(20000)]
+        r = self.srv.post("/v1/transfers", {"macs": macs}, key=a["api_key"], timeout=300)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(r.json()["macs"]), 20000)  # the contract's answer to the sender, once
+        listed = self.srv.get("/v1/transfers", key=a["api_key"])
+        self.assertEqual(listed.json()["items"][0]["mac_count"], 20000)
+        self.assertLess(len(listed.body), 1000, listed)
+        page = self.srv.get("/v1/transfers/" + r.json()["id"], key=a["api_key"]).json()
+        self.assertEqual((page["macs"], page["next_cursor"]), (macs[:100], "100"))
+        last = self.srv.get("/v1/transfers/%s?cursor=19000&limit=1000" % r.json()["id"], key=a["api_key"]).json()
+        self.assertEqual((last["macs"], last["next_cursor"]), (macs[19000:], None))
+
+    def test_sweep_deletes_transfers_ended_past_the_retention(self):
+        a, b = self.key(), self.key()
+        made = [self.transfer(a, self.claim(a, 1)) for _ in range(6)]
+        ids = [t["id"] for t in made]
+        self.assertEqual(self.accept(b, made[0]["code"]).status, 200)
+        self.assertEqual(self.accept(b, made[1]["code"]).status, 200)
+        self.srv.delete("/v1/transfers/" + ids[2], key=a)
+        self.srv.delete("/v1/transfers/" + ids[3], key=a)
+        old = "now() - interval '31 days'"
+        self.pg.psql(self.db, "UPDATE transfers SET accepted_at = %s WHERE id = '%s'" % (old, ids[0]))
+        self.pg.psql(self.db, "UPDATE transfers SET cancelled_at = %s WHERE id = '%s'" % (old, ids[2]))
+        self.pg.psql(self.db, "UPDATE transfers SET created_at = now() - interval '40 days', expires_at = %s"
+                              " WHERE id IN ('%s', '%s')" % (old, ids[4], ids[5]))
+        self.pg.psql(self.db, "UPDATE transfers SET accepted_at = now() WHERE id = '%s'" % ids[5])
+        swept = self.pg.psql(self.db, "SET role ztp_system; SELECT ztp_transfers_sweep(30)")
+        self.assertEqual(swept.splitlines()[-1], "3")
+        left = [x["id"] for x in self.srv.get("/v1/transfers?limit=1000", key=a).json()["items"]]
+        # accepted 31 days ago, cancelled 31 days ago, expired 31 days ago unaccepted: gone
+        self.assertEqual(sorted(left), sorted([ids[1], ids[3], ids[5]]))
+        self.assertProblem(self.srv.get("/v1/transfers/" + ids[0], key=a), 404)
+        # the audit trail keeps their story
+        self.assertIn(("transfer.accepted", ids[0]), [(e["action"], e["target"]) for e in self.audit(a)])
 
 
 class TransferSecretRotationTest(ServerTest):
