@@ -38,11 +38,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
-ZTPD = os.path.join(ROOT, "build", "ztpd")
+ZTPD = os.environ.get("ZTP_BENCH_ZTPD", os.path.join(ROOT, "build", "ztpd"))
 DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
 SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
 ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
+PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
@@ -321,15 +322,21 @@ def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
         f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n")
+        if PROFILE:
+            f.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
     pg.start()
     harness.PG = pg
     results = {"devices": DEVICES, "seconds_per_run": SECONDS}
     try:
         db = pg.new_database()
         harness.migrate(db)
+        if PROFILE:
+            pg.psql(db, "CREATE EXTENSION pg_stat_statements")
         if ONLY_JOB:
             bench_import_job(pg, db, results)
             print_job(results)
+            if PROFILE:
+                profile(pg, db)
             print(json.dumps(results))
             return
         seed(pg, db)
@@ -372,6 +379,13 @@ def main():
           % (a["redemptions_per_s"], a["redeemed"], a["failed_guesses_per_s"]))
     print_job(r)
     print(json.dumps(results))
+
+
+def profile(pg, db):
+    """The statements that took the most time, nested ones included."""
+    print(pg.psql(db, "SELECT round(total_exec_time::numeric / 1000, 1) AS s, calls, rows,"
+                      " left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query FROM pg_stat_statements"
+                      " ORDER BY total_exec_time DESC LIMIT 15"))
 
 
 def print_job(r):
