@@ -188,3 +188,17 @@ END $$;
 
 GRANT EXECUTE ON FUNCTION ztp_devices_import_copied(boolean, boolean, boolean, boolean, boolean),
     ztp_import_job_stage_copied(uuid, int, boolean, boolean, boolean, int) TO ztp_system, ztp_tenant;
+
+-- A staged row checked its part by a foreign key, one lookup per row (a
+-- sixth of staging). Parts are only deleted whole, so one statement per
+-- deletion of parts (replaced, or their job deleted) takes their rows.
+ALTER TABLE import_job_rows DROP CONSTRAINT import_job_rows_job_id_part_fkey;
+CREATE FUNCTION ztp_trg_import_job_parts_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    DELETE FROM import_job_rows r USING old_parts o WHERE r.job_id = o.job_id AND r.part = o.part;
+    RETURN NULL;
+END $$;
+ALTER FUNCTION ztp_trg_import_job_parts_deleted() OWNER TO ztp_system;
+CREATE TRIGGER import_job_parts_rows AFTER DELETE ON import_job_parts
+    REFERENCING OLD TABLE AS old_parts FOR EACH STATEMENT EXECUTE FUNCTION ztp_trg_import_job_parts_deleted();
