@@ -202,3 +202,9 @@ END $$;
 ALTER FUNCTION ztp_trg_import_job_parts_deleted() OWNER TO ztp_system;
 CREATE TRIGGER import_job_parts_rows AFTER DELETE ON import_job_parts
     REFERENCING OLD TABLE AS old_parts FOR EACH STATEMENT EXECUTE FUNCTION ztp_trg_import_job_parts_deleted();
+
+-- The analysis sorts and joins every row of an import at once: with the
+-- default work_mem (4 MB) a million rows go to disk in several passes.
+-- One import at a time per worker, at most two per provider per ztpd.
+ALTER FUNCTION ztp_import_analyse(boolean) SET work_mem = '128MB';
+ALTER FUNCTION ztp_import_apply(boolean, boolean, boolean, bigint, bigint) SET work_mem = '128MB';

@@ -190,10 +190,12 @@ def bench_storm(pg, db, results, sport):
 def copy_baseline(pg, db, path, header):
     """psql \\copy of the rows of path (mac, model) into a table like devices:
     its indexes (primary key, owner, profile), constraints (checks, the
-    profile's foreign key) and defaults, status 'open' as an import sets it.
+    profile's foreign key), defaults and fillfactor (70), status 'open' as an
+    import sets it.
     No triggers: the devices table's statement triggers (statistics,
     webhooks) and the events an import writes are openztp's own work."""
-    pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);"
+    pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS)"
+                " WITH (fillfactor = 70);"
                 " ALTER TABLE bench_like ALTER status SET DEFAULT 'open',"
                 " ADD FOREIGN KEY (profile_id, provider_id) REFERENCES profiles (id, provider_id)")
     t = time.monotonic()
