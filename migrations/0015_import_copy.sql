@@ -84,59 +84,73 @@ BEGIN
 END $$;
 
 -- Step 2: applies the rows numbered [p_lo, p_hi) of pg_temp.import_rows.
+-- Each of its three statements runs only when the range has rows for it;
+-- the devices they join are found by MAC only, never through the owner's
+-- index (whose statistics lag behind a large import: a nested loop over
+-- it, ranges after ranges, took minutes).
 CREATE OR REPLACE FUNCTION ztp_import_apply(p_has_profile boolean, p_has_model boolean, p_has_serial boolean,
                                             p_lo bigint, p_hi bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     me uuid := ztp_tenant();
     claimed_status text := ztp_next_status(NULL, 'claim');
-    n_expected bigint;
-    n_new bigint;
-    n_claimed bigint;
+    n_new_expected bigint;
+    n_claim_expected bigint;
+    n_mine bigint;
+    n_new bigint := 0;
+    n_claimed bigint := 0;
 BEGIN
     IF me IS NULL THEN RAISE EXCEPTION 'no tenant'; END IF;
-    SELECT count(*) INTO n_expected FROM pg_temp.import_rows
-    WHERE seq >= p_lo AND seq < p_hi AND owner IS NULL AND NOT dup;
+    SELECT count(*) FILTER (WHERE owner IS NULL AND NOT known), count(*) FILTER (WHERE owner IS NULL AND known),
+           count(*) FILTER (WHERE owner = me)
+    INTO n_new_expected, n_claim_expected, n_mine
+    FROM pg_temp.import_rows WHERE seq >= p_lo AND seq < p_hi AND NOT dup;
     -- new devices
-    BEGIN
-        WITH created AS (
-            INSERT INTO devices (mac, provider_id, profile_id, model, serial, status, status_changed_at, created_at)
-            SELECT mac, me, profile_id, model, serial, claimed_status, now(), now()
-            FROM pg_temp.import_rows WHERE seq >= p_lo AND seq < p_hi AND NOT known AND NOT dup
-            RETURNING mac
-        )
-        INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
-        SELECT mac, me, NULL, claimed_status, 'imported' FROM created;
-        GET DIAGNOSTICS n_new = ROW_COUNT;
-    EXCEPTION WHEN unique_violation THEN
-        -- claimed by someone meanwhile: run it all again
-        RAISE EXCEPTION 'import raced with a claim' USING ERRCODE = 'serialization_failure';
-    END;
+    IF n_new_expected > 0 THEN
+        BEGIN
+            WITH created AS (
+                INSERT INTO devices (mac, provider_id, profile_id, model, serial, status, status_changed_at, created_at)
+                SELECT mac, me, profile_id, model, serial, claimed_status, now(), now()
+                FROM pg_temp.import_rows WHERE seq >= p_lo AND seq < p_hi AND NOT known AND NOT dup
+                RETURNING mac
+            )
+            INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
+            SELECT mac, me, NULL, claimed_status, 'imported' FROM created;
+            GET DIAGNOSTICS n_new = ROW_COUNT;
+        EXCEPTION WHEN unique_violation THEN
+            -- claimed by someone meanwhile: run it all again
+            RAISE EXCEPTION 'import raced with a claim' USING ERRCODE = 'serialization_failure';
+        END;
+    END IF;
     -- known devices nobody owns: claimed, status open (devices_new_owner
     -- resets what an earlier owner left)
-    WITH claimed AS (
-        UPDATE devices x SET provider_id = me, profile_id = r.profile_id, model = r.model, serial = r.serial,
-            status = claimed_status, status_changed_at = now(), created_at = now()
-        FROM pg_temp.import_rows r
-        WHERE r.seq >= p_lo AND r.seq < p_hi AND r.known AND r.owner IS NULL AND NOT r.dup
-              AND x.mac = r.mac AND x.provider_id IS NULL
-        RETURNING x.mac
-    )
-    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
-    SELECT mac, me, NULL, claimed_status, 'imported' FROM claimed;
-    GET DIAGNOSTICS n_claimed = ROW_COUNT;
-    IF n_new + n_claimed <> n_expected THEN
+    IF n_claim_expected > 0 THEN
+        WITH claimed AS (
+            UPDATE devices x SET provider_id = me, profile_id = r.profile_id, model = r.model, serial = r.serial,
+                status = claimed_status, status_changed_at = now(), created_at = now()
+            FROM pg_temp.import_rows r
+            WHERE r.seq >= p_lo AND r.seq < p_hi AND r.known AND r.owner IS NULL AND NOT r.dup
+                  AND x.mac = r.mac AND x.provider_id IS NOT DISTINCT FROM NULL
+            RETURNING x.mac
+        )
+        INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
+        SELECT mac, me, NULL, claimed_status, 'imported' FROM claimed;
+        GET DIAGNOSTICS n_claimed = ROW_COUNT;
+    END IF;
+    IF n_new + n_claimed <> n_new_expected + n_claim_expected THEN
         -- another provider claimed one of these MACs meanwhile: run it all again
         RAISE EXCEPTION 'import raced with a claim' USING ERRCODE = 'serialization_failure';
     END IF;
     -- the caller's own devices: only the columns the import carries
-    UPDATE devices d SET
-        profile_id = CASE WHEN p_has_profile THEN r.profile_id ELSE d.profile_id END,
-        model = CASE WHEN p_has_model THEN r.model ELSE d.model END,
-        serial = CASE WHEN p_has_serial THEN r.serial ELSE d.serial END
-    FROM pg_temp.import_rows r
-    WHERE r.seq >= p_lo AND r.seq < p_hi AND d.mac = r.mac AND r.owner = me AND NOT r.dup
-          AND d.provider_id = me;
+    IF n_mine > 0 THEN
+        UPDATE devices d SET
+            profile_id = CASE WHEN p_has_profile THEN r.profile_id ELSE d.profile_id END,
+            model = CASE WHEN p_has_model THEN r.model ELSE d.model END,
+            serial = CASE WHEN p_has_serial THEN r.serial ELSE d.serial END
+        FROM pg_temp.import_rows r
+        WHERE r.seq >= p_lo AND r.seq < p_hi AND d.mac = r.mac AND r.owner = me AND NOT r.dup
+              AND d.provider_id IS NOT DISTINCT FROM me;
+    END IF;
 END $$;
 
 -- POST /v1/devices/import, once its rows are in pg_temp.import_raw.
