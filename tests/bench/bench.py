@@ -38,7 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
-ZTPD = os.path.join(ROOT, "build", "ztpd")
+ZTPD = os.environ.get("ZTP_BENCH_ZTPD", os.path.join(ROOT, "build", "ztpd"))
+PERF_DIR = os.environ.get("ZTP_BENCH_PERF")  # a folder: perf profiles of ztpd and PostgreSQL at 256 connections
 DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
 SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
@@ -88,6 +89,67 @@ def _up(port, path):
         return False
 
 
+def cpu_ticks(pids):
+    """utime + stime of each pid (clock ticks), from /proc; a pid gone counts 0."""
+    out = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            out[pid] = 0
+    return out
+
+
+def children(ppid):
+    """The processes whose parent is ppid (PostgreSQL's backends and helpers)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+class Ticks:
+    """CPU ticks that ztpd and the whole PostgreSQL cluster spend between start() and stop()."""
+
+    def __init__(self, pg, ztpd_pid):
+        self.pg, self.ztpd = pg, ztpd_pid
+
+    def pids(self):
+        return [self.pg.proc.pid] + children(self.pg.proc.pid)
+
+    def start(self):
+        self.pg_before, self.z_before = cpu_ticks(self.pids()), cpu_ticks([self.ztpd])[self.ztpd]
+
+    def stop(self):
+        after = cpu_ticks(self.pids())
+        pg = sum(t - self.pg_before.get(pid, 0) for pid, t in after.items())
+        return pg, cpu_ticks([self.ztpd])[self.ztpd] - self.z_before
+
+
+def perf_record(pids, path):
+    if not PERF_DIR:
+        return None
+    os.makedirs(PERF_DIR, exist_ok=True)
+    return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", os.path.join(PERF_DIR, path),
+                             "-p", ",".join(str(p) for p in pids), "--", "sleep", str(SECONDS)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_statements(pg, db, n=6):
+    """pg_stat_statements' heaviest statements since its last reset: (ms total, calls, rows, query head)."""
+    rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls, rows, left(regexp_replace(query, '\\s+', ' ',"
+                       " 'g'), 90) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
+    return [r.split("|", 3) for r in rows.splitlines() if r]
+
+
 def peak_rss_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
@@ -134,15 +196,29 @@ def bench_redirect(pg, db, results, sport):
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
     contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
+    ticks = Ticks(pg, srv.pid)
+    hz = os.sysconf("SC_CLK_TCK")
     try:
         wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
+            pg.psql(db, "SELECT pg_stat_statements_reset()")
+            ticks.start()
+            perfs = [perf_record([srv.pid], "ztpd-%d.data" % conns),
+                     perf_record(ticks.pids(), "postgres-%d.data" % conns)] if conns == 256 else []
             z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
+            pg_ticks, z_ticks = ticks.stop()
+            for p in perfs:
+                if p is not None:
+                    p.wait()
             if z["non2xx"] > 0:  # a figure made of errors is no figure
                 raise SystemExit("ztpd answered %d requests with errors at %d connections" % (z["non2xx"], conns))
+            n = z["rps"] * SECONDS
             results["redirect_%d" % conns] = {"ztpd": z, "static": s, "ratio_rps": z["rps"] / s["rps"],
-                                              "ratio_p99": z["p99_ms"] / s["p99_ms"]}
+                                              "ratio_p99": z["p99_ms"] / s["p99_ms"],
+                                              "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                              "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
+                                              "top_statements": top_statements(pg, db)}
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
@@ -320,13 +396,15 @@ def bench_activation(pg, db, results):
 def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
-        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n")
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n"
+                "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
     pg.start()
     harness.PG = pg
     results = {"devices": DEVICES, "seconds_per_run": SECONDS}
     try:
         db = pg.new_database()
         harness.migrate(db)
+        pg.psql(db, "CREATE EXTENSION pg_stat_statements")
         if ONLY_JOB:
             bench_import_job(pg, db, results)
             print_job(results)
@@ -356,6 +434,10 @@ def main():
               "p99 %6.2f ms | ratio %.2fx, p99 %.1fx" % (c, x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"],
                                                         x["static"]["rps"], x["static"]["p50_ms"],
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
+        print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
+              % (x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
+        print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
     if ONLY_REDIRECT:
         print(json.dumps(results))
