@@ -15,7 +15,7 @@ Ratios, not absolute numbers, are what to compare across machines.
 4. Storm: ztp-phone boots ZTP_BENCH_PHONES phones (default 20,000), 256 at
    once: redirect by ztpd, then the provider's profile from a static h2o.
 
-Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10),
+Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_PROVIDERS (1000), ZTP_BENCH_SECONDS (10),
 ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
 ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000).
 5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
@@ -45,6 +45,8 @@ SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
 ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
+PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
+REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
        '  <Profile_Rule ua="na">https://prov.example/p0001/$PSN/$MA.xml</Profile_Rule>\n'
@@ -157,19 +159,19 @@ def peak_rss_mb(pid):
 
 
 def seed(pg, db):
-    log("seeding %d devices across 1000 providers..." % DEVICES)
+    log("seeding %d devices across %d providers..." % (DEVICES, PROVIDERS))
     t = time.monotonic()
     pg.psql(db, """
         SET role ztp_system;
-        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, 1000) i;
+        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, %d) i;
         INSERT INTO profiles (provider_id, name, profile_rule, params)
             SELECT id, 'main', 'https://prov.example/p' || lpad(row_number() over ()::text, 4, '0') || '/$PSN/$MA.xml',
                    '{"Resync_Periodic": "3600"}' FROM providers;
         CREATE TEMP TABLE pp AS SELECT row_number() over (ORDER BY id) - 1 AS n, id, provider_id FROM profiles;
         INSERT INTO devices (mac, provider_id, profile_id, status)
             SELECT lpad(to_hex(%d + i), 12, '0')::macaddr, pp.provider_id, pp.id, 'open'
-            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% 1000;
-    """ % (FIRST_MAC, DEVICES))
+            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% %d;
+    """ % (PROVIDERS, FIRST_MAC, DEVICES, PROVIDERS))
     pg.psql(db, "VACUUM ANALYZE devices")
     log("seeded in %.1f s" % (time.monotonic() - t))
 
@@ -219,6 +221,15 @@ def bench_redirect(pg, db, results, sport):
                                               "pg_us_per_req": pg_ticks * 1e6 / hz / n,
                                               "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
                                               "top_statements": top_statements(pg, db)}
+        # repeat contacts: the same phones asking again (every one of them has asked before)
+        renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
+        wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
+        ticks.start()
+        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 256, renv)
+        pg_ticks, z_ticks = ticks.stop()
+        n = z["rps"] * SECONDS
+        results["repeat_256"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
@@ -427,7 +438,8 @@ def main():
     finally:
         pg.stop()
     r = results
-    print("openztp benchmark (%d devices, %d s per run, 2 ztpd threads, fsync on)" % (DEVICES, SECONDS))
+    print("openztp benchmark (%d devices across %d providers, %d s per run, 2 ztpd threads, fsync on)"
+          % (DEVICES, PROVIDERS, SECONDS))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
@@ -436,6 +448,11 @@ def main():
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
         print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
               % (x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    x = r["repeat_256"]
+    print("  repeat    c=256 ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | %d phones that asked before, asking again;"
+          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us" % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"],
+                                                                   x["ztpd"]["p99_ms"], min(REPEAT_PHONES, DEVICES),
+                                                                   x["pg_us_per_req"], x["ztpd_us_per_req"]))
     for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
         print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))

@@ -3,9 +3,10 @@ events exact whatever the concurrency, and profiles answered from each loop thre
 database holds them from the moment an edit is answered."""
 import hashlib
 import threading
+import unittest
 import uuid
 
-from harness import ServerTest
+from harness import Postgres, ServerTest, Ztpd, wait_until, ztpd_cmd
 
 THREADS = 2
 
@@ -186,3 +187,40 @@ class BatchTest(ServerTest):
             self.assertEqual(j["url"], "https://p.example/%s/%s?a=1&b=2" % (m, t))
             self.assertEqual(j["upgrade_rule"], "https://fw.example/%s.bin" % t)
             self.assertEqual(j["params"], {"Sig": "<%s>" % t, "Plain": "$(OTHER)&"})
+
+
+class DurabilityTest(unittest.TestCase):
+    """Every contact is answered only once committed as the server is configured (here: never, as its
+    synchronous standby does not exist): a first contact (a status change) and a repeat contact alike, since
+    nothing answered 200 may be lost in a failover (test_failover counts contacts)."""
+
+    def test_no_contact_is_answered_before_the_standby_has_it(self):
+        pg = Postgres()
+        pg.start()
+        srv = None
+        try:
+            db = pg.new_database()
+            r = ztpd_cmd(db, "migrate", DATABASE_URL=pg.url(db))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            first, again = "0c1167200001", "0c1167200002"
+            pg.psql(db, """
+                SET synchronous_commit = local; SET role ztp_system;
+                INSERT INTO providers (name) VALUES ('p');
+                INSERT INTO profiles (provider_id, name, profile_rule) SELECT id, 'm', 'https://p.example/$MA' FROM providers;
+                INSERT INTO devices (mac, provider_id, profile_id, status)
+                    SELECT m::macaddr, p.provider_id, p.id, s FROM profiles p,
+                           (VALUES ('%s', 'open'), ('%s', 'custom_pending')) v(m, s);
+            """ % (first, again))
+            srv = Ztpd(db, DATABASE_URL=pg.url(db), ZTP_DB_TIMEOUT_MS="1500").start()
+            self.assertEqual(srv.get("/redirect/%s.xml" % again).status, 200)
+            pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
+            pg.psql("postgres", "SELECT pg_reload_conf()")
+            # the postmaster signals its backends as it reloads; a new session shows that it has
+            wait_until(lambda: pg.psql("postgres", "SHOW synchronous_standby_names") == "ghost", 10, "the reload")
+            for mac in (again, first):
+                r = srv.get("/redirect/%s.xml" % mac, timeout=30)
+                self.assertEqual(r.status, 503, (mac, r))
+        finally:
+            if srv is not None:
+                srv.stop(check=False)
+            pg.stop()
