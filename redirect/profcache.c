@@ -261,6 +261,10 @@ void ztp_profcache_get(const char *id, uint64_t epoch, ztp_profcache_cb cb, void
             rebuild(c, 1);
             slot = find_slot(c, id);
         }
+        if (c->n >= SLOTS - SLOTS / 4) { /* thousands of profiles read at once: keep the table probing */
+            cb(arg, ZTP_PROFCACHE_UNAVAILABLE, NULL);
+            return;
+        }
         if ((e = calloc(1, sizeof(*e))) == NULL)
             abort();
         snprintf(e->a.id, sizeof(e->a.id), "%s", id);
