@@ -47,7 +47,8 @@ static const char batch_head[] =
     "WITH r AS (\n"
     "    SELECT * FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[],\n"
     "                         $7::text[], $8::boolean[], $9::int[], $10::int[])\n"
-    "        WITH ORDINALITY AS r(mac, addr, ua, vendor, model, firmware, want, certified, n, n_certified, i)\n"
+    "        WITH ORDINALITY\n"
+    "        AS r(mac, addr, ua, vendor, model, firmware, want, certified, n, n_certified, i)\n"
     "), g AS (\n"
     "    SELECT coalesce(array_agg(id), '{}') AS ids FROM profiles WHERE require_certificate\n"
     "), upd AS (\n"
@@ -140,7 +141,7 @@ typedef struct batch {
 typedef struct queue {
     pending_t *reqs;
     size_t n, cap;
-    ztp_buf_t text; /* the requests' strings, NUL-separated */
+    ztp_buf_t text;  /* the requests' strings, NUL-separated */
     uint64_t oldest; /* loop time of the first contact waiting */
     int inflight;
     ztp_defer_t flush;
@@ -182,9 +183,9 @@ typedef struct row {
 static void answer(const pending_t *p, const row_t *row, uint64_t epoch)
 {
     ztp_contact_outcome_t o = !row->found || (row->guarded && !p->certified) ? ZTP_CONTACT_UNKNOWN
-                              : row->released                               ? ZTP_CONTACT_RELEASED
-                              : row->profile[0] == '\0'                     ? ZTP_CONTACT_NO_PROFILE
-                                                                            : ZTP_CONTACT_OK;
+                              : row->released                                ? ZTP_CONTACT_RELEASED
+                              : row->profile[0] == '\0'                      ? ZTP_CONTACT_NO_PROFILE
+                                                                             : ZTP_CONTACT_OK;
     answer_t *w;
     if (o != ZTP_CONTACT_OK) {
         p->cb(p->arg, &(ztp_contact_result_t){o, NULL});

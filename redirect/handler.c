@@ -81,10 +81,9 @@ static const char *with_token(ztp_buf_t *b, const char *text, const char *token)
     return b->p;
 }
 
-/* The 200 answer from rule, upgrade and params (parsed params_text, or
- * params_text parsed when params is NULL), $(ZTP_TOKEN) already replaced. */
-static void send_json(h2o_req_t *req, const char *mac, const char *model, const char *serial, const char *rule,
-                      const char *upgrade, json_t *params)
+/* The JSON 200 answer from rule, upgrade and params (borrowed), $(ZTP_TOKEN) already replaced. */
+static void send_json(h2o_req_t *req, const char *mac, const char *model, const char *serial,
+                      const char *rule, const char *upgrade, json_t *params)
 {
     ztp_phone_facts_t f = {mac, model, serial};
     ztp_http_json(req, 200, ztp_profile_json(&f, rule, upgrade, params));
@@ -121,8 +120,8 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
     ztp_buf_free(&t_params);
 }
 
-void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
-                              const ztp_profile_answer_t *a)
+void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model,
+                              const char *serial, const ztp_profile_answer_t *a)
 {
     ztp_buf_t t_rule = {0}, t_upgrade = {0}, t_params = {0}, body = {0};
     char token[33];
@@ -137,7 +136,8 @@ void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const c
     ztp_profile_token(a->token_key, mac, token);
     if (json) {
         const char *params_text = with_token(&t_params, a->params_text, token);
-        json_t *params = params_text != a->params_text ? json_loads(params_text, 0, NULL) : json_incref(a->params);
+        json_t *params =
+            params_text != a->params_text ? json_loads(params_text, 0, NULL) : json_incref(a->params);
         send_json(req, mac, model, serial, with_token(&t_rule, a->rule, token),
                   with_token(&t_upgrade, a->upgrade, token), params);
         json_decref(params);

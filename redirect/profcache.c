@@ -129,7 +129,8 @@ static void answer_fill(ztp_profile_answer_t *a, PGresult *r, int row)
     a->params_text = dup_or_null(ztp_db_val(r, row, 3));
     a->params = a->params_text ? json_loads(a->params_text, 0, NULL) : NULL;
     a->vendor_urls = ztp_db_val(r, row, 4) ? json_loads(ztp_db_val(r, row, 4), 0, NULL) : NULL;
-    if (key == NULL || sodium_hex2bin(a->token_key, sizeof(a->token_key), key, strlen(key), NULL, NULL, NULL) != 0)
+    if (key == NULL ||
+        sodium_hex2bin(a->token_key, sizeof(a->token_key), key, strlen(key), NULL, NULL, NULL) != 0)
         abort(); /* the column is NOT NULL and 32 bytes (its CHECK) */
     a->epoch = strtoull(ztp_db_val(r, row, 6), NULL, 10);
     a->has_token = strstr(a->rule, "$(ZTP_TOKEN)") != NULL ||

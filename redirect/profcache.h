@@ -17,7 +17,7 @@
  */
 typedef struct ztp_profile_answer {
     char id[37];
-    uint64_t epoch; /* the profile_epoch this was read at */
+    uint64_t epoch;       /* the profile_epoch this was read at */
     char *rule, *upgrade; /* upgrade may be NULL */
     char *params_text;    /* JSON object text */
     json_t *params, *vendor_urls;

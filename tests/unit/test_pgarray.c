@@ -54,10 +54,10 @@ static int parse(const char *lit, char out[][256], int isnull[], int max)
 }
 
 static const char *const hostile[] = {
-    "",          "NULL",        "null",     " ",           "{",          "}",        "{}",     ",",
-    "\"",        "\\",          "\\\"",     "a\"b\\c",     "\"NULL\"",   "{1,2}",    "a,b",    " lead",
-    "trail ",    "tab\there",   "\n",       "caf\xc3\xa9", "$1::text[]", "'; --",    "\\\\\\", "\"\"",
-    "x}\",\"{y", "ARRAY[1]",    "(1,2)",    "[1:2]={a}",
+    "",      "NULL",   "null",   " ",         "{",        "}",           "{}",
+    ",",     "\"",     "\\",     "\\\"",      "a\"b\\c",  "\"NULL\"",    "{1,2}",
+    "a,b",   " lead",  "trail ", "tab\there", "\n",       "caf\xc3\xa9", "$1::text[]",
+    "'; --", "\\\\\\", "\"\"",   "x}\",\"{y", "ARRAY[1]", "(1,2)",       "[1:2]={a}",
 };
 #define NHOSTILE (sizeof(hostile) / sizeof(hostile[0]))
 
