@@ -16,7 +16,7 @@ Ratios, not absolute numbers, are what to compare across machines.
 4. Storm: ztp-phone boots ZTP_BENCH_PHONES phones (default 20,000), 256 at
    once: redirect by ztpd, then the provider's profile from a static h2o.
 
-Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10),
+Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_PROVIDERS (1000), ZTP_BENCH_SECONDS (10),
 ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
 ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000),
 ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
 ZTPD = os.environ.get("ZTP_BENCH_ZTPD", os.path.join(ROOT, "build", "ztpd"))
+PERF_DIR = os.environ.get("ZTP_BENCH_PERF")  # a folder: perf profiles of ztpd and PostgreSQL at 256 connections
 DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
 SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
@@ -49,6 +50,8 @@ ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
 ONLY_IMPORTS = os.environ.get("ZTP_BENCH_ONLY") == "imports"  # the single import, then the job
 PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
+PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
+REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
        '  <Profile_Rule ua="na">https://prov.example/p0001/$PSN/$MA.xml</Profile_Rule>\n'
@@ -93,6 +96,67 @@ def _up(port, path):
         return False
 
 
+def cpu_ticks(pids):
+    """utime + stime of each pid (clock ticks), from /proc; a pid gone counts 0."""
+    out = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            out[pid] = 0
+    return out
+
+
+def children(ppid):
+    """The processes whose parent is ppid (PostgreSQL's backends and helpers)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+class Ticks:
+    """CPU ticks that ztpd and the whole PostgreSQL cluster spend between start() and stop()."""
+
+    def __init__(self, pg, ztpd_pid):
+        self.pg, self.ztpd = pg, ztpd_pid
+
+    def pids(self):
+        return [self.pg.proc.pid] + children(self.pg.proc.pid)
+
+    def start(self):
+        self.pg_before, self.z_before = cpu_ticks(self.pids()), cpu_ticks([self.ztpd])[self.ztpd]
+
+    def stop(self):
+        after = cpu_ticks(self.pids())
+        pg = sum(t - self.pg_before.get(pid, 0) for pid, t in after.items())
+        return pg, cpu_ticks([self.ztpd])[self.ztpd] - self.z_before
+
+
+def perf_record(pids, path):
+    if not PERF_DIR:
+        return None
+    os.makedirs(PERF_DIR, exist_ok=True)
+    return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", os.path.join(PERF_DIR, path),
+                             "-p", ",".join(str(p) for p in pids), "--", "sleep", str(SECONDS)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_statements(pg, db, n=6):
+    """pg_stat_statements' heaviest statements since its last reset: (ms total, calls, rows, query head)."""
+    rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls, rows, left(regexp_replace(query, '\\s+', ' ',"
+                       " 'g'), 90) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
+    return [r.split("|", 3) for r in rows.splitlines() if r]
+
+
 def peak_rss_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
@@ -100,19 +164,19 @@ def peak_rss_mb(pid):
 
 
 def seed(pg, db):
-    log("seeding %d devices across 1000 providers..." % DEVICES)
+    log("seeding %d devices across %d providers..." % (DEVICES, PROVIDERS))
     t = time.monotonic()
     pg.psql(db, """
         SET role ztp_system;
-        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, 1000) i;
+        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, %d) i;
         INSERT INTO profiles (provider_id, name, profile_rule, params)
             SELECT id, 'main', 'https://prov.example/p' || lpad(row_number() over ()::text, 4, '0') || '/$PSN/$MA.xml',
                    '{"Resync_Periodic": "3600"}' FROM providers;
         CREATE TEMP TABLE pp AS SELECT row_number() over (ORDER BY id) - 1 AS n, id, provider_id FROM profiles;
         INSERT INTO devices (mac, provider_id, profile_id, status)
             SELECT lpad(to_hex(%d + i), 12, '0')::macaddr, pp.provider_id, pp.id, 'open'
-            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% 1000;
-    """ % (FIRST_MAC, DEVICES))
+            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% %d;
+    """ % (PROVIDERS, FIRST_MAC, DEVICES, PROVIDERS))
     pg.psql(db, "VACUUM ANALYZE devices")
     log("seeded in %.1f s" % (time.monotonic() - t))
 
@@ -139,15 +203,38 @@ def bench_redirect(pg, db, results, sport):
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
     contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
+    ticks = Ticks(pg, srv.pid)
+    hz = os.sysconf("SC_CLK_TCK")
     try:
         wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
+            pg.psql(db, "SELECT pg_stat_statements_reset()")
+            ticks.start()
+            perfs = [perf_record([srv.pid], "ztpd-%d.data" % conns),
+                     perf_record(ticks.pids(), "postgres-%d.data" % conns)] if conns == 256 else []
             z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
+            pg_ticks, z_ticks = ticks.stop()
+            for p in perfs:
+                if p is not None:
+                    p.wait()
             if z["non2xx"] > 0:  # a figure made of errors is no figure
                 raise SystemExit("ztpd answered %d requests with errors at %d connections" % (z["non2xx"], conns))
+            n = z["rps"] * SECONDS
             results["redirect_%d" % conns] = {"ztpd": z, "static": s, "ratio_rps": z["rps"] / s["rps"],
-                                              "ratio_p99": z["p99_ms"] / s["p99_ms"]}
+                                              "ratio_p99": z["p99_ms"] / s["p99_ms"],
+                                              "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                              "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
+                                              "top_statements": top_statements(pg, db)}
+        # repeat contacts: the same phones asking again (every one of them has asked before)
+        renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
+        wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
+        ticks.start()
+        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 256, renv)
+        pg_ticks, z_ticks = ticks.stop()
+        n = z["rps"] * SECONDS
+        results["repeat_256"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
@@ -335,17 +422,15 @@ def bench_activation(pg, db, results):
 def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
-        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n")
-        if PROFILE:
-            f.write("shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n"
+                "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
     pg.start()
     harness.PG = pg
     results = {"devices": DEVICES, "seconds_per_run": SECONDS}
     try:
         db = pg.new_database()
         harness.migrate(db)
-        if PROFILE:
-            pg.psql(db, "CREATE EXTENSION pg_stat_statements")
+        pg.psql(db, "CREATE EXTENSION pg_stat_statements")
         if ONLY_IMPORTS:
             bench_import(pg, db, results)
             print_import(results)
@@ -379,13 +464,23 @@ def main():
     finally:
         pg.stop()
     r = results
-    print("openztp benchmark (%d devices, %d s per run, 2 ztpd threads, fsync on)" % (DEVICES, SECONDS))
+    print("openztp benchmark (%d devices across %d providers, %d s per run, 2 ztpd threads, fsync on)"
+          % (DEVICES, PROVIDERS, SECONDS))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
               "p99 %6.2f ms | ratio %.2fx, p99 %.1fx" % (c, x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"],
                                                         x["static"]["rps"], x["static"]["p50_ms"],
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
+        print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
+              % (x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    x = r["repeat_256"]
+    print("  repeat    c=256 ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | %d phones that asked before, asking again;"
+          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us" % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"],
+                                                                   x["ztpd"]["p99_ms"], min(REPEAT_PHONES, DEVICES),
+                                                                   x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
+        print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
     if ONLY_REDIRECT:
         print(json.dumps(results))
@@ -403,10 +498,9 @@ def main():
 
 
 def profile(pg, db):
-    """The statements that took the most time, nested ones included."""
-    print(pg.psql(db, "SELECT round(total_exec_time::numeric / 1000, 1) AS s, calls, rows,"
-                      " left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query FROM pg_stat_statements"
-                      " ORDER BY total_exec_time DESC LIMIT 15"))
+    """The statements that took the most time in the run, nested ones included."""
+    for ms, calls, rows, query in top_statements(pg, db, 15):
+        print("    pg_stat_statements: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
 
 
 def print_import(r):
