@@ -60,7 +60,8 @@ static const char SQL_FAILED[] =
 static const char SQL_DROP_ROWS[] = "DELETE FROM import_job_rows WHERE job_id = $1";
 static const char SQL_SWEEP[] =
     "BEGIN; SELECT set_config('role', 'ztp_system', true);"
-    " DELETE FROM import_job_rows r USING import_jobs j WHERE r.job_id = j.id AND j.state NOT IN ('open', 'running');"
+    " DELETE FROM import_job_rows r USING import_jobs j"
+    " WHERE r.job_id = j.id AND j.state NOT IN ('open', 'running');"
     " DELETE FROM import_jobs WHERE finished_at < now() - interval '" RETENTION "'"
     " OR (state = 'open' AND created_at < now() - interval '" RETENTION "');"
     " COMMIT";

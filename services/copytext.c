@@ -36,7 +36,8 @@ int ztp_copy_text_ok(const char *s, size_t len)
             cp = cp << 6 | (p[i] & 0x3f);
         }
         /* overlong forms, surrogates, beyond Unicode */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
             return 0;
         p += n + 1;
     }

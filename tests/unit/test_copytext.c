@@ -52,7 +52,8 @@ static void fields_round_trip_whatever_they_hold(void **state)
         {"\\N", sizeof("\\N") - 1},
         {"\\", sizeof("\\") - 1},
         {"ctl\x01\x1b\x7f", sizeof("ctl\x01\x1b\x7f") - 1},
-        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e", sizeof("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e") - 1},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e",
+         sizeof("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e") - 1},
         {"", sizeof("") - 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -90,14 +91,14 @@ static void refuses_what_no_text_column_holds(void **state)
         const char *s;
         size_t len;
     } bad[] = {
-        {"a\0b", 3},          /* NUL */
-        {"\xff", 1},          /* never UTF-8 */
-        {"\x80x", 2},         /* a continuation byte first */
-        {"\xc3", 1},          /* truncated */
-        {"\xc3(", 2},         /* bad continuation */
-        {"\xc0\xaf", 2},      /* overlong '/' */
-        {"\xe0\x80\xaf", 3},  /* overlong, 3 bytes */
-        {"\xed\xa0\x80", 3},  /* a surrogate */
+        {"a\0b", 3},             /* NUL */
+        {"\xff", 1},             /* never UTF-8 */
+        {"\x80x", 2},            /* a continuation byte first */
+        {"\xc3", 1},             /* truncated */
+        {"\xc3(", 2},            /* bad continuation */
+        {"\xc0\xaf", 2},         /* overlong '/' */
+        {"\xe0\x80\xaf", 3},     /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 3},     /* a surrogate */
         {"\xf4\x90\x80\x80", 4}, /* past U+10FFFF */
         {"ok\xf0\x9f\x93", 5},   /* truncated at the end */
     };
