@@ -253,19 +253,40 @@ static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
     ztp_db_submit(ztp_self->db, u);
 }
 
+/* Whether r may join the n redemptions of a batch: the statement redeems
+ * them as a set, so no MAC and no code twice (the repeat waits for the next). */
+static int joins(redeem_t *const *batch, size_t n, const redeem_t *r)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(batch[i]->mac, r->mac, sizeof(r->mac)) == 0 ||
+            (strcmp(batch[i]->kind, r->kind) == 0 && strcmp(batch[i]->code, r->code) == 0))
+            return 0;
+    return 1;
+}
+
 /* End of the loop iteration: what gathered goes out, up to MAX_BATCH. */
 static void flush(h2o_timeout_entry_t *entry)
 {
     queue_t *q = queue;
-    size_t n = q->n < MAX_BATCH ? q->n : MAX_BATCH;
+    redeem_t **batch;
+    size_t n = 0, left = 0;
     (void)entry;
 
-    if (n == 0 || q->inflight >= MAX_INFLIGHT)
+    if (q->n == 0 || q->inflight >= MAX_INFLIGHT)
         return;
+    batch = malloc(sizeof(redeem_t *) * (q->n < MAX_BATCH ? q->n : MAX_BATCH));
+    if (batch == NULL)
+        abort();
+    for (size_t i = 0; i < q->n; i++) {
+        if (n < MAX_BATCH && joins(batch, n, q->items[i]))
+            batch[n++] = q->items[i];
+        else
+            q->items[left++] = q->items[i];
+    }
+    q->n = left;
     q->inflight++;
-    submit(q->items, n, q->oldest, 1);
-    memmove(q->items, q->items + n, sizeof(redeem_t *) * (q->n - n));
-    q->n -= n;
+    submit(batch, n, q->oldest, 1);
+    free(batch);
     if (q->n > 0)
         q->oldest = h2o_now(ztp_self->ctx.loop);
 }
