@@ -36,7 +36,7 @@
  * statement (migration 0017): arrays in, one row per request out by
  * ordinality, each redemption run by the rules of one alone, in order. */
 #define NCOLS 6
-#define MAX_BATCH 512
+#define MAX_BATCH 256
 /* While a thread's batch is in flight, its new redemptions wait and the next
  * batch grows: under load, batches get larger and commits fewer. */
 #define MAX_INFLIGHT 1
@@ -254,12 +254,14 @@ static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
 }
 
 /* Whether r may join the n redemptions of a batch: the statement redeems
- * them as a set, so no MAC and no code twice (the repeat waits for the next). */
+ * 16-digit codes as a set, so no MAC and no such code twice (the repeat waits
+ * for the next batch). A short code, redeemed one by one in the statement,
+ * may come many times (a site's phones booting at once share one). */
 static int joins(redeem_t *const *batch, size_t n, const redeem_t *r)
 {
     for (size_t i = 0; i < n; i++)
         if (memcmp(batch[i]->mac, r->mac, sizeof(r->mac)) == 0 ||
-            (strcmp(batch[i]->kind, r->kind) == 0 && strcmp(batch[i]->code, r->code) == 0))
+            (r->kind[0] == 'c' && batch[i]->kind[0] == 'c' && strcmp(batch[i]->code, r->code) == 0))
             return 0;
     return 1;
 }
