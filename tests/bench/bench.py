@@ -9,7 +9,8 @@
 2. Import: 1,000,000 CSV rows through POST /v1/devices/import against
    psql \\copy of the same file into a table with the devices table's
    indexes and constraints (copy_baseline says exactly what it holds).
-3. Activation: redemptions of distinct valid codes per second, and failed
+3. Activation: redemptions of distinct valid codes per second (wrk, 64
+   connections, each request its own code, MAC and source), and failed
    guesses per second (which never reach the database once limited).
 
 Ratios, not absolute numbers, are what to compare across machines.
@@ -21,6 +22,8 @@ ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
 ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000),
 ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
 the job); ZTP_BENCH_PROFILE=1 prints pg_stat_statements' top entries.
+ZTP_BENCH_ONLY=activation (redemptions and guesses alone). ZTP_BENCH_BASELINE_ZTPD=path: the
+redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio.
 5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
    job, against psql \\copy of the same rows into a table with the devices
    table's indexes and constraints.
@@ -49,6 +52,9 @@ ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
 ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
 ONLY_IMPORTS = os.environ.get("ZTP_BENCH_ONLY") == "imports"  # the single import, then the job
 PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
+ONLY_ACTIVATION = os.environ.get("ZTP_BENCH_ONLY") == "activation"
+ACTIVATION_CODES = int(os.environ.get("ZTP_BENCH_CODES", "150000"))
+BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
 PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
 REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
@@ -75,7 +81,9 @@ def wrk(port, script, conns, env=None):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(errors.group(1)) if errors else 0}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(errors.group(1)) if errors else 0,
+            "requests": total}
 
 
 def static_server(port, docroot):
@@ -367,36 +375,59 @@ def bench_import_job(pg, db, results):
                              "psql_copy_seconds": copy_s, "ratio": job_s / copy_s}
 
 
-def bench_activation(pg, db, results):
-    key = harness.create_provider(db, "codes")["api_key"]
-    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=1000000).start()
+def redeem_run(pg, db, binary, label):
+    """Redemptions of distinct valid codes per second by one ztpd binary (wrk, 64 connections, each
+    request its own code, MAC and source address), checked against the codes the database holds redeemed."""
+    key = harness.create_provider(db, "codes " + label)["api_key"]
+    srv = harness.Ztpd(db, binary=binary, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=10000000,
+                       ZTP_TRUSTED_PROXIES="127.0.0.1").start()
     try:
         prof = srv.post("/v1/profiles", {"name": "c", "profile_rule": "https://p/$MA"}, key=key).json()
         codes = []
-        for _ in range(5):
-            codes += [i["code"] for i in srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 1000},
-                                                 key=key).json()["items"]]
-        ok = [0]
-        lock = threading.Lock()
-
-        # one source per thread: an attempt in flight holds a failure slot of its source until it succeeds
-        def redeem(part, base):
-            for j, code in enumerate(part):
-                r = srv.post("/activate", {"code": code, "mac": "00d0%08x" % (base + j)},
-                             source="127.11.%d.1" % (base // 100000))
-                if r.status == 200:
-                    with lock:
-                        ok[0] += 1
-
-        threads = [threading.Thread(target=redeem, args=(codes[i::16], i * 100000)) for i in range(16)]
         t = time.monotonic()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        redeem_s = time.monotonic() - t
-        # failed guesses from many source addresses (each address stays under the limit)
+        while len(codes) < ACTIVATION_CODES:
+            codes += [i["code"] for i in srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 1000},
+                                                 key=key, timeout=60).json()["items"]]
+        log("%s: %d codes created in %.1f s" % (label, len(codes), time.monotonic() - t))
+        fd, path = tempfile.mkstemp(prefix="ztp-codes-")
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(codes) + "\n")
+        try:
+            w = wrk(srv.port, os.path.join(HERE, "activate.lua"), 64,
+                    {"ZTP_BENCH_CODES": path, "ZTP_BENCH_THREADS": "2"})
+        finally:
+            os.unlink(path)
+        redeemed = int(pg.psql(db, "SELECT count(*) FROM activation_codes"
+                                   " WHERE profile_id = '%s' AND redeemed_at IS NOT NULL" % prof["id"]).strip())
+        ok = w["requests"] - w["non2xx"]
+        log("%s: %s, %d codes redeemed" % (label, w, redeemed))
+        # an answer lost when wrk stops is a redemption without its 200 seen
+        assert ok <= redeemed, "%s: %d answers 200 but %d codes redeemed" % (label, ok, redeemed)
+        assert redeemed < len(codes), "%s: the codes ran out; raise ZTP_BENCH_CODES" % label
+        return {"redeemed": redeemed, "redemptions_per_s": redeemed / SECONDS, "p99_ms": w["p99_ms"]}
+    finally:
+        srv.stop(check=False)
+
+
+def bench_activation(pg, db, results):
+    a = results["activation"] = {"after": redeem_run(pg, db, ZTPD, "after")}
+    if BASELINE_ZTPD:
+        # the baseline binary migrates a database of its own: its migrations may be older
+        bdb = pg.new_database()
+        r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        old = harness.ZTPD
+        harness.ZTPD = BASELINE_ZTPD  # create_provider runs the baseline's own CLI on its database
+        try:
+            a["before"] = redeem_run(pg, bdb, BASELINE_ZTPD, "before")
+        finally:
+            harness.ZTPD = old
+        a["ratio"] = a["after"]["redemptions_per_s"] / a["before"]["redemptions_per_s"]
+    # failed guesses from many source addresses (each address stays under the limit)
+    srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0).start()
+    try:
         fails = [0]
+        lock = threading.Lock()
 
         def guess(i):
             for j in range(9):
@@ -412,11 +443,21 @@ def bench_activation(pg, db, results):
             th.start()
         for th in threads:
             th.join()
-        guess_s = time.monotonic() - t
-        results["activation"] = {"redeemed": ok[0], "redemptions_per_s": ok[0] / redeem_s,
-                                 "failed_guesses": fails[0], "failed_guesses_per_s": fails[0] / guess_s}
+        a["failed_guesses"] = fails[0]
+        a["failed_guesses_per_s"] = fails[0] / (time.monotonic() - t)
     finally:
         srv.stop(check=False)
+
+
+def print_activation(r):
+    a = r["activation"]
+    x = a["after"]
+    line = "  activate  %.0f redemptions/s of distinct codes (%d in %d s, p99 %.1f ms)" % (
+        x["redemptions_per_s"], x["redeemed"], SECONDS, x["p99_ms"])
+    if "before" in a:
+        line += " | before (%s) %.0f/s | ratio %.2fx" % (BASELINE_ZTPD, a["before"]["redemptions_per_s"], a["ratio"])
+    print(line)
+    print("  activate  %.0f failed guesses/s" % a["failed_guesses_per_s"])
 
 
 def main():
@@ -445,6 +486,11 @@ def main():
             print_job(results)
             if PROFILE:
                 profile(pg, db)
+            print(json.dumps(results))
+            return
+        if ONLY_ACTIVATION:
+            bench_activation(pg, db, results)
+            print_activation(results)
             print(json.dumps(results))
             return
         seed(pg, db)
@@ -490,9 +536,7 @@ def main():
           "request p50 %.1f ms p99 %.1f ms" % (st["phones"], st["provisioned"], st["seconds"], st["phones_per_s"],
                                                 st["p50_ms"], st["p99_ms"]))
     print_import(r)
-    a = r["activation"]
-    print("  activate  %.0f redemptions/s (%d distinct codes) | %.0f failed guesses/s"
-          % (a["redemptions_per_s"], a["redeemed"], a["failed_guesses_per_s"]))
+    print_activation(r)
     print_job(r)
     print(json.dumps(results))
 
