@@ -1,0 +1,8 @@
+// Placeholder: this page is not built yet.
+import { h, pageTitle } from '../ui.js';
+
+/** @param {HTMLElement} root  @param {object} ctx (see console/README.md) */
+export function render(root, ctx) {
+  ctx.title('Audit trail');
+  root.append(pageTitle('Audit trail'), h('p', null, 'This page is not built yet.'));
+}

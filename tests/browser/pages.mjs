@@ -1,0 +1,22 @@
+// Every page of the console, for the checks each one must pass
+// (tests/pages.mjs): no errors, no other origin, no sideways scrolling at
+// 390 px, its main control reachable with Tab, axe-core clean, screenshots.
+//   name: the screenshot's name; hash(config): where it is; role: who looks;
+//   control: a selector of the page's main control (for the keyboard check).
+export const PAGES = [
+  { name: 'signin', hash: () => '#/signin', role: null, control: 'input[name="email"]' },
+  { name: 'invite', hash: () => '#/invite', role: null, control: "main a" },
+  { name: 'overview', hash: () => '#/overview', role: 'admin', control: 'main a[href="#/devices"]' },
+  { name: 'devices', hash: () => '#/devices', role: 'admin', control: '#signout' },
+  { name: 'device', hash: (c) => '#/devices/' + c.macs[0], role: 'admin', control: '#signout' },
+  { name: 'profiles', hash: () => '#/profiles', role: 'admin', control: '#signout' },
+  { name: 'profile', hash: (c) => '#/profiles/' + c.profile_id, role: 'admin', control: '#signout' },
+  { name: 'profile-new', hash: () => '#/profiles/new', role: 'admin', control: '#signout' },
+  { name: 'imports', hash: () => '#/imports', role: 'operator', control: '#signout' },
+  { name: 'codes', hash: () => '#/codes', role: 'admin', control: '#signout' },
+  { name: 'transfers', hash: () => '#/transfers', role: 'admin', control: '#signout' },
+  { name: 'webhooks', hash: () => '#/webhooks', role: 'admin', control: '#signout' },
+  { name: 'keys', hash: () => '#/keys', role: 'admin', control: '#signout' },
+  { name: 'people', hash: () => '#/people', role: 'admin', control: '#signout' },
+  { name: 'audit', hash: () => '#/audit', role: 'admin', control: '#signout' },
+];
