@@ -70,7 +70,14 @@ export async function newPage(t, opts) {
 
 /** Opens the console at hash ("#/devices") and waits for its page to be drawn. */
 export async function open(page, hash = '') {
-  await page.goto(config.base + hash);
+  // from another console page, goto only changes the hash (no new document):
+  // mark the page shown now, so that settle waits for the next one
+  await page.evaluate(() => { const h1 = document.querySelector('main h1'); if (h1) h1.dataset.left = '1'; })
+    .catch(() => {});
+  // the same address again would not even change the hash: load it anew
+  if (page.url() === config.base + hash) await page.reload();
+  else await page.goto(config.base + hash);
+  await page.waitForSelector('main h1:not([data-left])', { timeout: 20000 });
   await settle(page);
 }
 

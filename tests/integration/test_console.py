@@ -45,6 +45,8 @@ def test_names():
 
 
 class ConsoleBrowserTest(ServerTest):
+    # webhooks delivered to a receiver the browser tests run on 127.0.0.1
+    server_env = {"ZTP_WEBHOOK_ALLOW_PRIVATE": "1"}
     results = None
 
     @classmethod
@@ -101,6 +103,8 @@ class ConsoleBrowserTest(ServerTest):
             "password": PASSWORD, "people": people, "api_key": key, "provider_id": p["id"],
             "profile_id": profile_id, "macs": macs, "invite_token": invite_token, "invite_email": invite_email,
             "screenshots": SCREENSHOTS,
+            # another provider: the sending side of transfers accepted in the browser
+            "other_api_key": harness.create_provider(cls.db, "console-other-" + uuid.uuid4().hex[:6])["api_key"],
         }
 
     @classmethod
