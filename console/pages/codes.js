@@ -42,7 +42,6 @@ export async function render(root, ctx) {
 
   const filter = filterSelect({ label: 'State', name: 'state', options: STATES, ctx, path: '/codes', onChange: () => list.reload() });
   const list = pagedList({
-    caption: 'Activation codes',
     empty: 'No codes in this state.',
     load: () => get('/v1/activation-codes', { state: filter.value() }),
     columns: [
@@ -52,7 +51,7 @@ export async function render(root, ctx) {
       { label: 'State', cell: (c) => badge(c.state) },
       { label: 'Expires', cell: (c) => time(c.expires_at) },
       { label: 'Redeemed', cell: (c) => (c.redeemed_at ? [time(c.redeemed_at), ' by ', h('span', { class: 'mono' }, macText(c.redeemed_by))] : '—') },
-      { label: 'Action', cell: (c) => (c.state !== 'active' ? '' : confirmButton({
+      { label: 'Action', cell: (c) => (c.state !== 'active' ? '—' : confirmButton({
         label: `Revoke …${c.last4}`,
         confirm: `Revoke code …${c.last4}?`,
         action: () => del('/v1/activation-codes/' + seg(c.id)),

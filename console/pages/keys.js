@@ -28,7 +28,6 @@ export function render(root, ctx) {
   });
 
   const list = pagedList({
-    caption: 'API keys',
     empty: 'No API keys.',
     load: () => get('/v1/api-keys'),
     columns: [
@@ -37,7 +36,7 @@ export function render(root, ctx) {
       { label: 'Created', cell: (k) => time(k.created_at) },
       { label: 'Last used', cell: (k) => time(k.last_used_at) },
       { label: 'State', cell: (k) => (k.revoked_at ? [badge('revoked'), ' ', time(k.revoked_at)] : badge('active')) },
-      { label: 'Action', cell: (k) => (k.revoked_at ? '' : confirmButton({
+      { label: 'Action', cell: (k) => (k.revoked_at ? '—' : confirmButton({
         label: `Revoke "${k.name}"`,
         confirm: `Revoke "${k.name}"? It gets 401 from then on.`,
         action: () => del('/v1/api-keys/' + seg(k.id)),

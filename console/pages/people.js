@@ -36,7 +36,6 @@ export function render(root, ctx) {
   });
 
   const list = pagedList({
-    caption: 'People of this provider',
     empty: 'Nobody yet.',
     load: () => get('/v1/users'),
     columns: [

@@ -95,7 +95,6 @@ export async function render(root, ctx) {
 
   const filter = filterSelect({ label: 'State', name: 'state', options: STATES, ctx, path: '/transfers', onChange: () => list.reload() });
   const list = pagedList({
-    caption: 'Transfers you made',
     empty: 'No transfers in this state.',
     load: (cursor) => get('/v1/transfers', { state: filter.value(), cursor }),
     columns: [
@@ -105,7 +104,7 @@ export async function render(root, ctx) {
       { label: 'Made', cell: (t) => time(t.created_at) },
       { label: 'Expires', cell: (t) => time(t.expires_at) },
       { label: 'Accepted or cancelled', cell: outcome },
-      { label: 'Action', cell: (t) => (t.state !== 'open' ? '' : confirmButton({
+      { label: 'Action', cell: (t) => (t.state !== 'open' ? '—' : confirmButton({
         label: `Cancel …${t.last4}`,
         confirm: `Cancel transfer …${t.last4}?`,
         yes: 'Yes, cancel it',
@@ -116,7 +115,7 @@ export async function render(root, ctx) {
     ],
   });
 
-  root.append(
+  root.append(...[
     pageTitle('Transfers'),
     h('p', { class: 'muted' }, 'Hand devices over to another provider (phones sold on), or take over devices handed to you.'),
     roleNote(ctx, 'operator', 'make, cancel or accept transfers'),
@@ -125,5 +124,5 @@ export async function render(root, ctx) {
       h('section', { class: 'card', 'aria-labelledby': 'tr-accept' }, h('h2', { id: 'tr-accept' }, 'Accept a transfer'), accept.el)),
     shown.el,
     h('section', { 'aria-labelledby': 'tr-list' }, h('h2', { id: 'tr-list' }, 'Transfers you made'), filter.el, list.el),
-  );
+  ].filter(Boolean));
 }

@@ -50,7 +50,6 @@ export function render(root, ctx) {
   });
 
   const list = pagedList({
-    caption: 'Registered endpoints',
     empty: 'No webhooks yet.',
     load: () => get('/v1/webhooks'),
     columns: [

@@ -412,4 +412,44 @@ export const tests = [
       assert(still.json.items.some((x) => x.id === k.id && !x.revoked_at), 'nothing was changed');
     },
   },
+  {
+    name: 'axe_and_390px_hold_with_secrets_shown_errors_and_questions_open',
+    async run(t) {
+      // the states the plain page checks never see: a shown-once panel, the
+      // API's errors at fields, a row's question
+      await checkNarrowAndAxe(t, 'operator', '#/codes', async (page) => {
+        await page.getByLabel('Profile').selectOption(config.profile_id);
+        await page.getByRole('button', { name: 'Issue', exact: true }).click();
+        await page.locator('section.once').waitFor();
+        await settle(page);
+        await page.locator('table.list tbody tr').first().getByRole('button', { name: /^Revoke/ }).click();
+        await screenshot(page, 'codes-issued-phone');
+      });
+      await checkNarrowAndAxe(t, 'operator', '#/transfers', async (page) => {
+        await page.getByLabel('MAC addresses').fill('nonsense');
+        await page.getByRole('button', { name: 'Make transfer' }).click();
+        await page.waitForSelector('textarea[aria-invalid="true"]');
+      });
+      await checkNarrowAndAxe(t, 'admin', '#/webhooks', async (page) => {
+        await page.getByLabel('Endpoint URL').fill('ftp://nowhere');
+        await page.getByRole('button', { name: 'Register' }).click();
+        await page.waitForSelector('fieldset.invalid');
+        await screenshot(page, 'webhooks-errors-phone');
+      });
+      await checkNarrowAndAxe(t, 'admin', '#/keys', async (page) => {
+        await page.getByLabel('Name').fill('axe-' + randomMac().slice(-6));
+        await page.getByRole('button', { name: 'Create key' }).click();
+        await page.locator('section.once').waitFor();
+        await settle(page);
+        await screenshot(page, 'keys-created-phone');
+      });
+      await checkNarrowAndAxe(t, 'admin', '#/people', async (page) => {
+        await page.getByLabel('Email').fill(`axe-${randomMac().slice(-6)}@example.com`);
+        await page.getByRole('button', { name: 'Invite', exact: true }).click();
+        await page.locator('section.once').waitFor();
+        await settle(page);
+        await screenshot(page, 'people-invited-phone');
+      });
+    },
+  },
 ];
