@@ -34,7 +34,7 @@ export async function render(root, ctx) {
         title: plural(made.length, 'code') + ' issued',
         label: 'Activation code',
         values: made.map((c) => c.code.replace(/(\d{4})(?=\d)/g, '$1-')),
-        note: 'Shown only now: the service keeps only a hash. Copy the codes before you leave this page.',
+        note: `Shown only now: the service keeps only a hash. Copy ${made.length === 1 ? 'it' : 'them'} before you leave this page.`,
       }));
       list.reload();
     },
@@ -43,7 +43,9 @@ export async function render(root, ctx) {
   const filter = filterSelect({ label: 'State', name: 'state', options: STATES, ctx, path: '/codes', onChange: () => list.reload() });
   const list = pagedList({
     empty: 'No codes in this state.',
-    load: () => get('/v1/activation-codes', { state: filter.value() }),
+    // the API lists them oldest first, in one page: the newest matter most
+    load: () => get('/v1/activation-codes', { state: filter.value() })
+      .then((r) => ({ ...r, items: (r.items || []).slice().reverse() })),
     columns: [
       { label: 'Code', cell: (c) => h('span', { class: 'mono' }, '…' + c.last4) },
       { label: 'Profile', cell: (c) => profileName(c.profile_id) },
