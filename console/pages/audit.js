@@ -26,7 +26,7 @@ export async function render(root, ctx) {
   const who = (e) => {
     if (e.user_id) return email.get(e.user_id) || 'a person since removed';
     if (e.key_id) return ['API key ', keyName.has(e.key_id) ? `"${keyName.get(e.key_id)}"` : h('span', { class: 'mono' }, e.key_id)];
-    return h('span', { class: 'muted' }, 'the service');
+    return h('span', { class: 'muted' }, 'no one named'); // e.g. the other side of a transfer
   };
 
   const list = pagedList({

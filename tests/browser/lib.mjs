@@ -105,11 +105,11 @@ export async function signedInPage(t, role = 'admin', opts) {
   return page;
 }
 
-/** Calls /v1 from node with the provider's API key (for set-up and checks). */
-export async function api(method, p, body) {
+/** Calls /v1 from node with the provider's API key, or with `key` (for set-up and checks). */
+export async function api(method, p, body, key = config.api_key) {
   const res = await fetch(config.origin + p, {
     method,
-    headers: { Authorization: 'Bearer ' + config.api_key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: { Authorization: 'Bearer ' + key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();

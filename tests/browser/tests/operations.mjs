@@ -14,15 +14,7 @@ const CODE = /^\d{4}-\d{4}-\d{4}-\d{4}$/;
 const CLIPBOARD = { permissions: ['clipboard-read', 'clipboard-write'] };
 
 /** /v1 as the second provider (the receiving side of transfers). */
-async function otherApi(method, p, body) {
-  const res = await fetch(config.origin + p, {
-    method,
-    headers: { Authorization: 'Bearer ' + config.other_api_key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const otherApi = (method, p, body) => api(method, p, body, config.other_api_key);
 
 /** n fresh devices of the test provider (or of `call`'s), claimed through the API. */
 async function claimDevices(n, call = api) {
