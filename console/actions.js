@@ -69,10 +69,16 @@ export function confirmButton({ label, confirm, action, done, yes = 'Yes', no = 
   noB.addEventListener('click', () => ask(false));
   question.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') ask(false); });
   yesB.addEventListener('click', async () => {
+    // the row usually goes when the list reloads: keep the keyboard's place
+    const heading = el.closest('section') && el.closest('section').querySelector('h2');
     yesB.disabled = noB.disabled = true;
     try {
       await action();
       if (done) await done();
+      if (heading && !el.isConnected) {
+        heading.setAttribute('tabindex', '-1');
+        heading.focus();
+      }
     } catch (e) {
       ask(false);
       msg.error(e);

@@ -297,6 +297,7 @@ export const tests = [
       await page.keyboard.press('Enter');
       await page.keyboard.press('Enter');
       await until(async () => (await row(page, name).innerText()).includes('revoked'), 'the key to show revoked');
+      assert(await page.evaluate(() => document.activeElement.textContent) === 'Keys', 'focus stays in the list, on its heading');
       assert((await fetch(config.origin + '/v1/profiles', { headers: { Authorization: 'Bearer ' + key } })).status === 401,
         'a revoked key gets 401');
     },
