@@ -258,7 +258,8 @@ export const tests = [
       assert(text.includes(received[0]) && text.includes('204'), 'the delivery shows its event id and HTTP status');
       await screenshot(page, 'webhook');
 
-      await checkNarrowAndAxe(t, 'admin', await page.evaluate(() => location.hash));
+      await checkNarrowAndAxe(t, 'admin', await page.evaluate(() => location.hash),
+        (narrow) => screenshot(narrow, 'webhook-phone'));
 
       await page.getByRole('button', { name: 'Delete this webhook' }).click();
       await page.getByRole('button', { name: 'Yes' }).click();
