@@ -141,12 +141,14 @@ async function render() {
     title: (t) => { document.title = t + ' · openztp'; },
   };
   ctx.title(m.route.nav || m.route.page);
+  main.setAttribute('aria-busy', 'true'); // until the page has drawn what it fetched
   try {
     leave = (await mod.render(main, ctx)) || null;
   } catch (e) {
     replace(main, h('h1', { tabindex: '-1' }, 'Something went wrong'), h('p', { role: 'alert' }, e.message || String(e)));
   }
   if (seq !== renderSeq) return;
+  main.setAttribute('aria-busy', 'false');
   const h1 = main.querySelector('h1');
   if (h1 && document.activeElement === document.body) h1.focus();
 }

@@ -163,7 +163,7 @@ export function form({ fields, submit = 'Save', onSubmit, msg, mapField, extra, 
     }
     controls[f.name] = control;
     errorEls[f.name] = h('p', { id: errId, class: 'field-error' });
-    const label = h('label', { for: id }, f.label, f.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null);
+    const label = h('label', { for: id, class: f.required ? 'req' : null }, f.label);
     const hint = f.hint ? h('p', { id: hintId, class: 'hint' }, f.hint) : null;
     el.append(h('div', { class: ['field', f.type === 'checkbox' ? 'field-check' : null] },
       f.type === 'checkbox' ? [control, label] : [label, control], hint, errorEls[f.name]));

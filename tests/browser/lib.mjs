@@ -26,6 +26,9 @@ export async function launch() {
   });
 }
 
+/** Thrown by a test that cannot run here (reported as skipped, with why). */
+export class Skip extends Error {}
+
 /** A failed expectation with a readable message. */
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
@@ -52,9 +55,12 @@ export async function newContext(t, opts = {}) {
 }
 
 function watch(t, page) {
-  page.on('pageerror', (e) => t.problems.push('page error: ' + e.message));
+  page.on('pageerror', (e) => {
+    if (page.url().startsWith(config.origin + '/')) t.problems.push('page error: ' + e.message);
+  });
   page.on('console', (m) => {
-    if (m.type() !== 'error') return;
+    // a page of another site (the cross-site test's) may fail as it likes
+    if (m.type() !== 'error' || !page.url().startsWith(config.origin + '/')) return;
     // the API's 4xx answers (401 signed out, 403 for a viewer, 422) are part
     // of the console's normal work; chromium logs each one
     if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) return;
@@ -153,13 +159,25 @@ export async function axeViolations(page) {
  * has focus (at most `limit` presses): the control is reachable by keyboard.
  */
 export async function assertTabReaches(page, selector, limit = 80) {
-  await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-  await page.locator('body').focus().catch(() => {});
+  // focusing the body moves the starting point of Tab to the page's top
+  await page.evaluate(() => {
+    const b = document.body;
+    b.setAttribute('tabindex', '-1');
+    b.focus();
+    b.removeAttribute('tabindex');
+    window.scrollTo(0, 0);
+  });
+  const path = [];
   for (let i = 0; i < limit; i++) {
     await page.keyboard.press('Tab');
-    if (await page.evaluate((sel) => !!document.activeElement && document.activeElement.matches(sel), selector)) return;
+    const [hit, what] = await page.evaluate((sel) => {
+      const a = document.activeElement;
+      return [!!a && a.matches(sel), a ? a.tagName.toLowerCase() + (a.name ? `[${a.name}]` : '') + (a.id ? '#' + a.id : '') : '-'];
+    }, selector);
+    if (hit) return;
+    path.push(what);
   }
-  throw new Error(`Tab did not reach ${selector} within ${limit} presses`);
+  throw new Error(`Tab did not reach ${selector} within ${limit} presses: ${path.slice(0, 12).join(' ')}`);
 }
 
 /** Polls fn until it returns a true value (deadline sized for a loaded machine). */

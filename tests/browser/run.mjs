@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launch } from './lib.mjs';
+import { launch, Skip } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TIMEOUT_MS = Number(process.env.ZTP_BROWSER_TEST_TIMEOUT_MS || 120000);
@@ -36,17 +36,18 @@ function withTimeout(promise, ms, name) {
 
 async function runOne(browser, test) {
   const t = { browser, contexts: [], problems: [], foreign: [], allowForeign: false, cleanups: [] };
-  let error = null;
+  let error = null, skipped = null;
   try {
     await withTimeout(test.run(t), TIMEOUT_MS, test.name);
     if (t.problems.length) error = 'errors in the page: ' + t.problems.slice(0, 5).join(' | ');
     else if (t.foreign.length) error = 'requests to another origin: ' + t.foreign.slice(0, 5).join(' ');
   } catch (e) {
-    error = (e && e.message ? e.message : String(e)).split('\n').slice(0, 6).join(' ');
+    if (e instanceof Skip) skipped = e.message;
+    else error = (e && e.message ? e.message : String(e)).split('\n').slice(0, 6).join(' ');
   }
   for (const fn of t.cleanups) await fn().catch(() => {});
   for (const c of t.contexts) await c.close().catch(() => {});
-  return { name: test.name, ok: error === null, error };
+  return { name: test.name, ok: error === null, error, skipped };
 }
 
 async function main() {
