@@ -146,11 +146,17 @@ export function render(root, ctx) {
     checkButton.disabled = false;
   }
 
+  // one bar per job, updated in place so assistive technology follows it
+  const bar = h('progress', { id: 'import-progress', max: '1', value: '0' });
+  const barLabel = h('label', { for: 'import-progress' });
   function drawProgress(j) {
-    const bar = h('progress', { id: 'import-progress', max: String(Math.max(1, j.rows || 0)), value: String(j.rows_done || 0) });
-    replace(progressBox, h('section', { class: 'card', 'aria-labelledby': 'prog-title' },
-      h('h2', { id: 'prog-title' }, 'Import job'),
-      h('label', { for: 'import-progress' }, `${j.state}: ${j.rows_done || 0} of ${j.rows || 0} rows`), bar));
+    bar.max = Math.max(1, j.rows || 0);
+    bar.value = j.rows_done || 0;
+    barLabel.textContent = `${j.state}: ${j.rows_done || 0} of ${j.rows || 0} rows`;
+    if (!progressBox.firstChild) {
+      replace(progressBox, h('section', { class: 'card', 'aria-labelledby': 'prog-title' },
+        h('h2', { id: 'prog-title' }, 'Import job'), barLabel, bar));
+    }
   }
 
   async function follow() {
