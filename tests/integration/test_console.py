@@ -19,6 +19,7 @@ from harness import ServerTest, ROOT
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("ZTP_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.path.join(ROOT, "build", "screenshots")
+LOG = os.path.join(ROOT, "build", "browser-tests.log")  # every RESULT line, with its time
 PASSWORD = "console test password 1"
 NODE = shutil.which("node") or shutil.which("nodejs")
 
@@ -110,6 +111,9 @@ class ConsoleBrowserTest(ServerTest):
         only = os.environ.get("ZTP_BROWSER_TESTS", "").split()
         r = subprocess.run([NODE, "run.mjs"] + only, cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
                            timeout=1800)
+        os.makedirs(os.path.dirname(LOG), exist_ok=True)
+        with open(LOG, "w") as f:
+            f.write(r.stdout + r.stderr)
         results = {}
         for line in r.stdout.splitlines():
             if line.startswith("RESULT "):
