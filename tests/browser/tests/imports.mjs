@@ -85,4 +85,19 @@ export const tests = [
       assert(bad.length === 0, 'after a job: ' + bad.join(' | '));
     },
   },
+  {
+    name: 'viewer_is_refused_an_import_and_sees_why',
+    async run(t) {
+      const mac = randomMac();
+      const page = await signedInPage(t, 'viewer');
+      await open(page, '#/imports');
+      await page.getByLabel('CSV file', { exact: true }).setInputFiles(csvFile('one.csv', `mac\n${mac}\n`));
+      await page.getByRole('button', { name: 'Check (dry run)' }).click();
+      const alert = page.locator('main [role="alert"]');
+      await alert.waitFor();
+      assert((await alert.innerText()).includes('operator'), 'the refusal names the role needed: ' + (await alert.innerText()));
+      assert(await page.getByRole('button', { name: 'Import' }).isDisabled(), 'no import offered');
+      assert((await api('GET', '/v1/devices/' + mac)).status === 404, 'nothing was imported');
+    },
+  },
 ];
