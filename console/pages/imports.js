@@ -81,7 +81,6 @@ export function render(root, ctx) {
   let file = null, text = '', lines = [], parts = [], polling = null, job = null, gone = false;
 
   const jobs = pagedList({
-    caption: 'Recent import jobs',
     empty: 'No import job yet.',
     columns: [
       { label: 'Created', cell: (j) => time(j.created_at) },
@@ -228,6 +227,6 @@ export function render(root, ctx) {
     h('section', { class: 'card form', 'aria-labelledby': 'imp-title' }, h('h2', { id: 'imp-title' }, 'Import a CSV file'), drop,
       h('div', { class: 'field' }, h('label', { for: 'on-conflict' }, 'When a device belongs to another provider'), conflict),
       msg.el, h('div', { class: 'actions' }, checkButton, importButton, cancelButton)),
-    report, progressBox, h('h2', null, 'Import jobs'), jobs.el);
+    report, progressBox, h('h2', null, 'Recent import jobs'), jobs.el);
   return () => { gone = true; clearTimeout(polling); };
 }
