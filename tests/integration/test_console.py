@@ -96,6 +96,9 @@ class ConsoleBrowserTest(ServerTest):
             assert srv.get("/redirect/%s.xml" % mac).status == 200
         for mac, status in ((macs[0], "acquired"), (macs[1], "aborted")):
             assert srv.post("/v1/devices/%s/status" % mac, {"status": status}, key=key).status == 200
+        # contacts are recorded in batches: the pages must see them all
+        harness.wait_until(lambda: sum(h["contacts"] for h in srv.get("/v1/stats", key=key).json()
+                                       ["contacts_per_hour"]) == 6, 30, "the set-up's contacts in /v1/stats")
         return {
             "origin": "http://127.0.0.1:%d" % srv.port,
             "base": "http://127.0.0.1:%d/console/" % srv.port,
