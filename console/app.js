@@ -177,6 +177,12 @@ async function start() {
     const open = nav.classList.toggle('open');
     menuToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
   });
+  nav.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape' || !nav.classList.contains('open')) return;
+    nav.classList.remove('open');
+    menuToggle.setAttribute('aria-expanded', 'false');
+    menuToggle.focus();
+  });
   document.querySelector('.skip').addEventListener('click', (ev) => {
     ev.preventDefault();
     main.focus();

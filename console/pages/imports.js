@@ -81,7 +81,6 @@ export function render(root, ctx) {
   let file = null, text = '', lines = [], parts = [], polling = null, job = null, gone = false;
 
   const jobs = pagedList({
-    caption: 'Recent import jobs',
     empty: 'No import job yet.',
     columns: [
       { label: 'Created', cell: (j) => time(j.created_at) },
@@ -146,11 +145,17 @@ export function render(root, ctx) {
     checkButton.disabled = false;
   }
 
+  // one bar per job, updated in place so assistive technology follows it
+  const bar = h('progress', { id: 'import-progress', max: '1', value: '0' });
+  const barLabel = h('label', { for: 'import-progress' });
   function drawProgress(j) {
-    const bar = h('progress', { id: 'import-progress', max: String(Math.max(1, j.rows || 0)), value: String(j.rows_done || 0) });
-    replace(progressBox, h('section', { class: 'card', 'aria-labelledby': 'prog-title' },
-      h('h2', { id: 'prog-title' }, 'Import job'),
-      h('label', { for: 'import-progress' }, `${j.state}: ${j.rows_done || 0} of ${j.rows || 0} rows`), bar));
+    bar.max = Math.max(1, j.rows || 0);
+    bar.value = j.rows_done || 0;
+    barLabel.textContent = `${j.state}: ${j.rows_done || 0} of ${j.rows || 0} rows`;
+    if (!progressBox.firstChild) {
+      replace(progressBox, h('section', { class: 'card', 'aria-labelledby': 'prog-title' },
+        h('h2', { id: 'prog-title' }, 'Import job'), barLabel, bar));
+    }
   }
 
   async function follow() {
@@ -222,6 +227,6 @@ export function render(root, ctx) {
     h('section', { class: 'card form', 'aria-labelledby': 'imp-title' }, h('h2', { id: 'imp-title' }, 'Import a CSV file'), drop,
       h('div', { class: 'field' }, h('label', { for: 'on-conflict' }, 'When a device belongs to another provider'), conflict),
       msg.el, h('div', { class: 'actions' }, checkButton, importButton, cancelButton)),
-    report, progressBox, h('h2', null, 'Import jobs'), jobs.el);
+    report, progressBox, h('h2', null, 'Recent import jobs'), jobs.el);
   return () => { gone = true; clearTimeout(polling); };
 }

@@ -104,10 +104,21 @@ export async function signIn(page, role = 'admin', hash = '#/signin') {
   await settle(page);
 }
 
-/** A page signed in as role, in a fresh context. */
-export async function signedInPage(t, role = 'admin', opts) {
-  const page = await newPage(t, opts);
-  await signIn(page, role);
+// One session per role for the whole run (signing in costs an Argon2id
+// hash): its cookie, given to each new context. A test that ends a session
+// signs in through the form itself (signIn) instead.
+const sessions = {};
+
+/** A page signed in as role, in a fresh context, on the overview. */
+export async function signedInPage(t, role = 'admin', opts = {}) {
+  if (!sessions[role]) {
+    const page = await newPage(t);
+    await signIn(page, role);
+    sessions[role] = await page.context().storageState();
+  }
+  const page = await newPage(t, { ...opts, storageState: sessions[role] });
+  await open(page, '#/overview');
+  await page.waitForSelector('#signout');
   return page;
 }
 
@@ -146,7 +157,7 @@ export async function screenshot(page, name) {
  * serious and critical violations as readable lines.
  */
 export async function axeViolations(page) {
-  await page.addScriptTag({ path: AXE_PATH });
+  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: AXE_PATH });
   const result = await page.evaluate(async () => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
   }));

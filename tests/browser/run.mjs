@@ -37,6 +37,7 @@ function withTimeout(promise, ms, name) {
 async function runOne(browser, test) {
   const t = { browser, contexts: [], problems: [], foreign: [], allowForeign: false, cleanups: [] };
   let error = null, skipped = null;
+  const start = Date.now();
   try {
     await withTimeout(test.run(t), TIMEOUT_MS, test.name);
     if (t.problems.length) error = 'errors in the page: ' + t.problems.slice(0, 5).join(' | ');
@@ -47,7 +48,7 @@ async function runOne(browser, test) {
   }
   for (const fn of t.cleanups) await fn().catch(() => {});
   for (const c of t.contexts) await c.close().catch(() => {});
-  return { name: test.name, ok: error === null, error, skipped };
+  return { name: test.name, ok: error === null, error, skipped, ms: Date.now() - start };
 }
 
 async function main() {

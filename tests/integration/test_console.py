@@ -19,6 +19,7 @@ from harness import ServerTest, ROOT
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("ZTP_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.path.join(ROOT, "build", "screenshots")
+LOG = os.path.join(ROOT, "build", "browser-tests.log")  # every RESULT line, with its time
 PASSWORD = "console test password 1"
 NODE = shutil.which("node") or shutil.which("nodejs")
 
@@ -97,6 +98,9 @@ class ConsoleBrowserTest(ServerTest):
             assert srv.get("/redirect/%s.xml" % mac).status == 200
         for mac, status in ((macs[0], "acquired"), (macs[1], "aborted")):
             assert srv.post("/v1/devices/%s/status" % mac, {"status": status}, key=key).status == 200
+        # contacts are recorded in batches: the pages must see them all
+        harness.wait_until(lambda: sum(h["contacts"] for h in srv.get("/v1/stats", key=key).json()
+                                       ["contacts_per_hour"]) == 6, 30, "the set-up's contacts in /v1/stats")
         return {
             "origin": "http://127.0.0.1:%d" % srv.port,
             "base": "http://127.0.0.1:%d/console/" % srv.port,
@@ -114,6 +118,9 @@ class ConsoleBrowserTest(ServerTest):
         only = os.environ.get("ZTP_BROWSER_TESTS", "").split()
         r = subprocess.run([NODE, "run.mjs"] + only, cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
                            timeout=1800)
+        os.makedirs(os.path.dirname(LOG), exist_ok=True)
+        with open(LOG, "w") as f:
+            f.write(r.stdout + r.stderr)
         results = {}
         for line in r.stdout.splitlines():
             if line.startswith("RESULT "):

@@ -70,7 +70,9 @@ class ConsoleServingTest(ServerTest):
     def test_every_file_is_served_with_its_type_and_a_year_of_cache(self):
         prefix, _ = self.asset_prefix()
         types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                 ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8"}
+                 ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8", ".png": "image/png",
+                 ".ico": "image/x-icon", ".json": "application/json", ".txt": "text/plain; charset=utf-8",
+                 ".woff2": "font/woff2"}
         files = console_files()
         self.assertIn("app.js", files)
         for name in files:

@@ -1,22 +1,29 @@
 // The imports page: a dry run's errors by line, then an import job with its
 // progress bar; the CSV splitting into parts.
-import { signedInPage, open, assert, api, until, randomMac, screenshot } from '../lib.mjs';
-import { splitCsv } from '../../../console/pages/imports.js';
+import { newPage, signedInPage, open, assert, api, until, randomMac, screenshot, axeViolations } from '../lib.mjs';
 
 const csvFile = (name, text) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(text) });
 
 export const tests = [
   {
     name: 'split_csv_repeats_the_header_and_keeps_line_numbers',
-    async run() {
-      const rows = Array.from({ length: 10 }, (_, i) => `0004f2${String(i).padStart(6, '0')},m${i}`);
-      const parts = splitCsv('mac,model\n' + rows.join('\n') + '\n', 60);
+    async run(t) {
+      // the page's own module, loaded in the browser (under the real CSP)
+      const page = await newPage(t);
+      await open(page, '#/signin');
+      const r = await page.evaluate(async () => {
+        const base = document.querySelector('script[type="module"]').src.replace(/app\.js$/, '');
+        const { splitCsv } = await import(base + 'pages/imports.js');
+        const rows = Array.from({ length: 10 }, (_, i) => `0004f2${String(i).padStart(6, '0')},m${i}`);
+        return { rows, parts: splitCsv('mac,model\n' + rows.join('\n') + '\n', 60),
+          quoted: splitCsv('mac,model\n0004f2000001,"a\nb"\n0004f2000002,c\n', 20) };
+      });
+      const { rows, parts, quoted } = r;
       assert(parts.length > 2, 'several parts: ' + parts.length);
       assert(parts.every((p) => p.text.startsWith('mac,model\n')), 'each part has the header');
       const back = parts.flatMap((p) => p.text.trim().split('\n').slice(1));
       assert(JSON.stringify(back) === JSON.stringify(rows), 'every row once, in order');
       assert(parts[1].firstLine === 2 + parts[0].text.trim().split('\n').length - 1, 'the second part knows its first line');
-      const quoted = splitCsv('mac,model\n0004f2000001,"a\nb"\n0004f2000002,c\n', 20);
       assert(quoted.every((p) => (p.text.match(/"/g) || []).length % 2 === 0), 'a quoted newline is never cut');
     },
   },
@@ -58,6 +65,39 @@ export const tests = [
       await until(async () => (await api('GET', '/v1/devices/' + macs[2999])).status === 200, 'the last device');
       assert((await api('GET', '/v1/devices/' + macs[0])).json.model === 'T54W', 'the rows were applied');
       assert((await page.locator('table.list').last().innerText()).includes('succeeded'), 'the job list shows it');
+    },
+  },
+  {
+    name: 'axe_imports_showing_a_dry_run_and_a_job',
+    async run(t) {
+      const page = await signedInPage(t, 'operator', { bypassCSP: true });
+      await open(page, '#/imports');
+      await page.getByLabel('CSV file', { exact: true }).setInputFiles(csvFile('mixed.csv', `mac\n${randomMac()}\nbad\n`));
+      await page.getByRole('button', { name: 'Check (dry run)' }).click();
+      await page.locator('table.errors').waitFor();
+      let bad = await axeViolations(page);
+      assert(bad.length === 0, 'with errors: ' + bad.join(' | '));
+      await page.getByLabel('CSV file', { exact: true }).setInputFiles(csvFile('ok.csv', `mac\n${randomMac()}\n`));
+      await page.getByRole('button', { name: 'Check (dry run)' }).click();
+      await page.getByRole('button', { name: 'Import' }).click();
+      await page.getByText('Imported: 1 new').waitFor({ timeout: 60000 });
+      bad = await axeViolations(page);
+      assert(bad.length === 0, 'after a job: ' + bad.join(' | '));
+    },
+  },
+  {
+    name: 'viewer_is_refused_an_import_and_sees_why',
+    async run(t) {
+      const mac = randomMac();
+      const page = await signedInPage(t, 'viewer');
+      await open(page, '#/imports');
+      await page.getByLabel('CSV file', { exact: true }).setInputFiles(csvFile('one.csv', `mac\n${mac}\n`));
+      await page.getByRole('button', { name: 'Check (dry run)' }).click();
+      const alert = page.locator('main [role="alert"]');
+      await alert.waitFor();
+      assert((await alert.innerText()).includes('operator'), 'the refusal names the role needed: ' + (await alert.innerText()));
+      assert(await page.getByRole('button', { name: 'Import' }).isDisabled(), 'no import offered');
+      assert((await api('GET', '/v1/devices/' + mac)).status === 404, 'nothing was imported');
     },
   },
 ];

@@ -6,13 +6,12 @@
 //     context that bypasses CSP, since axe is injected as a script)
 import { PAGES } from '../pages.mjs';
 import {
-  config, newPage, signIn, open, assertNoSideScroll, assertTabReaches, screenshot, axeViolations,
+  config, newPage, signedInPage, open, assertNoSideScroll, assertTabReaches, screenshot, axeViolations,
   WIDTH_PHONE, WIDTH_DESKTOP,
 } from '../lib.mjs';
 
 async function arrive(t, p, opts) {
-  const page = await newPage(t, opts);
-  if (p.role) await signIn(page, p.role);
+  const page = p.role ? await signedInPage(t, p.role, opts) : await newPage(t, opts);
   await open(page, p.hash(config));
   return page;
 }
@@ -33,8 +32,9 @@ export const tests = PAGES.flatMap((p) => [
   {
     name: 'axe_' + p.name.replace(/-/g, '_'),
     async run(t) {
+      const page = await arrive(t, p, { bypassCSP: true, viewport: { width: WIDTH_PHONE, height: 900 } });
       for (const width of [WIDTH_PHONE, WIDTH_DESKTOP]) {
-        const page = await arrive(t, p, { bypassCSP: true, viewport: { width, height: 900 } });
+        await page.setViewportSize({ width, height: 900 });
         const bad = await axeViolations(page);
         if (bad.length) throw new Error(`at ${width}px: ` + bad.join(' | '));
       }

@@ -1,6 +1,6 @@
 // The profiles pages: create with the API's errors at their fields, edit,
 // a taken name refused, the preview, a viewer refused.
-import { config, signedInPage, open, settle, assert, api, screenshot } from '../lib.mjs';
+import { config, signedInPage, open, settle, assert, api, screenshot, axeViolations } from '../lib.mjs';
 
 const invalidFields = (page) => page.locator('main form [aria-invalid="true"]').evaluateAll((els) => els.map((e) => e.name));
 const errorAt = (page, name) => page.locator(`main form [name="${name}"]`).evaluate((el) =>
@@ -101,6 +101,19 @@ export const tests = [
       await button.click(); // the second click confirms
       await page.locator('main section [role="alert"]').waitFor();
       assert((await api('GET', '/v1/profiles/' + config.profile_id)).status === 200, 'the profile is still there');
+    },
+  },
+  {
+    name: 'axe_profile_form_showing_errors',
+    async run(t) {
+      const page = await signedInPage(t, 'admin', { bypassCSP: true });
+      await open(page, '#/profiles/new');
+      await page.getByLabel('Name', { exact: true }).fill('x');
+      await page.getByLabel('Profile rule').fill('not a url');
+      await page.getByRole('button', { name: 'Create profile' }).click();
+      await page.locator('main form [aria-invalid="true"]').first().waitFor();
+      const bad = await axeViolations(page);
+      assert(bad.length === 0, bad.join(' | '));
     },
   },
 ];

@@ -19,7 +19,8 @@ export const tests = [
   {
     name: 'signin_then_signout_ends_the_session',
     async run(t) {
-      const page = await signedInPage(t, 'operator');
+      const page = await newPage(t); // its own session, since it ends it
+      await signIn(page, 'operator');
       assert((await page.locator('#who').innerText()).includes(config.people.operator), 'the person is named');
       assert((await page.locator('main h1').innerText()) === 'Overview', 'lands on the overview');
       await page.locator('#signout').click();
@@ -81,6 +82,28 @@ export const tests = [
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForSelector('#signout');
       assert((await page.locator('#who').innerText()).includes('operator'), 'signed in with the invited role');
+    },
+  },
+  {
+    name: 'phone_menu_opens_by_keyboard_and_leads_to_a_page',
+    async run(t) {
+      const page = await signedInPage(t, 'viewer', { viewport: { width: 390, height: 844 } });
+      const toggle = page.locator('#menu-toggle');
+      assert(!(await page.locator('nav a[href="#/profiles"]').isVisible()), 'the menu starts closed on a phone');
+      await toggle.focus();
+      await page.keyboard.press('Enter');
+      assert((await toggle.getAttribute('aria-expanded')) === 'true', 'aria-expanded says open');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Escape');
+      assert(!(await page.locator('nav a[href="#/profiles"]').isVisible()), 'Escape closes it');
+      assert(await toggle.evaluate((b) => b === document.activeElement), 'focus returns to the button');
+      await page.keyboard.press('Enter');
+      await page.locator('nav a[href="#/profiles"]').focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => location.hash === '#/profiles');
+      await settle(page);
+      assert(!(await page.locator('nav a[href="#/profiles"]').isVisible()), 'the menu closes after choosing');
+      assert((await page.locator('main h1').innerText()) === 'Profiles', 'the page is shown');
     },
   },
 ];
