@@ -72,6 +72,13 @@ static int match(const route_t *r, h2o_iovec_t path, ztp_match_t *m)
         const char *slash = memchr(p, '/', (size_t)(end - p));
         const char *stop = slash ? slash : end;
         h2o_iovec_t seg = h2o_iovec_init(p, (size_t)(stop - p));
+        if (r->segs[i].len > 1 && r->segs[i].base[0] == '{' && r->segs[i].base[1] == '*') {
+            /* the last segment "{*name}": the rest of the path, slashes included */
+            if (p == end || m->nparams == ZTP_ROUTE_MAX_PARAMS)
+                return 0;
+            m->params[m->nparams++] = h2o_iovec_init(p, (size_t)(end - p));
+            return i + 1 == r->nsegs;
+        }
         if (r->segs[i].len > 0 && r->segs[i].base[0] == '{') {
             if (seg.len == 0 || m->nparams == ZTP_ROUTE_MAX_PARAMS)
                 return 0;
