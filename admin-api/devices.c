@@ -5,15 +5,21 @@
 #include "../redirect/status.h"
 #include "../services/http.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_TEXT 64
+/* q: fewer than 3 hex digits hold no trigram, so no index could serve them;
+ * a MAC has 12. The raw text may carry a separator between every digit. */
+#define Q_MIN_DIGITS 3
+#define Q_MAX_DIGITS 12
+#define Q_MAX_TEXT 64
 
 ZTP_SQL(SQL_PUT, 2, "SELECT * FROM ztp_device_put($1::macaddr, $2::jsonb)");
 ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_device_get($1::macaddr)");
 ZTP_SQL(SQL_RELEASE, 1, "SELECT * FROM ztp_device_release($1::macaddr)");
-ZTP_SQL(SQL_LIST, 4, "SELECT * FROM ztp_device_list($1, $2::uuid, $3::macaddr, $4::int)");
+ZTP_SQL(SQL_LIST, 6, "SELECT * FROM ztp_device_list($1, $2::uuid, $3, $4, $5::macaddr, $6::int)");
 ZTP_SQL(SQL_EVENTS, 1, "SELECT * FROM ztp_device_events($1::macaddr)");
 ZTP_SQL(SQL_REPORT, 2, "SELECT * FROM ztp_device_report($1::macaddr, $2)");
 
@@ -91,26 +97,59 @@ void ztp_devices_events(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t
         ztp_tenant_call(req, who, &SQL_EVENTS, &mac, NULL, NULL);
 }
 
+/* q as lower-case hex digits into out, separators (: - .) dropped; -1 when
+ * it is not 3 to 12 hex digits. */
+static int search_digits(const char *q, char out[Q_MAX_DIGITS + 1])
+{
+    size_t n = 0;
+
+    if (strlen(q) > Q_MAX_TEXT)
+        return -1;
+    for (; *q != '\0'; q++) {
+        if (*q == ':' || *q == '-' || *q == '.')
+            continue;
+        if (!isxdigit((unsigned char)*q) || n == Q_MAX_DIGITS)
+            return -1;
+        out[n++] = (char)tolower((unsigned char)*q);
+    }
+    out[n] = '\0';
+    return n < Q_MIN_DIGITS ? -1 : 0;
+}
+
+/* A query parameter, or NULL when absent or empty (no filter). */
+static const char *filter(h2o_req_t *req, const char *name)
+{
+    const char *v = ztp_http_query(req, name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
 void ztp_devices_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
-    const char *status = ztp_http_query(req, "status"), *profile = ztp_http_query(req, "profile_id");
-    const char *cursor = ztp_http_query(req, "cursor");
+    const char *status = filter(req, "status"), *profile = filter(req, "profile_id"), *model = filter(req, "model");
+    const char *q = filter(req, "q"), *cursor = filter(req, "cursor");
     json_t *errors = json_array();
-    char limit_text[8];
+    char limit_text[8], *digits = NULL;
     uint8_t after[6];
 
-    if (status != NULL && *status != '\0' && ztp_status_from_name(status) == ZTP_STATUS_NONE)
+    if (status != NULL && ztp_status_from_name(status) == ZTP_STATUS_NONE)
         ztp_errors_add(errors, "status",
                        "must be one of open, pending, custom_pending, acquired, aborted, unavailable");
-    if (profile != NULL && *profile != '\0' && !ztp_uuid_ok(profile, strlen(profile)))
+    if (profile != NULL && !ztp_uuid_ok(profile, strlen(profile)))
         ztp_errors_add(errors, "profile_id", "must be a profile id");
+    if (model != NULL && !ztp_text_ok(model, MAX_TEXT))
+        ztp_errors_add(errors, "model", "must be 1 to 64 characters without control characters");
+    if (q != NULL) {
+        digits = h2o_mem_alloc_pool(&req->pool, Q_MAX_DIGITS + 1);
+        if (search_digits(q, digits) != 0)
+            ztp_errors_add(errors, "q",
+                           "must be 3 to 12 hex digits of a MAC (separators : - . are ignored)");
+    }
     ztp_query_limit(req, errors, limit_text);
-    if (cursor != NULL && *cursor != '\0' && (strlen(cursor) != 12 || ztp_mac_parse(cursor, 12, after) != 0))
+    if (cursor != NULL && (strlen(cursor) != 12 || ztp_mac_parse(cursor, 12, after) != 0))
         ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
     if (ztp_errors_answer(req, errors))
         return;
-    const char *p[4] = {status && *status ? status : NULL, profile && *profile ? profile : NULL,
-                        cursor && *cursor ? cursor : NULL, limit_text};
+    const char *p[6] = {status, profile, model, digits, cursor, limit_text};
     ztp_tenant_call(req, who, &SQL_LIST, p, NULL, NULL);
 }
 

@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,42 @@ int ztp_config_is_trusted(const ztp_config_t *c, const unsigned char addr[16])
     return 0;
 }
 
+int ztp_config_parse_public_url(const char *s, char *out, size_t outlen)
+{
+    size_t scheme = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+    size_t len = strlen(s);
+    char hostpart[300], host[300], *end;
+    int port, ok;
+
+    while (len > scheme && s[len - 1] == '/')
+        len--;
+    if (scheme == 0 || len == scheme || len >= outlen || len - scheme >= sizeof(hostpart))
+        return -1;
+    for (size_t i = scheme; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        /* an origin only: no path, query, fragment or user, nothing to escape */
+        if (ch <= ' ' || ch >= 0x7f || strchr("/?#@\\\"'<>`{}|^%", ch) != NULL)
+            return -1;
+    }
+    memcpy(hostpart, s + scheme, len - scheme);
+    hostpart[len - scheme] = '\0';
+    /* host, [v6 host], or either with a port checked as ZTP_LISTEN is */
+    if (hostpart[0] == '[' && (end = strchr(hostpart, ']')) != NULL && end[1] == '\0')
+        ok = end > hostpart + 1;
+    else if (strchr(hostpart, ':') != NULL || hostpart[0] == '[')
+        ok = ztp_config_parse_hostport(hostpart, host, sizeof(host), &port) == 0 && port > 0 &&
+             (hostpart[0] == '[' || strchr(host, ':') == NULL);
+    else
+        ok = 1;
+    if (!ok)
+        return -1;
+    /* browsers send Origin in lower case: compare like with like */
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[len] = '\0';
+    return 0;
+}
+
 /* ZTP_DEVICE_CA: a readable file, and an HTTPS listener to use it on. */
 static int load_device_ca(ztp_config_t *c, char *err, size_t errlen)
 {
@@ -201,15 +238,12 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
         int v6 = strchr(c->listen_host, ':') != NULL;
         snprintf(c->public_url, sizeof(c->public_url), "http://%s%s%s:%d", v6 ? "[" : "", c->listen_host,
                  v6 ? "]" : "", c->listen_port);
-    } else if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
-               strlen(v) >= sizeof(c->public_url) || strpbrk(v, " \"<>#?") != NULL) {
-        snprintf(err, errlen, "ZTP_PUBLIC_URL must be an http:// or https:// URL, got \"%.60s\"", v);
+    } else if (ztp_config_parse_public_url(v, c->public_url, sizeof(c->public_url)) != 0) {
+        snprintf(err, errlen,
+                 "ZTP_PUBLIC_URL must be http:// or https:// and a host, with an optional port and no path,"
+                 " got \"%.60s\"",
+                 v);
         return -1;
-    } else {
-        snprintf(c->public_url, sizeof(c->public_url), "%s", v);
-        c->public_url[strcspn(c->public_url, "\r\n")] = '\0';
-        while (strlen(c->public_url) > 8 && c->public_url[strlen(c->public_url) - 1] == '/')
-            c->public_url[strlen(c->public_url) - 1] = '\0';
     }
     v = getenv("ZTP_TLS_LISTEN");
     if (v != NULL && *v != '\0') {

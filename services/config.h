@@ -46,6 +46,10 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen);
 
 /* Parses "host:port" (host may be "[v6]"). Returns 0 or -1. */
 int ztp_config_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+/* ZTP_PUBLIC_URL s as an origin (http or https, host, optional port; a
+ * trailing slash dropped, scheme and host in lower case) into out; -1 for
+ * anything else (a path, a query, a user, a control character). */
+int ztp_config_parse_public_url(const char *s, char *out, size_t outlen);
 
 /* Parses 64 hex characters into 32 bytes. Returns 0 or -1. */
 int ztp_config_parse_secret(const char *hex, unsigned char out[32]);

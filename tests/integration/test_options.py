@@ -1,5 +1,6 @@
 """Configuration that changes behaviour: HTTPS, unnamed statements, trusted proxies."""
 import http.client
+import json
 import os
 import shutil
 import ssl
@@ -8,7 +9,7 @@ import tempfile
 import unittest
 import uuid
 
-from harness import Ztpd, create_provider, free_port, migrate, postgres
+from harness import Ztpd, create_provider, free_port, migrate, postgres, ztpd_cmd
 
 RULE = "https://prov.example/$MA.xml"
 
@@ -179,3 +180,23 @@ class SecretRotationTest(unittest.TestCase):
         r = ztpd_cmd(db, "serve", ZTP_SECRET_PREVIOUS="nope", ZTP_LISTEN="127.0.0.1:%d" % free_port())
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ZTP_SECRET_PREVIOUS", r.stderr)
+
+
+class PublicUrlTest(unittest.TestCase):
+    def test_invite_links_start_with_the_public_url_or_the_listener(self):
+        pg, db = setup_db()
+        p = create_provider(db, "links")
+        port = free_port()
+        for env, prefix in (({"ZTP_LISTEN": "127.0.0.1:%d" % port}, "http://127.0.0.1:%d/console/invite#" % port),
+                            ({"ZTP_PUBLIC_URL": "https://ZTP.Example.net/"}, "https://ztp.example.net/console/invite#")):
+            r = ztpd_cmd(db, "user", "invite", p["id"], "x%d@example.com" % len(prefix), **env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(json.loads(r.stdout)["invite_url"].startswith(prefix), r.stdout)
+
+    def test_public_url_with_a_path_is_one_clear_line(self):
+        pg, db = setup_db()
+        for bad in ("https://ztp.example.net/ztp", "ztp.example.net", "https://user@ztp.example.net"):
+            r = ztpd_cmd(db, "serve", ZTP_PUBLIC_URL=bad, ZTP_LISTEN="127.0.0.1:%d" % free_port())
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("ZTP_PUBLIC_URL", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)

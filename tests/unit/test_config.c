@@ -55,6 +55,43 @@ static void trusted_proxies_match_by_prefix(void **state)
     unsetenv("ZTP_TRUSTED_PROXIES");
 }
 
+static void public_url_is_an_origin_in_lower_case(void **state)
+{
+    char out[512], err[256];
+    static const char *const good[][2] = {
+        {"https://ztp.example.net", "https://ztp.example.net"},
+        {"https://ZTP.Example.NET/", "https://ztp.example.net"},
+        {"http://127.0.0.1:8080//", "http://127.0.0.1:8080"},
+        {"https://[2001:db8::1]", "https://[2001:db8::1]"},
+        {"https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"},
+    };
+    static const char *const bad[] = {
+        "", "ztp.example.net", "ftp://ztp.example.net", "https://", "https:///", "https://ztp.example.net/ztp",
+        "https://ztp.example.net?x=1", "https://ztp.example.net#x", "https://user@ztp.example.net",
+        "https://ztp.example.net:", "https://ztp.example.net:99999", "https://ztp.example.net:0",
+        "https://a:b:80", "https://[::1", "https://[]", "https://ztp.example.net\r\nX-Evil: 1",
+        "https://ztp.example.net\t", "https://ztp\".example.net", "https://ztp<x>.net", "https://ztp%2e.net",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(ztp_config_parse_public_url(good[i][0], out, sizeof(out)), 0);
+        assert_string_equal(out, good[i][1]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (ztp_config_parse_public_url(bad[i], out, sizeof(out)) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+    /* unset: the plain listener's address */
+    setenv("DATABASE_URL", "x", 1);
+    unsetenv("ZTP_PUBLIC_URL");
+    setenv("ZTP_LISTEN", "[::1]:9090", 1);
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), 0);
+    assert_string_equal(ztp_config.public_url, "http://[::1]:9090");
+    setenv("ZTP_PUBLIC_URL", "https://ztp.example.net/console", 1);
+    assert_int_equal(ztp_config_load(&ztp_config, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ZTP_PUBLIC_URL"));
+    unsetenv("ZTP_PUBLIC_URL");
+    unsetenv("ZTP_LISTEN");
+}
+
 static void device_ca_must_be_readable_and_needs_the_https_listener(void **state)
 {
     char err[256];
@@ -109,6 +146,7 @@ int main(void)
         cmocka_unit_test(hostport_parses_v4_v6_and_rejects_junk),
         cmocka_unit_test(secret_must_be_64_hex),
         cmocka_unit_test(trusted_proxies_match_by_prefix),
+        cmocka_unit_test(public_url_is_an_origin_in_lower_case),
         cmocka_unit_test(device_ca_must_be_readable_and_needs_the_https_listener),
         cmocka_unit_test(api_keys_round_trip_and_verify),
     };
