@@ -155,6 +155,7 @@ typedef struct answer {
     ztp_contact_cb cb;
     void *arg;
     char want[16];
+    int certified;
 } answer_t;
 
 static void on_profile(void *arg, ztp_profcache_status_t st, const ztp_profile_answer_t *a)
@@ -163,6 +164,11 @@ static void on_profile(void *arg, ztp_profcache_status_t st, const ztp_profile_a
     ztp_contact_result_t out = {ZTP_CONTACT_OK, a};
     if (st == ZTP_PROFCACHE_UNAVAILABLE)
         out = (ztp_contact_result_t){ZTP_CONTACT_UNAVAILABLE, NULL};
+    else if (st == ZTP_PROFCACHE_OK && a->require_certificate && !w->certified)
+        /* the batch's guard may have read an older profile than this answer
+         * (a profile made certificate-only, or the device re-pointed, while
+         * the batch waited on a lock): the content sent decides */
+        out = (ztp_contact_result_t){ZTP_CONTACT_UNKNOWN, NULL};
     else if (st == ZTP_PROFCACHE_GONE ||
              (w->want[0] != '\0' && !json_is_string(json_object_get(a->vendor_urls, w->want))))
         out = (ztp_contact_result_t){ZTP_CONTACT_NO_PROFILE, NULL}; /* changed since: the phone retries */
@@ -196,6 +202,7 @@ static void answer(const pending_t *p, const row_t *row, uint64_t epoch)
     w->cb = p->cb;
     w->arg = p->arg;
     memcpy(w->want, p->want, sizeof(w->want));
+    w->certified = p->certified;
     ztp_profcache_get(row->profile, epoch, on_profile, w);
 }
 

@@ -20,7 +20,7 @@
 
 ZTP_SQL(SQL_FETCH, 1,
         "SELECT p.id, p.profile_rule, p.upgrade_rule, p.params::text, p.vendor_urls::text,\n"
-        "       encode(pr.url_token_key, 'hex'), (SELECT epoch FROM profile_epoch)\n"
+        "       encode(pr.url_token_key, 'hex'), (SELECT epoch FROM profile_epoch), p.require_certificate\n"
         "FROM profiles p JOIN providers pr ON pr.id = p.provider_id WHERE p.id = ANY ($1::uuid[])");
 
 typedef struct waiter {
@@ -133,6 +133,7 @@ static void answer_fill(ztp_profile_answer_t *a, PGresult *r, int row)
         sodium_hex2bin(a->token_key, sizeof(a->token_key), key, strlen(key), NULL, NULL, NULL) != 0)
         abort(); /* the column is NOT NULL and 32 bytes (its CHECK) */
     a->epoch = strtoull(ztp_db_val(r, row, 6), NULL, 10);
+    a->require_certificate = strcmp(ztp_db_val(r, row, 7), "t") == 0;
     a->has_token = strstr(a->rule, "$(ZTP_TOKEN)") != NULL ||
                    (a->upgrade != NULL && strstr(a->upgrade, "$(ZTP_TOKEN)") != NULL) ||
                    (a->params_text != NULL && strstr(a->params_text, "$(ZTP_TOKEN)") != NULL);

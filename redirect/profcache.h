@@ -18,6 +18,7 @@
 typedef struct ztp_profile_answer {
     char id[37];
     uint64_t epoch;       /* the profile_epoch this was read at */
+    int require_certificate; /* read with the answer: checked against it when sent */
     char *rule, *upgrade; /* upgrade may be NULL */
     char *params_text;    /* JSON object text */
     json_t *params, *vendor_urls;
