@@ -13,6 +13,7 @@ COPY redirect ./redirect
 COPY activation ./activation
 COPY admin-api ./admin-api
 COPY migrations ./migrations
+COPY console ./console
 RUN make -j"$(nproc)" build/ztpd
 
 FROM docker.io/library/debian:bookworm-slim

@@ -10,6 +10,10 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 LIB_SRCS  := $(filter-out services/main.c,$(wildcard services/*.c redirect/*.c activation/*.c admin-api/*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+# the console's static files (its README is for people, not browsers)
+CONSOLE   := $(sort $(shell find console -type f ! -name '*.md' 2>/dev/null))
+GEN_OBJS  := build/obj/gen/migrations.o build/obj/gen/console.o
+GEN_SAN   := build/san/gen/migrations.o build/san/gen/console.o
 OPENAPI   := admin-api/openapi.json
 
 OBJS      := $(LIB_SRCS:%.c=build/obj/%.o)
@@ -30,6 +34,11 @@ build/gen/migrations.c: FORCE
 	@tools/embed-migrations.sh $(MIGRATIONS) > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
+build/gen/console.c: FORCE
+	@mkdir -p $(@D)
+	@tools/embed-console.sh $(CONSOLE) > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
 FORCE:
 
 build/obj/%.o: %.c $(wildcard */*.h)
@@ -42,7 +51,7 @@ build/san/%.o: %.c $(wildcard */*.h)
 
 build/obj/admin-api/openapi.o build/san/admin-api/openapi.o: $(OPENAPI)
 
-build/ztpd: $(OBJS) build/obj/services/main.o build/obj/gen/migrations.o
+build/ztpd: $(OBJS) build/obj/services/main.o $(GEN_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKGLIBS) -pthread
 
 build/obj/gen/migrations.o: build/gen/migrations.c $(MIGRATIONS)
@@ -53,15 +62,23 @@ build/san/gen/migrations.o: build/gen/migrations.c $(MIGRATIONS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O1 -g $(SAN) -c $< -o $@
 
-build/san/ztpd: $(SAN_OBJS) build/san/services/main.o build/san/gen/migrations.o
+build/obj/gen/console.o: build/gen/console.c $(CONSOLE)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+
+build/san/gen/console.o: build/gen/console.c $(CONSOLE)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O1 -g $(SAN) -c $< -o $@
+
+build/san/ztpd: $(SAN_OBJS) build/san/services/main.o $(GEN_SAN)
 	$(CC) -g $(SAN) -o $@ $^ $(PKGLIBS) -pthread
 
 # the pure part of ztp-phone is unit-tested too
 PHONE_SAN := build/san/tools/ztp-phone/rule.o build/san/tools/ztp-phone/vendor.o
 
-build/san/tests/%: tests/unit/%.c $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN)
+build/san/tests/%: tests/unit/%.c $(SAN_OBJS) $(GEN_SAN) $(PHONE_SAN)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) build/san/gen/migrations.o $(PHONE_SAN) $(PKGLIBS) \
+	$(CC) $(BASE) -O1 -g $(SAN) -o $@ $< $(SAN_OBJS) $(GEN_SAN) $(PHONE_SAN) $(PKGLIBS) \
 		-lexpat -lcmocka -pthread
 
 build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o \
@@ -79,6 +96,9 @@ test:
 	@$(MAKE) --no-print-directory build/san/ztpd build/ztpd $(UNITS) $(if $(PHONE_SRCS),build/ztp-phone)
 	@[ -x tests/lint/node_modules/.bin/spectral ] || (cd tests/lint && npm install --no-audit --no-fund \
 		--silent >/dev/null 2>&1) || echo "npm is unavailable: the OpenAPI linter test will be skipped"
+	@[ tests/browser/node_modules/.installed -nt tests/browser/package-lock.json ] || (cd tests/browser && \
+		npm ci --no-audit --no-fund --silent >/dev/null 2>&1 && touch node_modules/.installed) || \
+		echo "npm is unavailable: the console's browser tests will be skipped"
 	@python3 tests/run.py
 
 bench:
@@ -90,9 +110,10 @@ bench:
 # codes, CSV and JSON imports, profile rules, the phone's rules and profiles
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(LIB_SRCS) tools/ztp-phone/rule.c tools/ztp-phone/vendor.c tests/fuzz/fuzz_parsers.c
-build/fuzz/fuzz_parsers: $(FUZZ_SRCS) build/gen/migrations.c $(wildcard */*.h)
+build/fuzz/fuzz_parsers: $(FUZZ_SRCS) build/gen/migrations.c build/gen/console.c $(wildcard */*.h)
 	@mkdir -p $(@D)
 	clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) build/gen/migrations.c \
+		build/gen/console.c \
 		$(PKGLIBS) -lexpat -pthread
 
 fuzz: build/fuzz/fuzz_parsers

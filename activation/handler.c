@@ -19,6 +19,7 @@
 #include "../services/limiter.h"
 #include "../services/log.h"
 #include "../services/metrics.h"
+#include "../services/pgarray.h"
 #include "../services/server.h"
 
 #include <stdio.h>
@@ -31,12 +32,17 @@
 #define MIN_BLOCK_MS (60 * 1000)
 #define SWEEP_MS (3600 * 1000)
 
-ZTP_SQL(SQL_REDEEM_CODE, 5,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
-        " FROM ztp_redeem_code($1, $2, $3::macaddr, $4, $5::boolean)");
-ZTP_SQL(SQL_REDEEM_SHORT, 4,
-        "SELECT outcome, profile_rule, upgrade_rule, params::text, model, token_key"
-        " FROM ztp_redeem_short($1, $2::macaddr, $3, $4::boolean)");
+/* The redemptions a loop thread gathered in one loop iteration, in one
+ * statement (migration 0017): arrays in, one row per request out by
+ * ordinality, each redemption run by the rules of one alone, in order. */
+#define NCOLS 6
+#define MAX_BATCH 256
+/* While a thread's batch is in flight, its new redemptions wait and the next
+ * batch grows: under load, batches get larger and commits fewer. */
+#define MAX_INFLIGHT 1
+ZTP_SQL(SQL_REDEEM_BATCH, NCOLS,
+        "SELECT ord, outcome, profile_rule, upgrade_rule, params::text, model, token_key"
+        " FROM ztp_redeem_batch($1::text[], $2::text[], $3::text[], $4::macaddr[], $5::text[], $6::boolean[])");
 /* transfer codes are codes too: kept as long as activation codes once ended */
 ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep() + ztp_transfers_sweep($1::int)");
 
@@ -66,7 +72,31 @@ typedef struct redeem {
     uint8_t mac[6];
     char mac_text[13];
     char model[48];
+    int has_model;
+    char kind[2];          /* "c": a 16-digit code; "s": a short code */
+    char code[65];         /* the code's hash (hex), or the short code's digits */
+    char previous[65];     /* the code's hash under the previous secret, while rotating */
+    int has_previous;
+    char certified[2];     /* "t" when a verified certificate named the MAC */
 } redeem_t;
+
+/* The redemptions of one statement, answered in their order. */
+typedef struct batch {
+    size_t n;
+    int counted; /* in its queue's inflight */
+    redeem_t *items[];
+} batch_t;
+
+/* A loop thread's redemptions waiting for the end of the loop iteration. */
+typedef struct queue {
+    redeem_t **items;
+    size_t n, cap;
+    uint64_t oldest; /* loop time of the first one waiting */
+    int inflight;
+    h2o_timeout_entry_t flush_entry;
+} queue_t;
+
+static __thread queue_t *queue;
 
 /* Takes a failure slot for the source and (when not NULL) the MAC. Returns
  * 0, or the wait when either is over its limit (then nothing is taken). */
@@ -119,14 +149,11 @@ static int outcome_of(const char *text)
     return AC_NOT_FOUND;
 }
 
-static void on_redeemed(void *arg, const ztp_db_res_t *res)
+/* Answers r from row `row` of pg (NULL: the database was not reached). */
+static void answer(redeem_t *r, PGresult *pg, int row)
 {
-    redeem_t *r = arg;
     h2o_req_t *req = ztp_http_release(r->hold);
-    PGresult *pg = res->status == ZTP_DB_OK ? res->results[0] : NULL;
-    int outcome = pg == NULL           ? AC_UNAVAILABLE
-                  : PQntuples(pg) == 1 ? outcome_of(PQgetvalue(pg, 0, 0))
-                                       : AC_NOT_FOUND;
+    int outcome = pg == NULL ? AC_UNAVAILABLE : row >= 0 ? outcome_of(PQgetvalue(pg, row, 1)) : AC_NOT_FOUND;
 
     /* settled whether or not the client is still there */
     if (outcome == AC_OK || outcome == AC_UNAVAILABLE || outcome == AC_LIMITED)
@@ -135,11 +162,11 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
         goto done;
     switch (outcome) {
     case AC_OK: {
-        const char *model = ztp_db_val(pg, 0, 4);
+        const char *model = ztp_db_val(pg, row, 5);
         ztp_metrics_inc(outcome_metric[AC_OK]);
         ztp_redirect_send_profile(req, r->json, r->mac_text, model ? model : r->model, "",
-                                  ztp_db_val(pg, 0, 1), ztp_db_val(pg, 0, 2), ztp_db_val(pg, 0, 3),
-                                  ztp_db_val(pg, 0, 5));
+                                  ztp_db_val(pg, row, 2), ztp_db_val(pg, row, 3), ztp_db_val(pg, row, 4),
+                                  ztp_db_val(pg, row, 6));
         break;
     }
     case AC_UNAVAILABLE:
@@ -158,6 +185,140 @@ static void on_redeemed(void *arg, const ztp_db_res_t *res)
     }
 done:
     free(r);
+}
+
+static void submit(redeem_t **items, size_t n, uint64_t since, int counted);
+static void schedule(queue_t *q);
+
+static void on_batch(void *arg, const ztp_db_res_t *res)
+{
+    batch_t *b = arg;
+    PGresult *pg = res->status == ZTP_DB_OK ? res->results[0] : NULL;
+    int *rows;
+
+    if (b->counted && --queue->inflight < MAX_INFLIGHT && queue->n > 0)
+        schedule(queue);
+
+    if (res->status == ZTP_DB_ERROR && b->n > 1) {
+        /* the statement failed for one of them: each again alone, so that
+         * the others are answered as they would have been */
+        ztp_log_error("activation batch of %zu failed (%s): each again alone", b->n,
+                      res->sqlstate ? res->sqlstate : "?");
+        for (size_t i = 0; i < b->n; i++)
+            submit(&b->items[i], 1, h2o_now(ztp_self->ctx.loop), 0);
+        free(b);
+        return;
+    }
+    rows = malloc(sizeof(int) * (b->n ? b->n : 1));
+    for (size_t i = 0; i < b->n; i++)
+        rows[i] = -1;
+    for (int i = 0; pg != NULL && i < PQntuples(pg); i++) {
+        long ord = atol(PQgetvalue(pg, i, 0)) - 1;
+        if (ord >= 0 && (size_t)ord < b->n && rows[ord] < 0)
+            rows[ord] = i;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        answer(b->items[i], pg, rows[i]);
+    free(rows);
+    free(b);
+}
+
+/* Sends n redemptions as one statement. */
+static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
+{
+    ztp_pgarray_t cols[NCOLS] = {{{0}}};
+    const char *params[NCOLS];
+    batch_t *b = malloc(sizeof(*b) + sizeof(redeem_t *) * n);
+
+    if (b == NULL)
+        abort();
+    b->n = n;
+    b->counted = counted;
+    memcpy(b->items, items, sizeof(redeem_t *) * n);
+    for (size_t i = 0; i < n; i++) {
+        redeem_t *r = items[i];
+        ztp_pgarray_add(&cols[0], r->kind);
+        ztp_pgarray_add(&cols[1], r->code);
+        ztp_pgarray_add(&cols[2], r->has_previous ? r->previous : NULL);
+        ztp_pgarray_add(&cols[3], r->mac_text);
+        ztp_pgarray_add(&cols[4], r->has_model ? r->model : NULL);
+        ztp_pgarray_add(&cols[5], r->certified);
+    }
+    for (int i = 0; i < NCOLS; i++)
+        params[i] = ztp_pgarray_text(&cols[i]);
+    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_batch, b);
+    ztp_db_unit_add(u, &SQL_REDEEM_BATCH, params, NULL); /* copies the params */
+    ztp_db_unit_since(u, since);
+    for (int i = 0; i < NCOLS; i++)
+        ztp_pgarray_free(&cols[i]);
+    ztp_db_submit(ztp_self->db, u);
+}
+
+/* Whether r may join the n redemptions of a batch: the statement redeems
+ * 16-digit codes as a set, so no MAC and no such code twice (the repeat waits
+ * for the next batch). A short code, redeemed one by one in the statement,
+ * may come many times (a site's phones booting at once share one). */
+static int joins(redeem_t *const *batch, size_t n, const redeem_t *r)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(batch[i]->mac, r->mac, sizeof(r->mac)) == 0 ||
+            (r->kind[0] == 'c' && batch[i]->kind[0] == 'c' && strcmp(batch[i]->code, r->code) == 0))
+            return 0;
+    return 1;
+}
+
+/* End of the loop iteration: what gathered goes out, up to MAX_BATCH. */
+static void flush(h2o_timeout_entry_t *entry)
+{
+    queue_t *q = queue;
+    redeem_t **batch;
+    size_t n = 0, left = 0;
+    (void)entry;
+
+    if (q->n == 0 || q->inflight >= MAX_INFLIGHT)
+        return;
+    batch = malloc(sizeof(redeem_t *) * (q->n < MAX_BATCH ? q->n : MAX_BATCH));
+    if (batch == NULL)
+        abort();
+    for (size_t i = 0; i < q->n; i++) {
+        if (n < MAX_BATCH && joins(batch, n, q->items[i]))
+            batch[n++] = q->items[i];
+        else
+            q->items[left++] = q->items[i];
+    }
+    q->n = left;
+    q->inflight++;
+    submit(batch, n, q->oldest, 1);
+    free(batch);
+    if (q->n > 0)
+        q->oldest = h2o_now(ztp_self->ctx.loop);
+}
+
+static void schedule(queue_t *q)
+{
+    if (!h2o_timeout_is_linked(&q->flush_entry))
+        h2o_timeout_link(ztp_self->ctx.loop, &ztp_self->ctx.zero_timeout, &q->flush_entry);
+}
+
+static void enqueue(redeem_t *r)
+{
+    queue_t *q = queue;
+    if (q == NULL) {
+        q = queue = calloc(1, sizeof(*queue));
+        if (q == NULL)
+            abort();
+        q->flush_entry.cb = flush;
+    }
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->items = realloc(q->items, sizeof(redeem_t *) * q->cap);
+        if (q->items == NULL)
+            abort();
+    }
+    if (q->n == 0)
+        q->oldest = h2o_now(ztp_self->ctx.loop);
+    q->items[q->n++] = r;
+    schedule(q);
 }
 
 /* Reads code, mac and model from a JSON or form body into pool strings. */
@@ -197,7 +358,7 @@ static int read_body(h2o_req_t *req, const char **code, const char **mac, const 
 static void on_activate(h2o_req_t *req, const ztp_match_t *m)
 {
     const char *code, *mac, *model;
-    char addr_text[64], digits[ZTP_CODE_DIGITS + 1], hash[65], hash_previous[65];
+    char addr_text[64], digits[ZTP_CODE_DIGITS + 1];
     unsigned char addr[16], key[16];
     uint8_t macbin[6];
     int have_mac, have_body, kind;
@@ -243,20 +404,19 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     ztp_mac_format(macbin, r->mac_text);
     if (model != NULL)
         strcpy(r->model, model);
-    const char *certified = ztp_certmac_names(req, macbin) ? "t" : "f";
-    ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_redeemed, r);
+    r->has_model = model != NULL;
+    strcpy(r->certified, ztp_certmac_names(req, macbin) ? "t" : "f");
     if (kind == ZTP_CODE_ACTIVATION) {
+        strcpy(r->kind, "c");
         /* a code issued before a rotation of ZTP_SECRET is hashed under the previous one */
-        ztp_code_hash_hex(ZTP_SECRET_CURRENT, digits, hash);
-        int rotating = ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, digits, hash_previous) == 0;
-        const char *params[5] = {hash, rotating ? hash_previous : NULL, r->mac_text, model, certified};
-        ztp_db_unit_add(u, &SQL_REDEEM_CODE, params, NULL);
+        ztp_code_hash_hex(ZTP_SECRET_CURRENT, digits, r->code);
+        r->has_previous = ztp_code_hash_hex(ZTP_SECRET_PREVIOUS, digits, r->previous) == 0;
     } else {
-        const char *params[4] = {digits, r->mac_text, model, certified};
-        ztp_db_unit_add(u, &SQL_REDEEM_SHORT, params, NULL);
+        strcpy(r->kind, "s");
+        strcpy(r->code, digits);
     }
     r->hold = ztp_http_hold(req);
-    ztp_db_submit(ztp_self->db, u);
+    enqueue(r);
 }
 
 /* ---- the sweep of codes and transfers that ended long ago (thread 0, hourly) ---- */

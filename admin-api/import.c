@@ -1,11 +1,13 @@
 /*
  * Parsing of device imports. Everything is validated here, at the edge, so
  * that what reaches SQL is canonical: MACs as 12 hex digits, texts without
- * control characters (hence newline-joined columns are unambiguous).
+ * control characters, UTF-8 without NUL; the rows are then written in COPY
+ * text format, escaped whatever they hold (services/copytext.c).
  */
 #include "import.h"
 
 #include "../redirect/mac.h"
+#include "../services/copytext.h"
 #include "tenant.h"
 
 #include <stdio.h>
@@ -24,12 +26,7 @@ void ztp_import_init(ztp_import_t *im)
 
 void ztp_import_free(ztp_import_t *im)
 {
-    ztp_buf_free(&im->macs);
-    ztp_buf_free(&im->profiles);
-    ztp_buf_free(&im->profile_ids);
-    ztp_buf_free(&im->models);
-    ztp_buf_free(&im->serials);
-    ztp_buf_free(&im->lines);
+    ztp_buf_free(&im->copy);
     json_decref(im->errors);
 }
 
@@ -45,14 +42,7 @@ static void error_at(ztp_import_t *im, size_t line, const char *fmt, const char 
 /* Whether a text field is acceptable (empty is allowed: NULL). */
 static int text_ok(const char *s, size_t max)
 {
-    return *s == '\0' || ztp_text_ok(s, max);
-}
-
-static void column(ztp_buf_t *b, const char *v, size_t row)
-{
-    if (row > 0)
-        ztp_buf_append(b, "\n", 1);
-    ztp_buf_puts(b, v);
+    return *s == '\0' || (ztp_text_ok(s, max) && ztp_copy_text_ok(s, strlen(s)));
 }
 
 /* Adds one validated row; returns 0, or -1 after recording why not. */
@@ -68,7 +58,7 @@ static int add_row(ztp_import_t *im, size_t line, const char *mac, const char *p
         ok = 0;
     }
     if (!text_ok(profile, 200)) {
-        error_at(im, line, "profile must be at most 200 characters without control characters%s", "");
+        error_at(im, line, "profile must be UTF-8, at most 200 characters without control characters%s", "");
         ok = 0;
     }
     if (*profile_id != '\0' && !ztp_uuid_ok(profile_id, strlen(profile_id))) {
@@ -76,19 +66,20 @@ static int add_row(ztp_import_t *im, size_t line, const char *mac, const char *p
         ok = 0;
     }
     if (!text_ok(model, 64) || !text_ok(serial, 64)) {
-        error_at(im, line, "model and serial must be at most 64 characters without control characters%s", "");
+        error_at(im, line, "model and serial must be UTF-8, at most 64 characters without control characters%s",
+                 "");
         ok = 0;
     }
     if (!ok)
         return -1;
     ztp_mac_format(bin, canon);
     snprintf(num, sizeof(num), "%zu", line);
-    column(&im->macs, canon, im->rows);
-    column(&im->profiles, profile, im->rows);
-    column(&im->profile_ids, profile_id, im->rows);
-    column(&im->models, model, im->rows);
-    column(&im->serials, serial, im->rows);
-    column(&im->lines, num, im->rows);
+    /* the texts were checked above: the encoder cannot refuse them */
+    const char *v[6] = {num, canon, profile, profile_id, model, serial};
+    for (int i = 0; i < 6; i++)
+        if (ztp_copy_field(&im->copy, i == 0, v[i], strlen(v[i]), 1) != 0)
+            abort();
+    ztp_copy_end_row(&im->copy);
     im->rows++;
     return 0;
 }
@@ -106,7 +97,7 @@ static int csv_record(csv_t *c, char fields[][MAX_FIELD], int maxfields, const c
 {
     int n = 0;
     size_t len = 0;
-    int quoted = 0, was_quoted = 0, too_long = 0;
+    int quoted = 0, was_quoted = 0, too_long = 0, nul = 0;
 
     if (c->p >= c->end)
         return 0;
@@ -136,6 +127,8 @@ static int csv_record(csv_t *c, char fields[][MAX_FIELD], int maxfields, const c
                 fields[n][len < MAX_FIELD ? len : MAX_FIELD - 1] = '\0';
                 if (too_long)
                     *why = "a field longer than 255 characters";
+                if (nul)
+                    *why = "a NUL byte, which no text may hold";
             }
             n++;
             len = 0;
@@ -146,6 +139,7 @@ static int csv_record(csv_t *c, char fields[][MAX_FIELD], int maxfields, const c
                 c->p++;
             break;
         }
+        nul |= ch == 0;
         if (n < maxfields) {
             if (len < MAX_FIELD - 1)
                 fields[n][len] = (char)ch;
@@ -298,7 +292,7 @@ static void add_json_item(ztp_import_t *im, size_t line, const char *text, size_
 }
 
 /* Item by item: only one item's tree is ever in memory, so that a body of
- * N bytes costs about N more in columns, not the 20 N of a whole tree. */
+ * N bytes costs about N more in COPY rows, not the 20 N of a whole tree. */
 void ztp_import_parse_json(ztp_import_t *im, const char *body, size_t len)
 {
     const char *p = skip_space(body, body + len), *end = body + len;

@@ -8,11 +8,14 @@
 
 #define ZTP_IMPORT_MAX_ERRORS 1000
 
-/* A parsed import: one newline-joined column per field (an empty line is
- * NULL), ready to travel to PostgreSQL as text parameters. */
+/* The columns of ztp_import_t.copy's rows, as COPY names them. */
+#define ZTP_IMPORT_COPY_COLUMNS "line, mac, profile_name, profile_in, model, serial"
+
+/* A parsed import: its rows in COPY text format (services/copytext.h), ready
+ * for COPY ... (ZTP_IMPORT_COPY_COLUMNS) FROM STDIN; an empty field is NULL. */
 typedef struct ztp_import {
     size_t rows;
-    ztp_buf_t macs, profiles, profile_ids, models, serials, lines;
+    ztp_buf_t copy;
     int has_profile, has_model, has_serial;
     json_t *errors; /* [{"line", "detail"}], at most ZTP_IMPORT_MAX_ERRORS */
     size_t nerrors; /* all of them, reported or not */

@@ -6,6 +6,8 @@
  * thread's pool it would hold a connection that phones need, and two of them
  * would leave the thread none. Its transaction runs with lock_timeout and
  * statement_timeout of its own, and locks no device of another provider.
+ * The parsed rows go in by COPY (services/copytext.h), then one statement
+ * applies (or stages) them all.
  */
 #include "import_handler.h"
 #include "import.h"
@@ -21,19 +23,27 @@
 #define MAX_ATTEMPTS 3 /* a serialization failure (a claim raced us) is retried */
 #define PROVIDER_SLOTS 64
 
+/* The rows travel by COPY into a temporary table that the definer of the
+ * import's functions (ztp_system) creates and lends the tenant; COPY into
+ * the tables themselves would meet their row-level security. */
 static const char SQL_BEGIN[] =
-    "BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15min'";
+    "BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '15min';"
+    " SELECT set_config('role', 'ztp_system', true);"
+    " CREATE TEMP TABLE import_raw (line int, mac macaddr, profile_name text, profile_in uuid, model text,"
+    " serial text, part int) ON COMMIT DROP;"
+    " GRANT SELECT, INSERT ON pg_temp.import_raw TO ztp_tenant";
 static const char SQL_AS_TENANT[] =
     "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
     " set_config('app.key', $2, true)";
 static const char SQL_JOB_FORMAT[] = "SELECT format FROM import_jobs WHERE id = $1";
+static const char SQL_COPY[] = "COPY pg_temp.import_raw (" ZTP_IMPORT_COPY_COLUMNS ") FROM STDIN";
 static const char SQL_STAGE[] =
-    "SELECT status, body FROM ztp_import_job_stage($1, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean,"
-    " $11::boolean, $12)";
+    "SELECT status, body FROM ztp_import_job_stage_copied($1, $2, $3::boolean, $4::boolean, $5::boolean, $6)";
 static const char SQL_IMPORT[] =
-    "SELECT r.status, r.body, ztp_idem_store('devices-import', $12, $13, NULL, r.status, r.body)"
-    " FROM ztp_devices_import($1, $2, $3, $4, $5, $6, $7::boolean, $8::boolean, $9::boolean,"
-    " $10::boolean, $11::boolean) r";
+    "SELECT r.status, r.body, ztp_idem_store('devices-import', $6, $7, NULL, r.status, r.body)"
+    " FROM ztp_devices_import_copied($1::boolean, $2::boolean, $3::boolean, $4::boolean, $5::boolean) r";
+
+#define COPY_CHUNK (1 << 20)
 
 /* Imports running per provider in this process. */
 static struct {
@@ -137,18 +147,40 @@ static int command_ok(PGresult *r)
     return ok;
 }
 
-/* The columns of the parsed rows as text parameters, from p[0]. */
+/* The flags of the columns the parsed rows carry, from p[0]. */
 static void columns(const ztp_import_t *im, const char **p)
 {
-    p[0] = im->macs.p;
-    p[1] = im->profiles.p ? im->profiles.p : "";
-    p[2] = im->profile_ids.p ? im->profile_ids.p : "";
-    p[3] = im->models.p ? im->models.p : "";
-    p[4] = im->serials.p ? im->serials.p : "";
-    p[5] = im->lines.p;
-    p[6] = im->has_profile ? "true" : "false";
-    p[7] = im->has_model ? "true" : "false";
-    p[8] = im->has_serial ? "true" : "false";
+    p[0] = im->has_profile ? "true" : "false";
+    p[1] = im->has_model ? "true" : "false";
+    p[2] = im->has_serial ? "true" : "false";
+}
+
+/* Streams the parsed rows into pg_temp.import_raw (the connection is in
+ * no pipeline: COPY owns it until the end). NULL when they went in, or
+ * the result that says why not. */
+static PGresult *copy_rows(PGconn *conn, const ztp_import_t *im)
+{
+    PGresult *r = PQexec(conn, SQL_COPY), *last = NULL;
+    int good;
+
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return r;
+    PQclear(r);
+    good = 1;
+    for (size_t at = 0; good && at < im->copy.len; at += COPY_CHUNK) {
+        size_t n = im->copy.len - at < COPY_CHUNK ? im->copy.len - at : COPY_CHUNK;
+        good = PQputCopyData(conn, im->copy.p + at, (int)n) == 1;
+    }
+    PQputCopyEnd(conn, good ? NULL : "the import was abandoned");
+    while ((r = PQgetResult(conn)) != NULL) {
+        PQclear(last);
+        last = r;
+    }
+    if (last != NULL && PQresultStatus(last) == PGRES_COMMAND_OK) {
+        PQclear(last);
+        return NULL;
+    }
+    return last != NULL ? last : PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
 }
 
 /* Parses the body the way the request (or its job) says. */
@@ -162,38 +194,44 @@ static void parse(job_t *j)
 }
 
 /* The statement of this body: the import itself, or the staging of a part
- * (after the part is parsed in the format its job was created with). */
+ * (after the part is parsed in the format its job was created with), once
+ * its rows went in by COPY. */
 static PGresult *run(PGconn *conn, job_t *j)
 {
-    const char *p[13];
+    const char *p[7];
     char part[8], rows[24];
+    PGresult *r;
     if (j->job_id[0] == '\0') {
         parse(j);
         if (j->im.nerrors > 0 || j->im.rows == 0)
             return NULL;
+        if ((r = copy_rows(conn, &j->im)) != NULL)
+            return r;
         columns(&j->im, p);
-        p[9] = j->opts.dry ? "true" : "false";
-        p[10] = j->opts.skip ? "true" : "false";
-        p[11] = j->has_idem ? j->idem.key : NULL;
-        p[12] = j->has_idem ? j->idem.hash : NULL;
-        return PQexecParams(conn, SQL_IMPORT, 13, NULL, p, NULL, NULL, 0);
+        p[3] = j->opts.dry ? "true" : "false";
+        p[4] = j->opts.skip ? "true" : "false";
+        p[5] = j->has_idem ? j->idem.key : NULL;
+        p[6] = j->has_idem ? j->idem.hash : NULL;
+        return PQexecParams(conn, SQL_IMPORT, 7, NULL, p, NULL, NULL, 0);
     }
     const char *id[1] = {j->job_id};
-    PGresult *f = PQexecParams(conn, SQL_JOB_FORMAT, 1, NULL, id, NULL, NULL, 0);
-    if (PQresultStatus(f) != PGRES_TUPLES_OK || PQntuples(f) != 1)
-        return f; /* an error, or no row: no such job (answered 404) */
-    j->json = strcmp(PQgetvalue(f, 0, 0), "json") == 0;
-    PQclear(f);
+    r = PQexecParams(conn, SQL_JOB_FORMAT, 1, NULL, id, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return r; /* an error, or no row: no such job (answered 404) */
+    j->json = strcmp(PQgetvalue(r, 0, 0), "json") == 0;
+    PQclear(r);
     parse(j);
     if (j->im.nerrors > 0 || j->im.rows == 0)
         return NULL;
+    if ((r = copy_rows(conn, &j->im)) != NULL)
+        return r;
     snprintf(part, sizeof(part), "%d", j->part);
     snprintf(rows, sizeof(rows), "%zu", j->im.rows);
     p[0] = j->job_id;
     p[1] = part;
     columns(&j->im, p + 2);
-    p[11] = rows;
-    return PQexecParams(conn, SQL_STAGE, 12, NULL, p, NULL, NULL, 0);
+    p[5] = rows;
+    return PQexecParams(conn, SQL_STAGE, 6, NULL, p, NULL, NULL, 0);
 }
 
 /* One attempt at the body's transaction; fills j's outcome. Returns 1 when

@@ -45,7 +45,6 @@ static const char SQL_RAW[] =
 static const char SQL_ANALYSE[] = "SELECT status, body FROM ztp_import_analyse($1::boolean)";
 static const char SQL_APPLY[] = "SELECT ztp_import_apply($1::boolean, $2::boolean, $3::boolean, $4, $5)";
 static const char SQL_AUDIT[] = "SELECT ztp_import_audit($1::jsonb, $2::uuid)";
-static const char SQL_CLEAR[] = "DELETE FROM import_job_rows WHERE job_id = $1";
 /* The end: only while still running (a cancel meanwhile means roll back). */
 static const char SQL_FINISH[] =
     "UPDATE import_jobs SET state = $2, report = $3::jsonb, rows_done = rows, finished_at = now()"
@@ -61,7 +60,8 @@ static const char SQL_FAILED[] =
 static const char SQL_DROP_ROWS[] = "DELETE FROM import_job_rows WHERE job_id = $1";
 static const char SQL_SWEEP[] =
     "BEGIN; SELECT set_config('role', 'ztp_system', true);"
-    " DELETE FROM import_job_rows r USING import_jobs j WHERE r.job_id = j.id AND j.state = 'cancelled';"
+    " DELETE FROM import_job_rows r USING import_jobs j"
+    " WHERE r.job_id = j.id AND j.state NOT IN ('open', 'running');"
     " DELETE FROM import_jobs WHERE finished_at < now() - interval '" RETENTION "'"
     " OR (state = 'open' AND created_at < now() - interval '" RETENTION "');"
     " COMMIT";
@@ -173,10 +173,8 @@ static int run(PGconn *work, PGconn *side, const job_t *j)
             goto error;
     }
     /* SQL_FINISH's state change fires import_job.finished (a trigger), in
-     * this transaction */
+     * this transaction; the staged rows go after it (run_one) */
     const char *f[3] = {j->id, final, report};
-    if (!ok(exec(work, SQL_CLEAR, 1, id)))
-        goto error;
     r = exec(work, SQL_FINISH, 3, f);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         ok(r);
@@ -225,8 +223,14 @@ static int run_one(PGconn *work, PGconn *side)
     PQclear(r);
     last_state[0] = '\0';
     rc = run(work, side, &j);
-    if (rc == 0 && ok(PQexec(work, "COMMIT")))
+    if (rc == 0 && ok(PQexec(work, "COMMIT"))) {
+        /* the staged rows of the ended job, in a transaction of their own:
+         * the job is done without waiting for it (if this ztpd dies first,
+         * the sweep takes them) */
+        const char *id[1] = {j.id};
+        as_system(work, SQL_DROP_ROWS, 1, id);
         return 1;
+    }
     PQclear(PQexec(work, "ROLLBACK"));
     if (rc == 1) {
         /* cancelled while running: nothing applied; its staged rows go */

@@ -4,7 +4,7 @@
  *
  * vendor.c settles which phone asks and for which MAC; the contact is then
  * recorded and the status moved through the same batch as /redirect
- * (ztp_redirect_record), whose answer carries the profile's vendor_urls;
+ * (ztp_redirect_record), whose answer carries the profile (its vendor_urls);
  * bootcfg.c renders the vendor's answer, and Cisco gets /redirect's flat
  * profile. Every miss goes through ztp_redirect_miss, as /redirect's do.
  */
@@ -49,27 +49,21 @@ static void miss(h2o_req_t *req, const char *detail)
 /* The vendor's answer with the profile's URL for it: $(ZTP_TOKEN) becomes
  * the device's token, then macros are expanded as /redirect expands its
  * JSON "url". */
-static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_urls, const char *token_key)
+static void send_vendor_answer(h2o_req_t *req, boot_t *b, const ztp_profile_answer_t *a)
 {
-    const char *name = ztp_vendor_name(b->target.vendor);
-    json_t *urls = vendor_urls ? json_loads(vendor_urls, 0, NULL) : NULL;
-    const char *url = json_string_value(json_object_get(urls, name));
+    const char *url = json_string_value(json_object_get(a->vendor_urls, ztp_vendor_name(b->target.vendor)));
     ztp_buf_t tokenized = {0}, expanded = {0}, body = {0};
-    unsigned char key[32];
     char token[33];
 
     if (url == NULL) { /* the batch said ok: the profile changed in between */
         miss(req, "this device's profile has no URL for its vendor yet; retry later");
-        json_decref(urls);
         return;
     }
     ztp_phone_facts_t facts = {b->target.mac, b->model, b->serial};
-    if (token_key != NULL &&
-        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) == 0) {
-        ztp_profile_token(key, b->target.mac, token);
+    if (strstr(url, "$(ZTP_TOKEN)") != NULL) {
+        ztp_profile_token(a->token_key, b->target.mac, token);
         ztp_profile_expand_token(&tokenized, url, token);
         url = tokenized.p;
-        sodium_memzero(key, sizeof(key));
     }
     ztp_profile_expand(&expanded, url, &facts);
     ztp_bootcfg_facts_t f = {b->target.mac, expanded.p ? expanded.p : ""};
@@ -79,7 +73,6 @@ static void send_vendor_answer(h2o_req_t *req, boot_t *b, const char *vendor_url
     ztp_buf_free(&body);
     ztp_buf_free(&expanded);
     ztp_buf_free(&tokenized);
-    json_decref(urls);
 }
 
 static void on_recorded(void *arg, const ztp_contact_result_t *res)
@@ -100,10 +93,9 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         /* the source went past its scanning limit while this was in flight */
     } else if (b->target.vendor == ZTP_VENDOR_CISCO) {
         ztp_metrics_inc(outcome_metric[OUT_OK]);
-        ztp_redirect_send_profile(req, 0, b->target.mac, b->model, b->serial, res->rule, res->upgrade,
-                                  res->params, res->token_key);
+        ztp_redirect_send_answer(req, 0, b->target.mac, b->model, b->serial, res->profile);
     } else {
-        send_vendor_answer(req, b, res->vendor_urls, res->token_key);
+        send_vendor_answer(req, b, res->profile);
     }
     free(b);
 }

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "profcache.h"
+
 /* What one redirect or boot request tells of the phone (all printable ASCII). */
 typedef struct ztp_contact {
     const char *mac;  /* canonical */
@@ -23,16 +25,18 @@ typedef enum ztp_contact_outcome {
     ZTP_CONTACT_NO_PROFILE, /* no profile, or (want) none with that vendor's URL */
 } ztp_contact_outcome_t;
 
-/* The answer for one contact once its batch has committed. rule, upgrade,
- * params and vendor_urls (the last two JSON text), and token_key (the
- * provider's URL token key, 64 hex digits) are set for OK; the strings live
- * until the callback returns. */
+/* The answer for one contact once its batch has committed: for OK, the
+ * device's profile (profcache.h), valid until the callback returns. */
 typedef struct ztp_contact_result {
     ztp_contact_outcome_t outcome;
-    const char *rule, *upgrade, *params, *vendor_urls, *token_key;
+    const ztp_profile_answer_t *profile;
 } ztp_contact_result_t;
 
 typedef void (*ztp_contact_cb)(void *arg, const ztp_contact_result_t *r);
+
+/* Builds the batch statement from the state machine; call once before the
+ * server starts. */
+void ztp_contacts_init(void);
 
 /* Records a contact and looks its device up, together with every other
  * contact of this thread that arrives while earlier batches are in flight:

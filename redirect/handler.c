@@ -53,6 +53,7 @@ void ztp_redirect_init(void)
         "outcome=\"ok\"",      "outcome=\"unknown\"",     "outcome=\"released\"",    "outcome=\"no_profile\"",
         "outcome=\"bad_mac\"", "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
     ztp_scan_init();
+    ztp_contacts_init();
     for (int i = 0; i < OUT_COUNT; i++)
         outcome_metric[i] =
             ztp_metrics_counter("ztp_redirects_total", "Redirect requests by outcome.", labels[i]);
@@ -71,43 +72,42 @@ int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
     return json ? 1 : xml ? 0 : default_json;
 }
 
-/* rule, upgrade and params with $(ZTP_TOKEN) replaced by the device's token */
-typedef struct tokenized {
-    ztp_buf_t rule, upgrade, params;
-} tokenized_t;
-
-static void tokenize(tokenized_t *t, const char *token_key, const char *mac, const char **rule,
-                     const char **upgrade, const char **params_text)
+/* text with $(ZTP_TOKEN) replaced by token, into b; b->p, or text itself when it has none */
+static const char *with_token(ztp_buf_t *b, const char *text, const char *token)
 {
-    unsigned char key[32];
-    char token[33];
-    if (token_key == NULL ||
-        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) != 0)
-        return;
-    ztp_profile_token(key, mac, token);
-    sodium_memzero(key, sizeof(key));
-    ztp_profile_expand_token(&t->rule, *rule, token);
-    *rule = t->rule.p;
-    if (*upgrade != NULL) {
-        ztp_profile_expand_token(&t->upgrade, *upgrade, token);
-        *upgrade = t->upgrade.p;
-    }
-    if (*params_text != NULL) {
-        ztp_profile_expand_token(&t->params, *params_text, token); /* hex digits need no JSON escaping */
-        *params_text = t->params.p;
-    }
+    if (text == NULL || strstr(text, "$(ZTP_TOKEN)") == NULL)
+        return text;
+    ztp_profile_expand_token(b, text, token);
+    return b->p;
+}
+
+/* The JSON 200 answer from rule, upgrade and params (borrowed), $(ZTP_TOKEN) already replaced. */
+static void send_json(h2o_req_t *req, const char *mac, const char *model, const char *serial,
+                      const char *rule, const char *upgrade, json_t *params)
+{
+    ztp_phone_facts_t f = {mac, model, serial};
+    ztp_http_json(req, 200, ztp_profile_json(&f, rule, upgrade, params));
 }
 
 void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const char *model,
                                const char *serial, const char *rule, const char *upgrade,
                                const char *params_text, const char *token_key)
 {
-    tokenized_t t = {0};
-    tokenize(&t, token_key, mac, &rule, &upgrade, &params_text);
+    ztp_buf_t t_rule = {0}, t_upgrade = {0}, t_params = {0};
+    unsigned char key[32];
+    char token[33];
+
+    if (token_key != NULL &&
+        sodium_hex2bin(key, sizeof(key), token_key, strlen(token_key), NULL, NULL, NULL) == 0) {
+        ztp_profile_token(key, mac, token);
+        sodium_memzero(key, sizeof(key));
+        rule = with_token(&t_rule, rule, token);
+        upgrade = with_token(&t_upgrade, upgrade, token);
+        params_text = with_token(&t_params, params_text, token); /* hex digits need no JSON escaping */
+    }
     json_t *params = params_text ? json_loads(params_text, 0, NULL) : NULL;
     if (json) {
-        ztp_phone_facts_t f = {mac, model, serial};
-        ztp_http_json(req, 200, ztp_profile_json(&f, rule, upgrade, params));
+        send_json(req, mac, model, serial, rule, upgrade, params);
     } else {
         ztp_buf_t b = {0};
         ztp_profile_xml(&b, rule, upgrade, params);
@@ -115,9 +115,41 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
         ztp_buf_free(&b);
     }
     json_decref(params);
-    ztp_buf_free(&t.rule);
-    ztp_buf_free(&t.upgrade);
-    ztp_buf_free(&t.params);
+    ztp_buf_free(&t_rule);
+    ztp_buf_free(&t_upgrade);
+    ztp_buf_free(&t_params);
+}
+
+void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model,
+                              const char *serial, const ztp_profile_answer_t *a)
+{
+    ztp_buf_t t_rule = {0}, t_upgrade = {0}, t_params = {0}, body = {0};
+    char token[33];
+
+    if (!a->has_token) {
+        if (json)
+            send_json(req, mac, model, serial, a->rule, a->upgrade, a->params);
+        else
+            ztp_http_send(req, 200, "application/xml", a->xml.p, a->xml.len);
+        return;
+    }
+    ztp_profile_token(a->token_key, mac, token);
+    if (json) {
+        const char *params_text = with_token(&t_params, a->params_text, token);
+        json_t *params =
+            params_text != a->params_text ? json_loads(params_text, 0, NULL) : json_incref(a->params);
+        send_json(req, mac, model, serial, with_token(&t_rule, a->rule, token),
+                  with_token(&t_upgrade, a->upgrade, token), params);
+        json_decref(params);
+    } else {
+        /* escaping left the macro as written (profcache.c): replace it in the rendered profile */
+        ztp_profile_expand_token(&body, a->xml.p, token);
+        ztp_http_send(req, 200, "application/xml", body.p, body.len);
+    }
+    ztp_buf_free(&t_rule);
+    ztp_buf_free(&t_upgrade);
+    ztp_buf_free(&t_params);
+    ztp_buf_free(&body);
 }
 
 /* The request's source as the scanning limiter counts it. */
@@ -173,8 +205,7 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         if (ztp_redirect_refuse_scanner(req))
             break; /* the source went past its limit while this was in flight */
         ztp_metrics_inc(outcome_metric[OUT_OK]);
-        ztp_redirect_send_profile(req, r->json, r->mac, r->model, r->serial, res->rule, res->upgrade,
-                                  res->params, res->token_key);
+        ztp_redirect_send_answer(req, r->json, r->mac, r->model, r->serial, res->profile);
         break;
     case ZTP_CONTACT_RELEASED:
         ztp_metrics_inc(outcome_metric[OUT_RELEASED]);

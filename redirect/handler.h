@@ -19,6 +19,11 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
                                const char *serial, const char *rule, const char *upgrade,
                                const char *params_text, const char *token_key);
 
+/* Sends the 200 answer of profile a (contacts.c gives it) to the phone mac:
+ * XML, or JSON when `json`; $(ZTP_TOKEN) replaced by the device's token. */
+void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
+                              const ztp_profile_answer_t *a);
+
 /* Records the contact of the phone `mac` (canonical) asking by req, whose
  * User-Agent is ua_text (may be NULL) and reads as ua, through the batched
  * path of contacts.c; cb gets the outcome. want: the /boot vendor whose URL

@@ -20,6 +20,7 @@
  */
 #include "db.h"
 #include "log.h"
+#include "server.h"
 
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -109,7 +110,7 @@ struct ztp_db_pool {
     conn_t *conns;
     ztp_db_unit_t *pend_head, *pend_tail;
     size_t npending;
-    h2o_timeout_entry_t flush_entry;
+    ztp_defer_t flush_entry;
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
     uint64_t last_log;
@@ -415,7 +416,7 @@ static void flush_refused(ztp_db_pool_t *p)
     }
 }
 
-static void on_flush(h2o_timeout_entry_t *entry)
+static void on_flush(ztp_defer_t *entry)
 {
     ztp_db_pool_t *p = H2O_STRUCT_FROM_MEMBER(ztp_db_pool_t, flush_entry, entry);
     conn_t *c;
@@ -463,8 +464,8 @@ static void on_flush(h2o_timeout_entry_t *entry)
 
 static void schedule_flush(ztp_db_pool_t *p)
 {
-    if (!h2o_timeout_is_linked(&p->flush_entry))
-        h2o_timeout_link(p->ctx->loop, &p->ctx->zero_timeout, &p->flush_entry);
+    if (!p->closed)
+        ztp_server_defer(&p->flush_entry);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -916,8 +917,6 @@ void ztp_db_pool_close(ztp_db_pool_t *p)
     p->closed = 1;
     if (h2o_timeout_is_linked(&p->tick_entry))
         h2o_timeout_unlink(&p->tick_entry);
-    if (h2o_timeout_is_linked(&p->flush_entry))
-        h2o_timeout_unlink(&p->flush_entry);
     for (int i = 0; i < p->nconns; i++) {
         conn_broken(&p->conns[i], NULL);
         p->conns[i].state = C_DOWN;

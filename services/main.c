@@ -6,6 +6,7 @@
  */
 #include "buf.h"
 #include "config.h"
+#include "console.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -218,6 +219,7 @@ static void register_routes(void)
     ztp_boot_init();
     ztp_activation_register(SMALL_BODY);
     ztp_admin_register(SMALL_BODY, ztp_config.max_body_bytes);
+    ztp_console_register();
 }
 
 static int check_schema(const char *url)

@@ -72,6 +72,13 @@ static int match(const route_t *r, h2o_iovec_t path, ztp_match_t *m)
         const char *slash = memchr(p, '/', (size_t)(end - p));
         const char *stop = slash ? slash : end;
         h2o_iovec_t seg = h2o_iovec_init(p, (size_t)(stop - p));
+        if (r->segs[i].len > 1 && r->segs[i].base[0] == '{' && r->segs[i].base[1] == '*') {
+            /* the last segment "{*name}": the rest of the path, slashes included */
+            if (p == end || m->nparams == ZTP_ROUTE_MAX_PARAMS)
+                return 0;
+            m->params[m->nparams++] = h2o_iovec_init(p, (size_t)(end - p));
+            return i + 1 == r->nsegs;
+        }
         if (r->segs[i].len > 0 && r->segs[i].base[0] == '{') {
             if (seg.len == 0 || m->nparams == ZTP_ROUTE_MAX_PARAMS)
                 return 0;
@@ -111,6 +118,54 @@ static void append_escaped(char *out, size_t cap, size_t *len, const char *s, si
     }
 }
 
+/* The access log's pieces, written without printf: it runs for every
+ * request (ZTP_ACCESS_LOG=1 is the default), and printf was the largest
+ * user-space cost of a redirect in ztpd's profile. */
+static size_t literal(char *out, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(out, s, n);
+    return n;
+}
+
+/* v in decimal, at least `width` digits (zero-padded); returns the length. */
+static size_t digits(char *out, uint64_t v, int width)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || (int)n < width);
+    while (n > 0)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+/* {"time":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ","id":"  (the seconds formatted once per second per thread) */
+static size_t time_prefix(char *out, struct timeval t)
+{
+    static __thread time_t cached_sec = -1;
+    static __thread char cached[48];
+    static __thread size_t cached_len;
+    size_t len;
+    if (t.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&t.tv_sec, &tm);
+        cached_len = strftime(cached, sizeof(cached), "{\"time\":\"%Y-%m-%dT%H:%M:%S.", &tm);
+        cached_sec = t.tv_sec;
+    }
+    memcpy(out, cached, cached_len);
+    len = cached_len + digits(out + cached_len, (uint64_t)t.tv_usec, 6);
+    return len + literal(out + len, "Z\",\"id\":\"");
+}
+
+static size_t id_field(char *out, const char *id)
+{
+    size_t len = literal(out, id);
+    return len + literal(out + len, "\",\"method\":\"");
+}
+
 static void on_request_done(void *p)
 {
     reqinfo_t *ri = p;
@@ -128,19 +183,42 @@ static void on_request_done(void *p)
         char line[1024];
         size_t len = 0;
         size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-        struct tm tm;
-        gmtime_r(&ri->start.tv_sec, &tm);
-        len += strftime(line, sizeof(line), "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
-        len += (size_t)snprintf(line + len, sizeof(line) - len, ".%06ldZ\",\"id\":\"%s\",\"method\":\"",
-                                (long)ri->start.tv_usec, ri->id);
+        len += time_prefix(line, ri->start);
+        len += id_field(line + len, ri->id);
         append_escaped(line, sizeof(line) - 200, &len, req->method.base,
                        req->method.len > 16 ? 16 : req->method.len);
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"path\":\"");
+        len += literal(line + len, "\",\"path\":\"");
         append_escaped(line, sizeof(line) - 120, &len, req->path.base, plen > 256 ? 256 : plen);
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "\",\"status\":%d,\"ms\":%.3f}\n",
-                                req->res.status, (double)us / 1000.0);
+        len += literal(line + len, "\",\"status\":");
+        len += digits(line + len, (uint64_t)(req->res.status < 0 ? 0 : req->res.status), 1);
+        len += literal(line + len, ",\"ms\":");
+        len += digits(line + len, us / 1000, 1);
+        line[len++] = '.';
+        len += digits(line + len, us % 1000, 3);
+        len += literal(line + len, "}\n");
         ztp_log_access(line, len);
     }
+}
+
+/* "<thread>-<sequence>" in hex, as "%x-%lx" would write it, without printf
+ * (measured on every request). out holds 24 bytes. */
+static void request_id(char out[24], unsigned thread, uint64_t seq)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[24];
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = hex[seq & 15];
+        seq >>= 4;
+    } while (seq != 0 && n < 16);
+    tmp[n++] = '-';
+    do {
+        tmp[n++] = hex[thread & 15];
+        thread >>= 4;
+    } while (thread != 0 && n < 23);
+    while (n > 0)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
 }
 
 static int same_method(h2o_iovec_t m, const char *want)
@@ -163,7 +241,7 @@ int ztp_router_on_req(h2o_handler_t *self, h2o_req_t *req)
     ri->metric = unmatched_metric;
     if (ztp_self != NULL) {
         ztp_self->inflight++;
-        snprintf(ri->id, sizeof(ri->id), "%x-%lx", ztp_self->index, (unsigned long)++ztp_self->reqseq);
+        request_id(ri->id, (unsigned)ztp_self->index, ++ztp_self->reqseq);
     } else {
         strcpy(ri->id, "-");
     }

@@ -16,7 +16,8 @@ typedef struct ztp_match {
 /* A handler owns the request: it answers now or later, exactly once. */
 typedef void (*ztp_route_fn)(h2o_req_t *req, const ztp_match_t *m);
 
-/* Registers METHOD PATTERN (segments, "{name}" matching one segment) with a
+/* Registers METHOD PATTERN (segments, "{name}" matching one segment, a last
+ * "{*name}" matching the rest of the path, slashes included) with a
  * body limit in bytes; `data` reaches the handler in its match. Call before
  * the server starts. */
 void ztp_router_add(const char *method, const char *pattern, ztp_route_fn fn, size_t max_body, void *data);

@@ -223,11 +223,37 @@ static void begin_drain(ztp_thread_t *t)
     t->ctx.handshake_timeout.timeout = 0;
 }
 
+void ztp_server_defer(ztp_defer_t *d)
+{
+    ztp_thread_t *t = ztp_self;
+    if (d->queued)
+        return;
+    d->queued = 1;
+    d->next = NULL;
+    *t->defer_tail = d;
+    t->defer_tail = &d->next;
+}
+
+/* The end of a loop iteration: like Redis's beforeSleep, what the
+ * iteration's callbacks queued (batches) leaves once, together. */
+static void run_deferred(ztp_thread_t *t)
+{
+    ztp_defer_t *d;
+    while ((d = t->defer_head) != NULL) {
+        t->defer_head = d->next;
+        if (t->defer_head == NULL)
+            t->defer_tail = &t->defer_head;
+        d->queued = 0;
+        d->cb(d);
+    }
+}
+
 static void *thread_main(void *arg)
 {
     ztp_thread_t *t = arg;
 
     ztp_self = t;
+    t->defer_tail = &t->defer_head;
     ztp_metrics_local = &t->metrics;
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
     t->accept_ctx.ctx = &t->ctx;
@@ -242,8 +268,10 @@ static void *thread_main(void *arg)
     if (tls_fd >= 0)
         t->tls_listener = watch_listener(t, tls_fd, &t->tls_accept_ctx);
 
+    run_deferred(t);
     for (;;) {
         h2o_evloop_run(t->ctx.loop, 100);
+        run_deferred(t);
         ztp_log_flush();
         if (!t->stopping && atomic_load(&stop_requested))
             begin_drain(t);
@@ -258,6 +286,7 @@ static void *thread_main(void *arg)
     if (ztp_db_pool_idle(t->db)) {
         ztp_db_pool_close(t->db); /* not freed: /metrics on a thread still draining reads it */
         h2o_evloop_run(t->ctx.loop, 0);
+        run_deferred(t);
     }
     ztp_log_flush();
     return NULL;

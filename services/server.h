@@ -11,6 +11,14 @@
 #include "db.h"
 #include "metrics.h"
 
+/* Work to run once at the end of the current loop iteration (a batch to
+ * flush): zero-initialise with cb set; the owner keeps it alive. */
+typedef struct ztp_defer {
+    struct ztp_defer *next;
+    void (*cb)(struct ztp_defer *d);
+    int queued;
+} ztp_defer_t;
+
 /* One event-loop thread: its h2o context, listeners, database pool and
  * counters. Requests are answered on the thread that accepted them. */
 typedef struct ztp_thread {
@@ -27,10 +35,17 @@ typedef struct ztp_thread {
     int accept_paused; /* ZTP_MAX_CONNECTIONS reached */
     int stopping;
     uint64_t stop_deadline;
+    ztp_defer_t *defer_head, **defer_tail; /* run after each loop iteration */
 } ztp_thread_t;
 
 /* The loop thread running the caller, or NULL off the loop threads. */
 extern __thread ztp_thread_t *ztp_self;
+
+/* Queues d on the calling loop thread (once, however often it is called
+ * before it runs): d->cb runs after this iteration's I/O and timers, in the
+ * order queued; what it queues runs in the same pass (contacts, then the
+ * database pool they submit to), before the loop waits again. */
+void ztp_server_defer(ztp_defer_t *d);
 
 /* A hook run on each loop thread once its context exists (timers etc.). */
 typedef void (*ztp_thread_init_fn)(ztp_thread_t *t);

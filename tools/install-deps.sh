@@ -12,7 +12,10 @@ build="ca-certificates libc6-dev gcc make pkg-config libh2o-evloop-dev libssl-de
 case "${1:-build}" in
     build) pkgs="$build" ;;
     run) pkgs="$build postgresql curl" ;;
-    test) pkgs="$build libcmocka-dev postgresql util-linux python3 curl openssl prometheus pgbouncer" ;;
+    # chromium, node and npm: the console's browser tests (tests/browser); a
+    # node from elsewhere (nodesource bundles npm) is kept as it is
+    test) pkgs="$build libcmocka-dev postgresql util-linux python3 curl openssl prometheus pgbouncer chromium"
+        command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm" ;;
     bench) pkgs="$build libcmocka-dev postgresql python3 curl wrk h2o" ;;
     *) echo "usage: $0 [--list] build|test|run|bench" >&2; exit 2 ;;
 esac

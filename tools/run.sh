@@ -54,6 +54,10 @@ build/ztpd migrate
 if [ ! -f "$state/demo-provider.json" ]; then
     (umask 077 && build/ztpd provider create demo > "$state/demo-provider.json")
     key=$(sed 's/.*"api_key": *"\([^"]*\)".*/\1/' "$state/demo-provider.json")
+    provider=$(sed 's/.*"id": *"\([^"]*\)".*/\1/' "$state/demo-provider.json")
+    # the demo's first person; the link is single use and lasts 7 days
+    invite=$(build/ztpd user invite "$provider" demo@example.com --role admin |
+        sed 's/.*"invite_url": *"\([^"]*\)".*/\1/')
     cat <<MSG
 
   A demo provider was created. Its API key (shown once, kept in .run/demo-provider.json):
@@ -63,9 +67,15 @@ if [ ! -f "$state/demo-provider.json" ]; then
   Try:
     curl -s -H "Authorization: Bearer $key" http://$ZTP_LISTEN/v1/profiles
 
+  The web console: ${ZTP_PUBLIC_URL:-http://$ZTP_LISTEN}/console/
+  Its first person, demo@example.com (admin), chooses a password here (once, within 7 days):
+
+    $invite
+
 MSG
 else
     echo "openztp: the demo provider's API key is in .run/demo-provider.json" >&2
+    echo "openztp: the web console is at ${ZTP_PUBLIC_URL:-http://$ZTP_LISTEN}/console/ (demo@example.com)" >&2
 fi
 echo "openztp: serving on http://$ZTP_LISTEN (Ctrl-C stops)" >&2
 set +e

@@ -7,17 +7,23 @@
    XML body as a static file under the same load. Prints requests/s, p50,
    p99, the ratios, and ztpd's peak RSS.
 2. Import: 1,000,000 CSV rows through POST /v1/devices/import against
-   psql \\copy of the same file into an unindexed table.
-3. Activation: redemptions of distinct valid codes per second, and failed
+   psql \\copy of the same file into a table with the devices table's
+   indexes and constraints (copy_baseline says exactly what it holds).
+3. Activation: redemptions of distinct valid codes per second (wrk, 64
+   connections, each request its own code, MAC and source), and failed
    guesses per second (which never reach the database once limited).
 
 Ratios, not absolute numbers, are what to compare across machines.
 4. Storm: ztp-phone boots ZTP_BENCH_PHONES phones (default 20,000), 256 at
    once: redirect by ztpd, then the provider's profile from a static h2o.
 
-Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_SECONDS (10),
+Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_PROVIDERS (1000), ZTP_BENCH_SECONDS (10),
 ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
-ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000).
+ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000),
+ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
+the job); ZTP_BENCH_PROFILE=1 prints pg_stat_statements' top entries.
+ZTP_BENCH_ONLY=activation (redemptions and guesses alone). ZTP_BENCH_BASELINE_ZTPD=path: the
+redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio.
 5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
    job, against psql \\copy of the same rows into a table with the devices
    table's indexes and constraints.
@@ -38,12 +44,20 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
-ZTPD = os.path.join(ROOT, "build", "ztpd")
+ZTPD = os.environ.get("ZTP_BENCH_ZTPD", os.path.join(ROOT, "build", "ztpd"))
+PERF_DIR = os.environ.get("ZTP_BENCH_PERF")  # a folder: perf profiles of ztpd and PostgreSQL at 256 connections
 DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
 SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
 ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
+ONLY_IMPORTS = os.environ.get("ZTP_BENCH_ONLY") == "imports"  # the single import, then the job
+PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
+ONLY_ACTIVATION = os.environ.get("ZTP_BENCH_ONLY") == "activation"
+ACTIVATION_CODES = int(os.environ.get("ZTP_BENCH_CODES", "150000"))
+BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
+PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
+REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
        '  <Profile_Rule ua="na">https://prov.example/p0001/$PSN/$MA.xml</Profile_Rule>\n'
@@ -67,7 +81,9 @@ def wrk(port, script, conns, env=None):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(errors.group(1)) if errors else 0}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(errors.group(1)) if errors else 0,
+            "requests": total}
 
 
 def static_server(port, docroot):
@@ -88,6 +104,67 @@ def _up(port, path):
         return False
 
 
+def cpu_ticks(pids):
+    """utime + stime of each pid (clock ticks), from /proc; a pid gone counts 0."""
+    out = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[pid] = int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            out[pid] = 0
+    return out
+
+
+def children(ppid):
+    """The processes whose parent is ppid (PostgreSQL's backends and helpers)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+class Ticks:
+    """CPU ticks that ztpd and the whole PostgreSQL cluster spend between start() and stop()."""
+
+    def __init__(self, pg, ztpd_pid):
+        self.pg, self.ztpd = pg, ztpd_pid
+
+    def pids(self):
+        return [self.pg.proc.pid] + children(self.pg.proc.pid)
+
+    def start(self):
+        self.pg_before, self.z_before = cpu_ticks(self.pids()), cpu_ticks([self.ztpd])[self.ztpd]
+
+    def stop(self):
+        after = cpu_ticks(self.pids())
+        pg = sum(t - self.pg_before.get(pid, 0) for pid, t in after.items())
+        return pg, cpu_ticks([self.ztpd])[self.ztpd] - self.z_before
+
+
+def perf_record(pids, path):
+    if not PERF_DIR:
+        return None
+    os.makedirs(PERF_DIR, exist_ok=True)
+    return subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", os.path.join(PERF_DIR, path),
+                             "-p", ",".join(str(p) for p in pids), "--", "sleep", str(SECONDS)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_statements(pg, db, n=6):
+    """pg_stat_statements' heaviest statements since its last reset: (ms total, calls, rows, query head)."""
+    rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls, rows, left(regexp_replace(query, '\\s+', ' ',"
+                       " 'g'), 90) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
+    return [r.split("|", 3) for r in rows.splitlines() if r]
+
+
 def peak_rss_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
@@ -95,19 +172,19 @@ def peak_rss_mb(pid):
 
 
 def seed(pg, db):
-    log("seeding %d devices across 1000 providers..." % DEVICES)
+    log("seeding %d devices across %d providers..." % (DEVICES, PROVIDERS))
     t = time.monotonic()
     pg.psql(db, """
         SET role ztp_system;
-        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, 1000) i;
+        INSERT INTO providers (name) SELECT 'provider ' || i FROM generate_series(1, %d) i;
         INSERT INTO profiles (provider_id, name, profile_rule, params)
             SELECT id, 'main', 'https://prov.example/p' || lpad(row_number() over ()::text, 4, '0') || '/$PSN/$MA.xml',
                    '{"Resync_Periodic": "3600"}' FROM providers;
         CREATE TEMP TABLE pp AS SELECT row_number() over (ORDER BY id) - 1 AS n, id, provider_id FROM profiles;
         INSERT INTO devices (mac, provider_id, profile_id, status)
             SELECT lpad(to_hex(%d + i), 12, '0')::macaddr, pp.provider_id, pp.id, 'open'
-            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% 1000;
-    """ % (FIRST_MAC, DEVICES))
+            FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% %d;
+    """ % (PROVIDERS, FIRST_MAC, DEVICES, PROVIDERS))
     pg.psql(db, "VACUUM ANALYZE devices")
     log("seeded in %.1f s" % (time.monotonic() - t))
 
@@ -134,15 +211,38 @@ def bench_redirect(pg, db, results, sport):
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
     contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
+    ticks = Ticks(pg, srv.pid)
+    hz = os.sysconf("SC_CLK_TCK")
     try:
         wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
+            pg.psql(db, "SELECT pg_stat_statements_reset()")
+            ticks.start()
+            perfs = [perf_record([srv.pid], "ztpd-%d.data" % conns),
+                     perf_record(ticks.pids(), "postgres-%d.data" % conns)] if conns == 256 else []
             z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
+            pg_ticks, z_ticks = ticks.stop()
+            for p in perfs:
+                if p is not None:
+                    p.wait()
             if z["non2xx"] > 0:  # a figure made of errors is no figure
                 raise SystemExit("ztpd answered %d requests with errors at %d connections" % (z["non2xx"], conns))
+            n = z["rps"] * SECONDS
             results["redirect_%d" % conns] = {"ztpd": z, "static": s, "ratio_rps": z["rps"] / s["rps"],
-                                              "ratio_p99": z["p99_ms"] / s["p99_ms"]}
+                                              "ratio_p99": z["p99_ms"] / s["p99_ms"],
+                                              "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                              "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
+                                              "top_statements": top_statements(pg, db)}
+        # repeat contacts: the same phones asking again (every one of them has asked before)
+        renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
+        wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
+        ticks.start()
+        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 256, renv)
+        pg_ticks, z_ticks = ticks.stop()
+        n = z["rps"] * SECONDS
+        results["repeat_256"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
@@ -182,6 +282,25 @@ def bench_storm(pg, db, results, sport):
     results["storm"] = summary
 
 
+def copy_baseline(pg, db, path, header):
+    """psql \\copy of the rows of path (mac, model) into a table like devices:
+    its indexes (primary key, owner, profile), constraints (checks, the
+    profile's foreign key), defaults and fillfactor (70), status 'open' as an
+    import sets it.
+    No triggers: the devices table's statement triggers (statistics,
+    webhooks) and the events an import writes are openztp's own work."""
+    pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS)"
+                " WITH (fillfactor = 70);"
+                " ALTER TABLE bench_like ALTER status SET DEFAULT 'open',"
+                " ADD FOREIGN KEY (profile_id, provider_id) REFERENCES profiles (id, provider_id)")
+    t = time.monotonic()
+    subprocess.run(["psql", "-X", "-q", pg.url(db), "-c", "\\copy bench_like (mac, model) FROM '%s' WITH (FORMAT csv%s)"
+                    % (path, ", HEADER" if header else "")], check=True)
+    copy_s = time.monotonic() - t
+    pg.psql(db, "DROP TABLE bench_like")
+    return copy_s
+
+
 def bench_import(pg, db, results):
     n = DEVICES
     path = tempfile.mktemp(prefix="ztp-import-", suffix=".csv")
@@ -189,13 +308,10 @@ def bench_import(pg, db, results):
         f.write("mac,model\n")
         for i in range(n):
             f.write("%012x,CP-8845-3PCC\n" % (0x00c000000000 + i))
-    pg.psql(db, "CREATE TABLE bench_copy (mac text, model text)")
-    t = time.monotonic()
-    subprocess.run(["psql", "-X", "-q", pg.url(db), "-c", "\\copy bench_copy FROM '%s' WITH (FORMAT csv, HEADER)" % path],
-                   check=True)
-    copy_s = time.monotonic() - t
+    copy_s = copy_baseline(pg, db, path, True)
     key = harness.create_provider(db, "importer")["api_key"]
-    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0)
+    # 1,000,000 rows are some 26 MB: more than the 8 MiB a request may carry by default
+    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0, ZTP_MAX_BODY_MB=64)
     srv.env["ZTP_LISTEN"] = "127.0.0.1:%d" % srv.port
     srv.proc = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, **srv.env), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -221,13 +337,7 @@ def bench_import_job(pg, db, results):
     with open(path, "w") as f:
         for i in range(n):
             f.write("%012x,CP-8845-3PCC\n" % (first + i))
-    pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS);"
-                " ALTER TABLE bench_like ALTER status SET DEFAULT 'open'")
-    t = time.monotonic()
-    subprocess.run(["psql", "-X", "-q", pg.url(db), "-c", "\\copy bench_like (mac, model) FROM '%s' WITH (FORMAT csv)"
-                    % path], check=True)
-    copy_s = time.monotonic() - t
-    pg.psql(db, "DROP TABLE bench_like")
+    copy_s = copy_baseline(pg, db, path, False)
     key = harness.create_provider(db, "job-importer")["api_key"]
     srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0).start()
     t = time.monotonic()
@@ -265,36 +375,59 @@ def bench_import_job(pg, db, results):
                              "psql_copy_seconds": copy_s, "ratio": job_s / copy_s}
 
 
-def bench_activation(pg, db, results):
-    key = harness.create_provider(db, "codes")["api_key"]
-    srv = harness.Ztpd(db, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=1000000).start()
+def redeem_run(pg, db, binary, label):
+    """Redemptions of distinct valid codes per second by one ztpd binary (wrk, 64 connections, each
+    request its own code, MAC and source address), checked against the codes the database holds redeemed."""
+    key = harness.create_provider(db, "codes " + label)["api_key"]
+    srv = harness.Ztpd(db, binary=binary, ZTP_ACCESS_LOG=0, ZTP_MAX_ACTIVE_CODES=10000000,
+                       ZTP_TRUSTED_PROXIES="127.0.0.1").start()
     try:
         prof = srv.post("/v1/profiles", {"name": "c", "profile_rule": "https://p/$MA"}, key=key).json()
         codes = []
-        for _ in range(5):
-            codes += [i["code"] for i in srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 1000},
-                                                 key=key).json()["items"]]
-        ok = [0]
-        lock = threading.Lock()
-
-        # one source per thread: an attempt in flight holds a failure slot of its source until it succeeds
-        def redeem(part, base):
-            for j, code in enumerate(part):
-                r = srv.post("/activate", {"code": code, "mac": "00d0%08x" % (base + j)},
-                             source="127.11.%d.1" % (base // 100000))
-                if r.status == 200:
-                    with lock:
-                        ok[0] += 1
-
-        threads = [threading.Thread(target=redeem, args=(codes[i::16], i * 100000)) for i in range(16)]
         t = time.monotonic()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        redeem_s = time.monotonic() - t
-        # failed guesses from many source addresses (each address stays under the limit)
+        while len(codes) < ACTIVATION_CODES:
+            codes += [i["code"] for i in srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 1000},
+                                                 key=key, timeout=60).json()["items"]]
+        log("%s: %d codes created in %.1f s" % (label, len(codes), time.monotonic() - t))
+        fd, path = tempfile.mkstemp(prefix="ztp-codes-")
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(codes) + "\n")
+        try:
+            w = wrk(srv.port, os.path.join(HERE, "activate.lua"), 64,
+                    {"ZTP_BENCH_CODES": path, "ZTP_BENCH_THREADS": "2"})
+        finally:
+            os.unlink(path)
+        redeemed = int(pg.psql(db, "SELECT count(*) FROM activation_codes"
+                                   " WHERE profile_id = '%s' AND redeemed_at IS NOT NULL" % prof["id"]).strip())
+        ok = w["requests"] - w["non2xx"]
+        log("%s: %s, %d codes redeemed" % (label, w, redeemed))
+        # an answer lost when wrk stops is a redemption without its 200 seen
+        assert ok <= redeemed, "%s: %d answers 200 but %d codes redeemed" % (label, ok, redeemed)
+        assert redeemed < len(codes), "%s: the codes ran out; raise ZTP_BENCH_CODES" % label
+        return {"redeemed": redeemed, "redemptions_per_s": redeemed / SECONDS, "p99_ms": w["p99_ms"]}
+    finally:
+        srv.stop(check=False)
+
+
+def bench_activation(pg, db, results):
+    a = results["activation"] = {"after": redeem_run(pg, db, ZTPD, "after")}
+    if BASELINE_ZTPD:
+        # the baseline binary migrates a database of its own: its migrations may be older
+        bdb = pg.new_database()
+        r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        old = harness.ZTPD
+        harness.ZTPD = BASELINE_ZTPD  # create_provider runs the baseline's own CLI on its database
+        try:
+            a["before"] = redeem_run(pg, bdb, BASELINE_ZTPD, "before")
+        finally:
+            harness.ZTPD = old
+        a["ratio"] = a["after"]["redemptions_per_s"] / a["before"]["redemptions_per_s"]
+    # failed guesses from many source addresses (each address stays under the limit)
+    srv = harness.Ztpd(db, binary=ZTPD, ZTP_ACCESS_LOG=0).start()
+    try:
         fails = [0]
+        lock = threading.Lock()
 
         def guess(i):
             for j in range(9):
@@ -310,26 +443,54 @@ def bench_activation(pg, db, results):
             th.start()
         for th in threads:
             th.join()
-        guess_s = time.monotonic() - t
-        results["activation"] = {"redeemed": ok[0], "redemptions_per_s": ok[0] / redeem_s,
-                                 "failed_guesses": fails[0], "failed_guesses_per_s": fails[0] / guess_s}
+        a["failed_guesses"] = fails[0]
+        a["failed_guesses_per_s"] = fails[0] / (time.monotonic() - t)
     finally:
         srv.stop(check=False)
+
+
+def print_activation(r):
+    a = r["activation"]
+    x = a["after"]
+    line = "  activate  %.0f redemptions/s of distinct codes (%d in %d s, p99 %.1f ms)" % (
+        x["redemptions_per_s"], x["redeemed"], SECONDS, x["p99_ms"])
+    if "before" in a:
+        line += " | before (%s) %.0f/s | ratio %.2fx" % (BASELINE_ZTPD, a["before"]["redemptions_per_s"], a["ratio"])
+    print(line)
+    print("  activate  %.0f failed guesses/s" % a["failed_guesses_per_s"])
 
 
 def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
-        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n")
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n"
+                "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
     pg.start()
     harness.PG = pg
     results = {"devices": DEVICES, "seconds_per_run": SECONDS}
     try:
         db = pg.new_database()
         harness.migrate(db)
+        pg.psql(db, "CREATE EXTENSION pg_stat_statements")
+        if ONLY_IMPORTS:
+            bench_import(pg, db, results)
+            print_import(results)
+            bench_import_job(pg, db, results)
+            print_job(results)
+            if PROFILE:
+                profile(pg, db)
+            print(json.dumps(results))
+            return
         if ONLY_JOB:
             bench_import_job(pg, db, results)
             print_job(results)
+            if PROFILE:
+                profile(pg, db)
+            print(json.dumps(results))
+            return
+        if ONLY_ACTIVATION:
+            bench_activation(pg, db, results)
+            print_activation(results)
             print(json.dumps(results))
             return
         seed(pg, db)
@@ -349,13 +510,23 @@ def main():
     finally:
         pg.stop()
     r = results
-    print("openztp benchmark (%d devices, %d s per run, 2 ztpd threads, fsync on)" % (DEVICES, SECONDS))
+    print("openztp benchmark (%d devices across %d providers, %d s per run, 2 ztpd threads, fsync on)"
+          % (DEVICES, PROVIDERS, SECONDS))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
               "p99 %6.2f ms | ratio %.2fx, p99 %.1fx" % (c, x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"],
                                                         x["static"]["rps"], x["static"]["p50_ms"],
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
+        print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
+              % (x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    x = r["repeat_256"]
+    print("  repeat    c=256 ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | %d phones that asked before, asking again;"
+          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us" % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"],
+                                                                   x["ztpd"]["p99_ms"], min(REPEAT_PHONES, DEVICES),
+                                                                   x["pg_us_per_req"], x["ztpd_us_per_req"]))
+    for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
+        print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
     if ONLY_REDIRECT:
         print(json.dumps(results))
@@ -364,14 +535,22 @@ def main():
     print("  storm     %d phones (ztp-phone, 256 at once): %d provisioned in %.1f s, %.0f phones/s, "
           "request p50 %.1f ms p99 %.1f ms" % (st["phones"], st["provisioned"], st["seconds"], st["phones_per_s"],
                                                 st["p50_ms"], st["p99_ms"]))
-    i = r["import"]
-    print("  import    %d rows in %.1f s | psql \\copy %.1f s | ratio %.1fx" % (i["rows"], i["seconds"],
-                                                                           i["psql_copy_seconds"], i["ratio"]))
-    a = r["activation"]
-    print("  activate  %.0f redemptions/s (%d distinct codes) | %.0f failed guesses/s"
-          % (a["redemptions_per_s"], a["redeemed"], a["failed_guesses_per_s"]))
+    print_import(r)
+    print_activation(r)
     print_job(r)
     print(json.dumps(results))
+
+
+def profile(pg, db):
+    """The statements that took the most time in the run, nested ones included."""
+    for ms, calls, rows, query in top_statements(pg, db, 15):
+        print("    pg_stat_statements: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
+
+
+def print_import(r):
+    i = r["import"]
+    print("  import    %d rows in %.1f s | psql \\copy into the devices table's indexes %.1f s | ratio %.1fx"
+          % (i["rows"], i["seconds"], i["psql_copy_seconds"], i["ratio"]))
 
 
 def print_job(r):

@@ -86,7 +86,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ztp_import_parse_csv(&im, text, size);
         else
             ztp_import_parse_json(&im, text, size);
-        if (im.rows > 0 && (im.macs.p == NULL || strlen(im.macs.p) != im.rows * 13 - 1))
+        /* one COPY row a line, six fields each, no NUL */
+        size_t lines = 0, tabs = 0;
+        for (size_t i = 0; i < im.copy.len; i++) {
+            lines += im.copy.p[i] == '\n';
+            tabs += im.copy.p[i] == '\t';
+        }
+        if (lines != im.rows || tabs != im.rows * 5 || (im.rows > 0 && strlen(im.copy.p) != im.copy.len))
             abort();
         ztp_import_free(&im);
         break;

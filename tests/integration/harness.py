@@ -70,7 +70,8 @@ class Postgres:
 
     def start(self):
         self.proc = subprocess.Popen(as_postgres() + [PGBIN + "/postgres", "-D", self.data, "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "a"))
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "a"),
+                                     start_new_session=True)  # its own group, for kill()
         wait_until(self.ready, 30, "postgres to accept connections")
 
     def ready(self):
@@ -78,8 +79,13 @@ class Postgres:
         return r.returncode == 0
 
     def kill(self):
-        """SIGKILL, then reap, as a crash would."""
-        self.proc.kill()
+        """SIGKILL to the postmaster and every backend at once, as a crash of
+        its machine would: a backend outliving its postmaster can still
+        finish the statement it holds and answer."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
         # the postmaster's children die with it; wait for its port to close
         wait_until(lambda: not self.ready(), 10, "postgres to go away")

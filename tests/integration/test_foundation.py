@@ -158,12 +158,16 @@ class OperationsTest(ServerTest):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_access_log_is_one_json_line_per_request(self):
-        self.srv.get("/healthz?secret=1")
-        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"/healthz"' in l], 30,
+        rid = self.srv.get("/healthz?secret=1").headers["x-request-id"]
+        line = wait_until(lambda: [l for l in self.srv.stdout().splitlines() if '"%s"' % rid in l], 30,
                           "the access log line")[-1]
         entry = json.loads(line)
-        for k in ("time", "id", "method", "path", "status", "ms"):
-            self.assertIn(k, entry)
+        self.assertEqual(list(entry), ["time", "id", "method", "path", "status", "ms"])
+        self.assertRegex(entry["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+        self.assertRegex(entry["id"], r"^[0-9a-f]+-[0-9a-f]+$")
+        self.assertEqual((entry["method"], entry["path"], entry["status"]), ("GET", "/healthz", 200))
+        self.assertIsInstance(entry["ms"], float)
+        self.assertRegex(line, r'"ms":\d+\.\d{3}}$')
         self.assertNotIn("secret", line)
 
 

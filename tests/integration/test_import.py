@@ -102,6 +102,32 @@ class ImportTest(ServerTest):
         self.assertProblem(self.srv.post("/v1/devices/import", text + "%s\n" % self.mac(12), key=self.a, headers=h), 422)
         self.assertProblem(self.srv.post("/v1/devices/import?dry_run=true", text, key=self.a, headers=h), 422)
 
+    def test_hostile_bytes_in_fields_travel_by_copy_exactly_or_are_refused_by_line(self):
+        """COPY's own syntax (backslashes, \\N, tabs escaped), quotes and
+        non-ASCII text arrive as sent; NUL and invalid UTF-8 are errors of
+        their line, never a 5xx."""
+        odd = ['a\\b', '\\N', '\\t', 'x\\', '"q",;', 'caf\u00e9 \u260e \U0001f4de', "\\.", "' OR 1=1 --"]
+        text = "mac,model,serial\n" + "".join('%s,"%s","%s"\n' % (self.mac(i), v.replace('"', '""'), v[::-1].replace('"', '""'))
+                                             for i, v in enumerate(odd))
+        r = self.csv(text.encode())
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["created"], len(odd))
+        for i, v in enumerate(odd):
+            d = self.srv.get("/v1/devices/" + self.mac(i), key=self.a).json()
+            self.assertEqual((d["model"], d["serial"]), (v, v[::-1]))
+        n = len(odd)
+        bad = (b"mac,model\n" + self.mac(n).encode() + b",ok\n" + self.mac(n + 1).encode() + b",x\x00y\n"
+               + self.mac(n + 2).encode() + b",\xff\xfe\n" + self.mac(n + 3).encode() + b",\xed\xa0\x80\n"
+               + self.mac(n + 4).encode() + b',"t\tb"\n')
+        r = self.csv(bad)
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual([e["line"] for e in r.json()["errors"]], [3, 4, 5, 6])
+        self.assertEqual(self.srv.get("/v1/devices/" + self.mac(n), key=self.a).status, 404)
+        doc = '[{"mac": "%s", "model": "a\\\\b\\u0000"}, {"mac": "%s", "serial": "\\\\N"}]' % (self.mac(n), self.mac(n + 1))
+        r = self.srv.post("/v1/devices/import", doc, key=self.a, headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual([e["line"] for e in r.json()["errors"]], [1])
+
     def test_hundred_thousand_rows(self):
         base = 0x00aa00000000 + (self.base << 17)
         text = "mac,profile\n" + "".join("%012x,%s\n" % (base + i, self.pname) for i in range(100000))

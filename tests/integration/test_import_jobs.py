@@ -201,3 +201,61 @@ class ImportJobCrashTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ImportJobCrashMidApplyTest(unittest.TestCase):
+    def test_a_job_killed_after_writing_devices_and_events_is_exact_after_a_restart(self):
+        """Killed once its devices and events are written (uncommitted) and
+        the statistics trigger waits: after a restart, every device once,
+        one event each, statistics equal to the devices, hostile texts
+        stored as sent."""
+        pg = postgres()
+        db = pg.new_database()
+        migrate(db)
+        key = create_provider(db, "crash-mid")["api_key"]
+        srv = Ztpd(db).start()
+        prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
+        rows = macs(prefix, 0, 2000)
+        model = 'back\\slash "q" caf\u00e9 \\N \u260e'
+        jobs = JobClient(srv, key)
+        job = jobs.create().json()
+        text = "mac,model,serial\n" + "".join('%s,"%s",s\\%d\n' % (m, model.replace('"', '""'), i)
+                                              for i, m in enumerate(rows))
+        for n in range(2):
+            part = "mac,model,serial\n" + "\n".join(text.split("\n")[1:][n * 1000:(n + 1) * 1000]) + "\n"
+            self.assertEqual(jobs.put(job["id"], n + 1, part.encode()).status, 200)
+        lock = pg.psql_session(db)
+        lock.stdin.write("BEGIN; LOCK TABLE device_status_deltas IN SHARE ROW EXCLUSIVE MODE;\n")
+        lock.stdin.flush()
+        try:
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted"
+                                           " AND mode = 'ShareRowExclusiveLock'"
+                                           " AND relation = 'device_status_deltas'::regclass") == "1", 30, "the lock")
+            self.assertEqual(jobs.start(job["id"]).status, 202)
+            # the runner's INSERT of devices is done; its statement trigger waits
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity"
+                                           " WHERE application_name = 'ztpd-import-runner'"
+                                           " AND wait_event_type = 'Lock'") == "1", 60, "the job to be applying")
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait(30)
+        finally:
+            lock.stdin.write("ROLLBACK;\n")
+            lock.stdin.close()
+            lock.wait(30)
+        srv = Ztpd(db).start()
+        try:
+            done = JobClient(srv, key).finished(job["id"])
+            stats = srv.get("/v1/stats", key=key).json()
+            one = srv.get("/v1/devices/%s" % rows[1999], key=key).json()
+        finally:
+            srv.stop()
+        self.assertEqual((done["state"], done["created"], done["rows_done"]), ("succeeded", 2000, 2000), done)
+        self.assertEqual(stats["status_counts"]["open"], 2000)
+        self.assertEqual(sum(stats["status_counts"].values()), 2000)
+        self.assertEqual((one["model"], one["serial"]), (model, "s\\1999"))
+        like = ":".join(prefix[i:i + 2] for i in range(0, 6, 2))
+        self.assertEqual(pg.psql(db, "SELECT count(*), count(DISTINCT model) FROM devices WHERE mac::text LIKE '%s%%'"
+                                     % like), "2000|1")
+        self.assertEqual(pg.psql(db, "SELECT count(*), count(DISTINCT mac) FROM device_events"
+                                     " WHERE cause = 'imported'"), "2000|2000")
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'import_job.finished'"), "1")

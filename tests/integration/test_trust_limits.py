@@ -188,15 +188,18 @@ class ActivationLimitsTest(Base):
         src = self.src(1)
         results = in_parallel(60, lambda i: self.srv.post("/activate", {"code": "%016d" % (i + 9000),
                                                                         "mac": self.mac()}, source=src).status)
-        self.assertEqual(set(results) - {404, 429}, set(), results)
-        self.assertLessEqual(len([s for s in results if s != 429]), 10, results)
+        # a 503 (the database too slow on a loaded machine) is no failed
+        # guess: its slot is given back, so it may let one more attempt in
+        self.assertEqual(set(results) - {404, 429, 503}, set(), results)
+        self.assertLessEqual(results.count(404), 10, results)
         self.assertEqual(self.srv.post("/activate", {"code": "1" * 16, "mac": self.mac()}, source=src).status, 429)
 
     def test_60_simultaneous_wrong_codes_for_one_mac_get_at_most_10_answers_but_429(self):
         mac = self.mac()
         results = in_parallel(60, lambda i: self.srv.post("/activate", {"code": "%016d" % (i + 9100), "mac": mac},
                                                           source=self.src(i + 10)).status)
-        self.assertLessEqual(len([s for s in results if s != 429]), 10, results)
+        self.assertEqual(set(results) - {404, 429, 503}, set(), results)
+        self.assertLessEqual(results.count(404), 10, results)
 
     def test_successes_give_their_slot_back(self):
         p = self.profile(self.a, short_code=str(uuid.uuid4().int)[:9])

@@ -16,10 +16,9 @@ static void csv_reads_quotes_crlf_and_any_column_order(void **state)
     ztp_import_parse_csv(&im, csv, strlen(csv));
     assert_int_equal(im.nerrors, 0);
     assert_int_equal(im.rows, 2);
-    assert_string_equal(im.macs.p, "00562b043615\n00562b043616");
-    assert_string_equal(im.serials.p, "S,1\n");
-    assert_string_equal(im.models.p, "CP \"8845\"\n");
-    assert_string_equal(im.lines.p, "2\n3");
+    /* line, mac, profile_name, profile_in, model, serial */
+    assert_string_equal(im.copy.p, "2\t00562b043615\t\\N\t\\N\tCP \"8845\"\tS,1\n"
+                                   "3\t00562b043616\t\\N\t\\N\t\\N\t\\N\n");
     assert_true(im.has_model && im.has_serial && !im.has_profile);
     ztp_import_free(&im);
 }
@@ -73,7 +72,8 @@ static void json_reads_devices_and_rejects_junk(void **state)
     ztp_import_parse_json(&im, doc, strlen(doc));
     assert_int_equal(im.rows, 2);
     assert_int_equal(im.nerrors, 3);
-    assert_string_equal(im.profile_ids.p, "\n6f1c2b3a-0000-4000-8000-000000000001");
+    assert_string_equal(im.copy.p, "1\t00562b043615\tp\t\\N\t\\N\t\\N\n"
+                                   "2\t00562b043616\t\\N\t6f1c2b3a-0000-4000-8000-000000000001\t\\N\t\\N\n");
     ztp_import_free(&im);
     ztp_import_init(&im);
     ztp_import_parse_json(&im, "{}", 2);
@@ -119,6 +119,40 @@ static void json_items_are_split_only_at_the_top_level(void **state)
     }
 }
 
+/* Bytes no text column holds are errors of their line; a backslash is
+ * escaped, so that COPY reads back the field as sent. */
+static void hostile_bytes_are_refused_or_escaped(void **state)
+{
+    static const char csv[] = "mac,model,serial\n"
+                              "00562b043615,a\\b,\\N\n"        /* line 2: kept, escaped */
+                              "00562b043616,x\0y,s\n"            /* 3: NUL */
+                              "00562b043617,\xff\xfe,s\n"         /* 4: not UTF-8 */
+                              "00562b043618,\xc0\xaf,s\n"         /* 5: overlong */
+                              "00562b043619,caf\xc3\xa9,\\\n"   /* 6: kept */
+                              "00562b04361a,\"t\tb\",s\n";     /* 7: a tab (control character) */
+    ztp_import_t im;
+    ztp_import_init(&im);
+    ztp_import_parse_csv(&im, csv, sizeof(csv) - 1);
+    assert_int_equal(im.rows, 2);
+    assert_int_equal(im.nerrors, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(im.errors, i), "line")), 3 + i + (i == 3));
+    assert_string_equal(im.copy.p, "2\t00562b043615\t\\N\t\\N\ta\\\\b\t\\\\N\n"
+                                   "6\t00562b043619\t\\N\t\\N\tcaf\xc3\xa9\t\\\\\n");
+    ztp_import_free(&im);
+
+    /* JSON: a NUL escaped in a string, or invalid UTF-8, is refused too */
+    static const char doc[] = "[{\"mac\":\"00562b043615\",\"model\":\"a\\u0000b\"},"
+                              "{\"mac\":\"00562b043616\",\"model\":\"\xff\"},"
+                              "{\"mac\":\"00562b043617\",\"serial\":\"\\\\\"}]";
+    ztp_import_init(&im);
+    ztp_import_parse_json(&im, doc, sizeof(doc) - 1);
+    assert_int_equal(im.rows, 1);
+    assert_int_equal(im.nerrors, 2);
+    assert_string_equal(im.copy.p, "3\t00562b043617\t\\N\t\\N\t\\N\t\\\\\n");
+    ztp_import_free(&im);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +162,7 @@ int main(void)
         cmocka_unit_test(csv_bounds_long_fields),
         cmocka_unit_test(json_reads_devices_and_rejects_junk),
         cmocka_unit_test(json_items_are_split_only_at_the_top_level),
+        cmocka_unit_test(hostile_bytes_are_refused_or_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

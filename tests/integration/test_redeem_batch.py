@@ -1,0 +1,151 @@
+"""POST /activate in batches: many redemptions at once, across loop threads
+and across two ztpd processes on one database, each answered as if alone,
+each code redeemed exactly once, every side effect written once."""
+import threading
+import uuid
+
+from harness import ServerTest, Ztpd
+
+RULE = "https://prov.example/$PSN/$MA.xml"
+
+
+class RedeemBatchTest(ServerTest):
+    server_env = {"ZTP_WEBHOOK_ALLOW_PRIVATE": "1"}
+    _net = [0]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv2 = Ztpd(cls.db, **cls.server_env).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv2.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.key = self.provider()["api_key"]
+        self.prof = self.srv.post("/v1/profiles", {"name": "p-" + uuid.uuid4().hex[:6], "profile_rule": RULE,
+                                                   "short_code": str(uuid.uuid4().int)[:8],
+                                                   "short_code_hourly_claims": 5}, key=self.key).json()
+        r = self.srv.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["code.redeemed"]},
+                          key=self.key)
+        self.assertEqual(r.status, 201, r)
+        RedeemBatchTest._net[0] += 1
+
+    def issue(self, n, **fields):
+        body = {"profile_id": self.prof["id"], "count": n}
+        body.update(fields)
+        r = self.srv.post("/v1/activation-codes", body, key=self.key)
+        self.assertEqual(r.status, 201, r)
+        return [i["code"] for i in r.json()["items"]]
+
+    def burst(self, requests):
+        """Sends every (code, mac, extra) at once, each from its own address,
+        alternating between the two processes; returns the statuses in order."""
+        results = [None] * len(requests)
+        barrier = threading.Barrier(len(requests))
+
+        def go(i):
+            code, mac, extra = requests[i]
+            body = {"code": code, "mac": mac}
+            body.update(extra)
+            barrier.wait()
+            srv = (self.srv, self.srv2)[i % 2]
+            # many requests at once on a loaded machine: more than the default 10 s for the last one
+            results[i] = srv.post("/activate", body, source="127.9.%d.%d" % (self._net[0], i + 1), timeout=60)
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(len(requests))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        return results
+
+    def q(self, sql):
+        return self.pg.psql(self.db, sql)
+
+    def macs(self, n):
+        base = uuid.uuid4().int & 0xffffff
+        return ["0057%02x%06x" % (self._net[0] % 256, (base + i) & 0xffffff) for i in range(n)]
+
+    def test_distinct_codes_at_once_each_answered_with_every_side_effect(self):
+        codes = self.issue(40)
+        macs = self.macs(40)
+        bound = self.issue(4, mac=macs[0])
+        reqs = [(codes[i], macs[i], {"model": "CP-%d" % i}) for i in range(32)]
+        reqs += [("%016d" % (i + 1), macs[32 + i], {}) for i in range(4)]     # unknown: 404
+        reqs += [(bound[i], macs[36 + i], {}) for i in range(4)]              # bound to macs[0]: 403
+        reqs += [(codes[32 + i], macs[i], {}) for i in range(4)]              # a second code, same phone: 200
+        res = self.burst(reqs)
+        self.assertEqual([r.status for r in res], [200] * 32 + [404] * 4 + [403] * 4 + [200] * 4, res)
+        for i in range(32):
+            self.assertIn(macs[i], res[i].text.lower().replace(":", ""))
+        redeemed = self.q("SELECT count(*) FROM activation_codes WHERE profile_id = '%s' AND redeemed_at IS NOT NULL"
+                          % self.prof["id"])
+        self.assertEqual(redeemed, "36")
+        owned = "ARRAY[%s]::macaddr[]" % ",".join("'%s'" % m for m in macs)
+        self.assertEqual(self.q("SELECT count(*) FROM devices WHERE mac = ANY(%s) AND profile_id = '%s'"
+                                % (owned, self.prof["id"])), "32")
+        # a phone that redeemed two codes made two contacts; the others one
+        self.assertEqual(self.q("SELECT string_agg(contacts::text, ',' ORDER BY contacts) FROM devices"
+                                " WHERE mac = ANY(%s)" % owned), ",".join(["1"] * 28 + ["2"] * 4))
+        self.assertEqual(self.q("SELECT model FROM devices WHERE mac = '%s'" % macs[7]), "CP-7")
+        self.assertEqual(self.q("SELECT count(*) FROM audit_events WHERE action = 'device.activation_code'"
+                                " AND target = ANY(ARRAY[%s])" % ",".join("'%s'" % m for m in macs)), "36")
+        # one status change each; a phone whose two codes raced in the two processes while it was
+        # unknown may have two, as when they came one by one (both found no device to lock)
+        single = "ARRAY[%s]::macaddr[]" % ",".join("'%s'" % m for m in macs[4:32])
+        self.assertEqual(self.q("SELECT count(*) FROM device_events WHERE mac = ANY(%s) AND cause = 'activation_code'"
+                                % single), "28")
+        self.assertEqual(self.q("SELECT count(DISTINCT mac) FROM device_events WHERE mac = ANY(%s)"
+                                " AND cause = 'activation_code'" % owned), "32")
+        self.assertEqual(self.q("SELECT count(*) FROM webhook_events e JOIN activation_codes c"
+                                " ON c.id = (e.data->>'code_id')::uuid WHERE e.type = 'code.redeemed'"
+                                " AND c.profile_id = '%s'" % self.prof["id"]), "36")
+
+    def test_one_code_from_many_connections_in_two_processes_is_redeemed_once(self):
+        code = self.issue(1)[0]
+        macs = self.macs(40)
+        res = self.burst([(code, m, {}) for m in macs])
+        statuses = [r.status for r in res]
+        self.assertEqual(statuses.count(200), 1, statuses)
+        self.assertEqual(statuses.count(410), 39, statuses)
+        winner = macs[statuses.index(200)]
+        self.assertEqual(self.q("SELECT ztp_mac_text(redeemed_by) FROM activation_codes WHERE profile_id = '%s'"
+                                % self.prof["id"]), winner)
+        targets = "ARRAY[%s]" % ",".join("'%s'" % m for m in macs)
+        self.assertEqual(self.q("SELECT count(*) FROM audit_events WHERE target = ANY(%s)" % targets), "1")
+        self.assertEqual(self.q("SELECT count(*) FROM devices WHERE mac = ANY(%s::macaddr[])" % targets), "1")
+        self.assertEqual(self.q("SELECT count(*) FROM webhook_events WHERE type = 'code.redeemed'"
+                                " AND data->>'mac' = ANY(%s)" % targets), "1")
+        # the winner asking again (a lost answer) is answered again; nobody else is
+        again = self.srv2.post("/activate", {"code": code, "mac": winner}, source="127.9.%d.250" % self._net[0])
+        self.assertEqual(again.status, 200, again)
+
+    def test_short_code_bound_holds_for_a_burst_across_processes(self):
+        macs = self.macs(30)
+        res = self.burst([("#" + self.prof["short_code"], m, {}) for m in macs])
+        statuses = [r.status for r in res]
+        self.assertEqual(statuses.count(200), 5, statuses)
+        self.assertEqual(statuses.count(429), 25, statuses)
+        self.assertEqual(self.q("SELECT count(*) FROM devices WHERE profile_id = '%s'" % self.prof["id"]), "5")
+
+    def test_codes_and_short_codes_mixed_in_one_burst(self):
+        codes = self.issue(10)
+        macs = self.macs(14)
+        reqs = [(codes[i], macs[i], {}) for i in range(10)]
+        reqs += [("#" + self.prof["short_code"], macs[10 + i], {}) for i in range(4)]
+        reqs += [(codes[0], macs[13], {})]  # the first code raced by another phone
+        res = self.burst(reqs)
+        self.assertEqual([r.status for r in res[1:14]], [200] * 13, res)
+        self.assertEqual(sorted([res[0].status, res[14].status]), [200, 410], res)
+
+    def test_hostile_model_text_reaches_the_database_as_sent(self):
+        model = 'a"b\\c,{x} NULL\''
+        code = self.issue(1)[0]
+        mac = self.macs(1)[0]
+        r = self.burst([(code, mac, {"model": model})])[0]
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.q("SELECT model = %s FROM devices WHERE mac = '%s'"
+                                % ("'" + model.replace("'", "''") + "'", mac)), "t")
