@@ -1,7 +1,7 @@
 // Transfers: hand devices to another provider (the code shown once), list
 // and cancel them, and accept one with a code (/v1/transfers).
 import { get, post, del, seg } from '../api.js';
-import { h, form, pageTitle, pagedList, time, badge, macText, messageArea } from '../ui.js';
+import { h, replace, form, pageTitle, pagedList, time, badge, macText, messageArea } from '../ui.js';
 import { LIFETIMES, DEFAULT_LIFETIME, secretPanel, slot, confirmButton, roleNote, filterSelect, plural } from '../actions.js';
 
 const STATES = [['', 'Any state'], ['open', 'Open'], ['accepted', 'Accepted'], ['expired', 'Expired'], ['cancelled', 'Cancelled']];
@@ -27,11 +27,26 @@ function atMacs(err, typed) {
   return err;
 }
 
+/**
+ * The list names how many MACs a transfer carries (up to 100,000); the first
+ * MACS_SHOWN are fetched from the transfer itself when the disclosure opens.
+ */
 function macsCell(t) {
-  const macs = t.macs || [];
-  const shown = macs.slice(0, MACS_SHOWN).map((m) => h('li', { class: 'mono' }, macText(m)));
-  return h('details', null, h('summary', null, plural(macs.length, 'device')),
-    h('ul', { class: 'macs' }, shown, macs.length > MACS_SHOWN ? h('li', null, `and ${macs.length - MACS_SHOWN} more`) : null));
+  const list = h('ul', { class: 'macs' });
+  let loaded = false;
+  async function load(ev) {
+    if (loaded || !ev.currentTarget.open) return;
+    loaded = true;
+    try {
+      const d = await get('/v1/transfers/' + seg(t.id), { limit: MACS_SHOWN });
+      const more = t.mac_count - d.macs.length;
+      replace(list, d.macs.map((m) => h('li', { class: 'mono' }, macText(m))), more > 0 ? h('li', null, `and ${more} more`) : null);
+    } catch (e) {
+      loaded = false;
+      replace(list, h('li', null, 'Could not load the MACs; close and open again to retry.'));
+    }
+  }
+  return h('details', { ontoggle: load }, h('summary', null, plural(t.mac_count, 'device')), list);
 }
 
 function outcome(t) {

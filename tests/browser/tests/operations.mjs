@@ -150,7 +150,8 @@ export const tests = [
       await r.waitFor();
       assert((await r.innerText()).includes('open'), 'the new transfer is open');
       await r.getByText('2 devices').click(); // the MACs behind a disclosure
-      assert((await r.innerText()).includes(macs[0].match(/../g).join(':')), 'its MACs are listed');
+      // fetched from the transfer itself when opened
+      await until(async () => (await r.innerText()).includes(macs[0].match(/../g).join(':')), 'its MACs to be listed');
       await confirmInRow(page, '…' + last4, 'Cancel …' + last4, 'Yes, cancel it');
       await until(async () => (await row(page, '…' + last4).innerText()).includes('cancelled'), 'the transfer to show cancelled');
       // a cancelled code moves nothing
