@@ -3,13 +3,18 @@
 
 A scratch PostgreSQL, migrated; ZTP_BENCH_DEVICES devices (default 1,000,000)
 of one provider over four vendor prefixes, and 10,000 of another. Each search
-runs the list as ztpd does (SELECT * FROM ztp_device_list(...) as ztp_tenant
-under row-level security), three times, the best time kept:
-  after   with devices_mac_trgm (migrations/0013_device_search.sql);
-  before  the same call with the index dropped (what q costs without it);
-and a page deep into the fleet (cursor at the 90th percentile) through the
-new function and through main's generic-plan one (0002_provider_reads.sql).
-The inner statement's plan is printed for each search.
+runs three times, the best EXPLAIN (ANALYZE) execution time kept:
+  no index  the one statement 0013's ztp_device_search ran (as ztp_system,
+            the tenant named), devices_mac_trgm dropped;
+  0013      the same with the index, the planner choosing between the
+            trigram index and MAC order;
+  0014      ztp_device_search now: a window of 4,096 devices in MAC order,
+            then the trigram index for sparse q;
+  list      the whole list as ztpd runs it (SELECT * FROM ztp_device_list(...)
+            as ztp_tenant under row-level security: 0014 and the page's JSON);
+each first page, then a page deep into the matches (cursor at the 90th
+percentile of them). And a page deep into the fleet without q through the
+per-call plan and through the first generic-plan one (0002_provider_reads.sql).
 
 Usage: python3 tests/bench/device_search.py   (about 2-4 minutes)
 """
@@ -65,22 +70,47 @@ def best_ms(pg, db, tenant, call):
     return min(times)
 
 
-def inner_plan(pg, db, tenant, q):
-    """The statement ztp_device_search runs (as ztp_system, the tenant named)."""
-    sql = ("SET role ztp_system; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT d.mac FROM devices d"
-           " WHERE d.provider_id = '%s' AND ztp_mac_text(d.mac) LIKE '%%%s%%' ORDER BY d.mac LIMIT 101" % (tenant, q))
-    lines = pg.psql(db, sql).splitlines()
-    return "\n".join("      " + line for line in lines if "Buffers" not in line and "Planning" not in line)
+def best_system_ms(pg, db, sql, tenant=None):
+    times = []
+    for _ in range(3):
+        out = pg.psql(db, "SET role ztp_system; %sEXPLAIN (ANALYZE, TIMING OFF) %s"
+                      % ("SET app.tenant = '%s'; " % tenant if tenant else "", sql))
+        times.append(float(re.search(r"Execution Time: ([0-9.]+) ms", out).group(1)))
+    return min(times)
 
 
-def searches(pg, db, a, b):
-    out = {}
-    for label, q in SEARCHES:
-        call = "SELECT * FROM ztp_device_list(NULL, NULL, NULL, '%s', NULL, 100)" % q
-        out[label] = best_ms(pg, db, a, call)
-    out["other provider (10,000 devices), 3 digits"] = best_ms(
-        pg, db, b, "SELECT * FROM ztp_device_list(NULL, NULL, NULL, 'a1b', NULL, 100)")
+def cases(pg, db, a, b):
+    """(label, tenant, q, cursor): first pages, then pages deep into each q's matches."""
+    out = [(label, a, q, None) for label, q in SEARCHES]
+    out.append(("other provider (10,000), 3 digits", b, "a1b", None))
+    for label, q in SEARCHES[:4]:
+        n = int(pg.psql(db, "SELECT count(*) FROM devices WHERE provider_id = '%s' AND ztp_mac_text(mac) LIKE '%%%s%%'"
+                            % (a, q)))
+        deep = pg.psql(db, "SELECT ztp_mac_text(mac) FROM devices WHERE provider_id = '%s' AND ztp_mac_text(mac)"
+                           " LIKE '%%%s%%' ORDER BY mac OFFSET %d LIMIT 1" % (a, q, n * 9 // 10))
+        if n >= 200:
+            out.append(("%s, 90%% of %d matches in" % (label, n), a, q, deep))
     return out
+
+
+def searches_0014(pg, db, cases_):
+    return {label: best_system_ms(pg, db, "SELECT ztp_device_search(NULL, NULL, NULL, '%s', %s, 100)"
+                                  % (q, "'%s'" % cursor if cursor else "NULL"), tenant)
+            for label, tenant, q, cursor in cases_}
+
+
+def searches(pg, db, cases_):
+    return {label: best_ms(pg, db, tenant, "SELECT * FROM ztp_device_list(NULL, NULL, NULL, '%s', %s, 100)"
+                           % (q, "'%s'" % cursor if cursor else "NULL"))
+            for label, tenant, q, cursor in cases_}
+
+
+def searches_0013(pg, db, cases_):
+    """The statement 0013's ztp_device_search planned and ran per call."""
+    return {label: best_system_ms(pg, db, "SELECT d.mac FROM devices d WHERE d.provider_id = '%s'"
+                                  " AND ztp_mac_text(d.mac) LIKE '%%%s%%'%s ORDER BY d.mac LIMIT 101"
+                                  % (tenant, q, " AND d.mac > '%s'" % cursor if cursor else ""))
+            for label, tenant, q, cursor in cases_}
 
 
 def main():
@@ -101,19 +131,20 @@ def main():
                     " FROM generate_series(1, 10000) i ON CONFLICT DO NOTHING" % b)
         log("devices: %s in %.0f s" % (pg.psql(db, "SELECT count(*) FROM devices"), time.time() - t0))
         pg.psql(db, "VACUUM ANALYZE devices")
-        before = searches(pg, db, a, b)
+        todo = cases(pg, db, a, b)
+        before = searches_0013(pg, db, todo)
         t0 = time.time()
         pg.psql(db, "CREATE INDEX devices_mac_trgm ON devices USING gin (ztp_mac_text(mac) gin_trgm_ops)")
         log("index build: %.1f s, %s" % (time.time() - t0, pg.psql(
             db, "SELECT pg_size_pretty(pg_relation_size('devices_mac_trgm'))")))
         pg.psql(db, "ANALYZE devices")
-        after = searches(pg, db, a, b)
-        log("\nsearch (limit 100)                          before (no index)   after (trigram)")
+        planner = searches_0013(pg, db, todo)
+        after = searches_0014(pg, db, todo)
+        whole = searches(pg, db, todo)
+        log("\nsearch (limit 100)                                no index       0013       0014       list")
         for label in after:
-            log("  %-42s %10.1f ms %12.1f ms" % (label, before[label], after[label]))
-        log("\ninner statement plans, after:")
-        for label, q in SEARCHES:
-            log("  q=%s (%s)\n%s" % (q, label, inner_plan(pg, db, a, q)))
+            log("  %-44s %8.1f ms %7.1f ms %7.1f ms %7.1f ms"
+                % (label, before[label], planner[label], after[label], whole[label]))
         pg.psql(db, OLD_LIST)
         deep = pg.psql(db, "SELECT ztp_mac_text(mac) FROM devices WHERE provider_id = '%s' ORDER BY mac"
                            " OFFSET %d LIMIT 1" % (a, DEVICES * 9 // 10))
