@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: the first-run experience. Starts an embedded PostgreSQL in
 # .run/ when DATABASE_URL is unset, keeps a ZTP_SECRET there, migrates,
-# creates a demo provider the first time, and serves until Ctrl-C.
+# creates a demo provider and invites its first person the first time, and
+# serves until Ctrl-C. ZTP_RUN_DIR names another folder for its state (tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-state="$top/.run"
+state="${ZTP_RUN_DIR:-$top/.run}"
 mkdir -p "$state"
 pgbin=/usr/lib/postgresql/15/bin
 pg_started=""
@@ -51,31 +52,38 @@ fi
 export ZTP_LISTEN=${ZTP_LISTEN:-127.0.0.1:8080}
 
 build/ztpd migrate
+# where people reach the console: ZTP_PUBLIC_URL as ztpd reads it (case and
+# a trailing slash do not matter), else the listener
+public=${ZTP_PUBLIC_URL:-http://$ZTP_LISTEN}
+public=${public%/}
+console="${public,,}/console/"
 if [ ! -f "$state/demo-provider.json" ]; then
-    (umask 077 && build/ztpd provider create demo > "$state/demo-provider.json")
-    key=$(sed 's/.*"api_key": *"\([^"]*\)".*/\1/' "$state/demo-provider.json")
-    provider=$(sed 's/.*"id": *"\([^"]*\)".*/\1/' "$state/demo-provider.json")
+    (umask 077 && build/ztpd provider create demo > "$state/demo-provider.json.new")
+    key=$(sed 's/.*"api_key": *"\([^"]*\)".*/\1/' "$state/demo-provider.json.new")
+    provider=$(sed 's/.*"id": *"\([^"]*\)".*/\1/' "$state/demo-provider.json.new")
     # the demo's first person; the link is single use and lasts 7 days
     invite=$(build/ztpd user invite "$provider" demo@example.com --role admin |
         sed 's/.*"invite_url": *"\([^"]*\)".*/\1/')
+    # only now is the first run done: a run stopped before this point starts over
+    mv "$state/demo-provider.json.new" "$state/demo-provider.json"
     cat <<MSG
 
-  A demo provider was created. Its API key (shown once, kept in .run/demo-provider.json):
+  A demo provider was created. Its API key (shown once, kept in $state/demo-provider.json):
 
     $key
 
   Try:
     curl -s -H "Authorization: Bearer $key" http://$ZTP_LISTEN/v1/profiles
 
-  The web console: ${ZTP_PUBLIC_URL:-http://$ZTP_LISTEN}/console/
+  The web console: $console
   Its first person, demo@example.com (admin), chooses a password here (once, within 7 days):
 
     $invite
 
 MSG
 else
-    echo "openztp: the demo provider's API key is in .run/demo-provider.json" >&2
-    echo "openztp: the web console is at ${ZTP_PUBLIC_URL:-http://$ZTP_LISTEN}/console/ (demo@example.com)" >&2
+    echo "openztp: the demo provider's API key is in $state/demo-provider.json" >&2
+    echo "openztp: the web console is at $console (demo@example.com)" >&2
 fi
 echo "openztp: serving on http://$ZTP_LISTEN (Ctrl-C stops)" >&2
 set +e
