@@ -428,7 +428,8 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
     if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s old activation codes, transfers and idempotency keys", PQgetvalue(res->results[0], 0, 0));
+        ztp_log_info("swept %s old activation codes, transfers and idempotency keys",
+                     PQgetvalue(res->results[0], 0, 0));
 }
 
 static void on_sweep(h2o_timeout_entry_t *e)
