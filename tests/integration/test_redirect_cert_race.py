@@ -11,7 +11,8 @@ class CertRaceTest(ServerTest):
     server_env = {"ZTP_THREADS": "1"}
 
     def blocked_redirect(self, mac, act):
-        """GET /redirect while another transaction holds the device's row; act() runs while the batch waits."""
+        """GET /redirect while another transaction holds the device's row. act() runs while the batch
+        waits and returns SQL that the holding transaction runs before it commits."""
         lock = self.pg.psql_session(self.db)
         lock.stdin.write("BEGIN; SELECT 1 FROM devices WHERE mac = '%s' FOR UPDATE;\n" % mac)
         lock.stdin.flush()
@@ -22,24 +23,30 @@ class CertRaceTest(ServerTest):
         t.start()
         wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
                                         "'Lock' AND query LIKE '%unnest%'") == "1", 20, "batch waiting")
-        act()
-        lock.stdin.write("COMMIT;\n")
+        lock.stdin.write(act() + " COMMIT;\n")
         lock.stdin.close()
         lock.wait(20)
         t.join(60)
+        self.assertFalse(t.is_alive(), "the redirect never answered")
         return out["r"]
 
-    def test_secret_added_while_batch_waits(self):
+    def claimed(self, mac):
+        """A provider's key, with mac claimed on a plain profile."""
         key = self.provider()["api_key"]
         p = self.srv.post("/v1/profiles", {"name": "p-" + uuid.uuid4().hex[:8],
                                            "profile_rule": "https://prov.example/$MA.xml"}, key=key).json()
-        mac = "0c1167a00001"
         self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": p["id"]}, key=key).status, 201)
+        return key, p
+
+    def test_secret_added_while_batch_waits(self):
+        mac = "0c1167a00001"
+        key, p = self.claimed(mac)
 
         def patch():
             r = self.srv.patch("/v1/profiles/" + p["id"], {"params": {"Admin_Password": "s3cret-leak"},
                                                            "require_certificate": True}, key=key)
             self.assertEqual(r.status, 200, r)
+            return ""
 
         r = self.blocked_redirect(mac, patch)
         # contract 3: a profile with require_certificate answers its devices only with a certificate;
@@ -48,32 +55,19 @@ class CertRaceTest(ServerTest):
         self.assertEqual(r.status, 404, r)
 
     def test_device_moved_to_new_certified_profile_while_batch_waits(self):
-        key = self.provider()["api_key"]
-        p = self.srv.post("/v1/profiles", {"name": "p-" + uuid.uuid4().hex[:8],
-                                           "profile_rule": "https://prov.example/$MA.xml"}, key=key).json()
         mac = "0c1167a00002"
-        self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": p["id"]}, key=key).status, 201)
-        lock = self.pg.psql_session(self.db)
-        # the repoint happens in the transaction that holds the row, after the batch's snapshot
-        lock.stdin.write("BEGIN; SELECT 1 FROM devices WHERE mac = '%s' FOR UPDATE;\n" % mac)
-        lock.stdin.flush()
-        wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_stat_activity WHERE state = "
-                                        "'idle in transaction' AND query LIKE '%FOR UPDATE%'") == "1", 20, "lock")
-        out = {}
-        t = threading.Thread(target=lambda: out.update(r=self.srv.get("/redirect/%s.xml" % mac, timeout=60)))
-        t.start()
-        wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                        "'Lock' AND query LIKE '%unnest%'") == "1", 20, "batch waiting")
-        q = self.srv.post("/v1/profiles", {"name": "q-" + uuid.uuid4().hex[:8],
-                                           "profile_rule": "https://prov.example/$MA.xml",
-                                           "params": {"Admin_Password": "s3cret-q"}, "require_certificate": True},
-                          key=key)
-        self.assertEqual(q.status, 201, q)
-        lock.stdin.write("UPDATE devices SET profile_id = '%s' WHERE mac = '%s'; COMMIT;\n" % (q.json()["id"], mac))
-        lock.stdin.close()
-        lock.wait(20)
-        t.join(60)
-        r = out["r"]
+        key, _ = self.claimed(mac)
+
+        def repoint():
+            # made after the batch's snapshot, by the transaction that holds the row
+            q = self.srv.post("/v1/profiles", {"name": "q-" + uuid.uuid4().hex[:8],
+                                               "profile_rule": "https://prov.example/$MA.xml",
+                                               "params": {"Admin_Password": "s3cret-q"},
+                                               "require_certificate": True}, key=key)
+            self.assertEqual(q.status, 201, q)
+            return "UPDATE devices SET profile_id = '%s' WHERE mac = '%s';" % (q.json()["id"], mac)
+
+        r = self.blocked_redirect(mac, repoint)
         self.assertNotIn("s3cret-q", r.text, r)
         self.assertEqual(r.status, 404, r)
 
