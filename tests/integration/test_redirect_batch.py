@@ -147,6 +147,27 @@ class BatchTest(ServerTest):
         self.assertEqual(self.rules(mac), {"https://new.example/$MA"})
         self.assertEqual(self.rules(other, 4), {404})
 
+    def test_only_a_change_moves_the_profile_epoch(self):
+        """Every ztpd thread refetches its profiles when the epoch moves: a request that changes
+        nothing (any API key can repeat it) must not empty every cache."""
+        prof = self.profile()
+        other = self.provider()["api_key"]
+        epoch = lambda: int(self.pg.psql(self.db, "SELECT epoch FROM profile_epoch"))
+        before = epoch()
+        missing = str(uuid.uuid4())
+        self.assertEqual(self.srv.patch("/v1/profiles/" + missing, {"profile_rule": "https://x.example/$MA"},
+                                        key=self.key).status, 404)
+        self.assertEqual(self.srv.delete("/v1/profiles/" + missing, key=self.key).status, 404)
+        self.assertEqual(self.srv.patch("/v1/profiles/" + prof["id"], {"profile_rule": "https://x.example/$MA"},
+                                        key=other).status, 404)
+        self.assertEqual(epoch(), before)
+        r = self.srv.patch("/v1/profiles/" + prof["id"], {"profile_rule": "https://x.example/$MA"}, key=self.key)
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(epoch(), before)
+        before = epoch()
+        self.assertEqual(self.srv.post("/v1/url-token-key", None, key=self.key).status, 201)
+        self.assertGreater(epoch(), before)
+
     def test_two_providers_each_get_their_own_profile_and_token(self):
         other = self.provider()["api_key"]
         rule = "https://prov.example/$(ZTP_TOKEN)/$MA.xml"
