@@ -52,8 +52,14 @@ function match(path) {
     const params = {};
     let ok = true;
     want.forEach((w, i) => {
-      if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(parts[i]);
-      else if (w !== parts[i]) ok = false;
+      if (!w.startsWith(':')) ok = ok && w === parts[i];
+      else {
+        try {
+          params[w.slice(1)] = decodeURIComponent(parts[i]);
+        } catch {
+          ok = false; // a malformed escape (#/devices/%E0%A4%A) names no page
+        }
+      }
     });
     if (ok) return { route: r, params };
   }
@@ -137,7 +143,13 @@ async function render() {
   main.replaceChildren();
   const ctx = {
     params: m.params, query, me, can, navigate,
-    inviteToken, signedIn,
+    signedIn,
+    // the invitation's token, handed over once: a used one is never offered again
+    takeInviteToken: () => {
+      const t = inviteToken;
+      inviteToken = null;
+      return t;
+    },
     title: (t) => { document.title = t + ' · openztp'; },
   };
   ctx.title(m.route.nav || m.route.page);
@@ -161,7 +173,7 @@ function clearFlashSoon() {
 }
 
 async function start() {
-  if (location.pathname.endsWith('/invite')) {
+  if (/\/invite\/?$/.test(location.pathname)) {
     // /console/invite#TOKEN: take the token, then leave the address bar clean
     inviteToken = location.hash.replace(/^#/, '');
     history.replaceState(null, '', location.pathname.replace(/invite\/?$/, '') + '#/invite');

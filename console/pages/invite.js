@@ -10,7 +10,9 @@ export function render(root, ctx) {
   ctx.title('Accept your invitation');
   const card = h('section', { class: 'narrow card' }, pageTitle('Accept your invitation'));
   root.append(card);
-  if (!ctx.inviteToken) {
+  // taken once: after this page (used or left) the console forgets it
+  const token = ctx.takeInviteToken();
+  if (!token) {
     card.append(h('p', null, 'Open the invitation link from your message: it carries the invitation. ',
       h('a', { href: '#/signin' }, 'Sign in'), ' if you already chose a password.'));
     return;
@@ -30,8 +32,7 @@ export function render(root, ctx) {
         e.errors = [{ field: 'confirm', detail: 'differs from the new password' }];
         throw e;
       }
-      await post('/v1/invites/accept', { token: ctx.inviteToken, password: v.password });
-      ctx.inviteToken = null;
+      await post('/v1/invites/accept', { token, password: v.password });
       card.replaceChildren(pageTitle('Your password is set'),
         h('p', { role: 'status' }, 'You can now sign in with your email and this password.'),
         h('p', null, h('a', { class: 'button', href: '#/signin' }, 'Sign in')));

@@ -24,7 +24,8 @@ export async function render(root, ctx) {
     msg.show('No such webhook: it may have been deleted.', 'error');
     return;
   }
-  ctx.title('Webhook ' + w.url);
+  // the host only: a path may carry the receiver's secret, and titles go to history
+  ctx.title('Webhook ' + new URL(w.url).host);
 
   const list = pagedList({
     caption: `The latest ${LIMIT} delivery attempts, newest first`,

@@ -76,12 +76,32 @@ export const tests = [
       await page.getByLabel('The same password again').fill(good);
       await page.getByRole('button', { name: 'Choose this password' }).click();
       await page.getByRole('heading', { name: 'Your password is set' }).waitFor();
+      // the used token is forgotten: the invitation page no longer offers the form
       await page.getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel('Email').waitFor();
+      await page.evaluate(() => { location.hash = '#/invite'; });
+      await page.getByText('Open the invitation link').waitFor();
+      assert(await page.getByLabel('New password').count() === 0, 'a used invitation offers no form again');
+      await page.evaluate(() => { location.hash = '#/signin'; });
       await page.getByLabel('Email').fill(config.invite_email);
       await page.getByLabel('Password').fill(good);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForSelector('#signout');
       assert((await page.locator('#who').innerText()).includes('operator'), 'signed in with the invited role');
+    },
+  },
+  {
+    name: 'odd_addresses_take_the_invite_token_or_say_not_found',
+    async run(t) {
+      const page = await newPage(t);
+      // the invitation link with a trailing slash is served too, and read the same way
+      await page.goto(config.origin + '/console/invite/#not-a-real-token');
+      await settle(page);
+      assert(!(await page.evaluate(() => location.href)).includes('not-a-real-token'), 'the token leaves the address bar');
+      await page.getByLabel('New password').waitFor();
+      // a malformed escape in the address names no page (it used to leave the old page standing)
+      await page.evaluate(() => { location.hash = '#/devices/%E0%A4%A'; });
+      await page.getByRole('heading', { name: 'Not found' }).waitFor();
     },
   },
   {
