@@ -23,6 +23,7 @@ void ztp_admin_register(size_t max_body, size_t max_import_body)
     ztp_v1_route("POST", "/v1/profiles", ZTP_ROLE_ADMIN, ztp_profiles_create, max_body);
     ztp_v1_route("GET", "/v1/profiles", ZTP_ROLE_VIEWER, ztp_profiles_list, 0);
     ztp_v1_route("GET", "/v1/profiles/{id}", ZTP_ROLE_VIEWER, ztp_profiles_get, 0);
+    ztp_v1_route("GET", "/v1/profiles/{id}/preview", ZTP_ROLE_VIEWER, ztp_profiles_preview, 0);
     ztp_v1_route("PATCH", "/v1/profiles/{id}", ZTP_ROLE_ADMIN, ztp_profiles_update, max_body);
     ztp_v1_route("DELETE", "/v1/profiles/{id}", ZTP_ROLE_ADMIN, ztp_profiles_delete, 0);
     ztp_v1_route("GET", "/v1/devices", ZTP_ROLE_VIEWER, ztp_devices_list, 0);

@@ -1,7 +1,9 @@
 /* /v1/profiles: the redirect targets of a provider. */
 #include "profiles.h"
 
+#include "../redirect/mac.h"
 #include "../redirect/profile.h"
+#include "../services/copytext.h"
 #include "../redirect/vendor.h"
 #include "../services/http.h"
 
@@ -267,4 +269,78 @@ void ztp_profiles_delete(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
     const char *id = profile_id(req, m);
     if (id != NULL)
         ztp_tenant_call(req, who, &SQL_DELETE, &id, NULL, NULL);
+}
+
+/* ---- GET /v1/profiles/{id}/preview?mac=&model=&serial= ----
+ * The answers /redirect/{mac}.xml and .json give that phone, rendered by
+ * the one renderer phones get (redirect/profile.c), for the console's
+ * preview. $(ZTP_TOKEN) stays as written: the device's token is minted
+ * from the provider's key, which only an admin may read. */
+#define PREVIEW_TEXT_MAX 64
+
+typedef struct preview {
+    char mac[13];
+    char model[PREVIEW_TEXT_MAX + 1];
+    char serial[PREVIEW_TEXT_MAX + 1];
+} preview_t;
+
+static void on_preview(h2o_req_t *req, int status, const char *body, void *arg)
+{
+    const preview_t *p = arg;
+    json_t *prof = status == 200 ? json_loads(body, 0, NULL) : NULL;
+    if (prof == NULL) {
+        ztp_tenant_answer(req, status, body);
+        return;
+    }
+    const char *rule = json_string_value(json_object_get(prof, "profile_rule"));
+    const char *upgrade = json_string_value(json_object_get(prof, "upgrade_rule"));
+    json_t *params = json_object_get(prof, "params");
+    ztp_phone_facts_t f = {p->mac, p->model, p->serial};
+    ztp_buf_t xml = {0};
+    ztp_profile_xml(&xml, rule ? rule : "", upgrade, json_is_object(params) ? params : NULL);
+    json_t *out = json_pack("{s:s#, s:o}", "xml", xml.p ? xml.p : "", xml.len, "json",
+                            ztp_profile_json(&f, rule ? rule : "", upgrade, json_is_object(params) ? params : NULL));
+    ztp_buf_free(&xml);
+    json_decref(prof);
+    ztp_http_json(req, 200, out);
+}
+
+/* Copies query parameter `name` (absent: "") into out when it is printable
+ * UTF-8 of at most PREVIEW_TEXT_MAX bytes; else notes the error. */
+static void preview_text(h2o_req_t *req, const char *name, char *out, size_t outlen, json_t *errors)
+{
+    const char *v = ztp_http_query(req, name);
+    if (v == NULL || *v == '\0')
+        *out = '\0';
+    else if (!ztp_text_ok(v, PREVIEW_TEXT_MAX) || !ztp_copy_text_ok(v, strlen(v)) || strlen(v) >= outlen)
+        ztp_errors_add(errors, name, "at most 64 bytes of printable UTF-8");
+    else
+        memcpy(out, v, strlen(v) + 1);
+}
+
+void ztp_profiles_preview(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
+{
+    const char *id = profile_id(req, m);
+    const char *mac = ztp_http_query(req, "mac");
+    uint8_t bin[6];
+    json_t *errors = json_array();
+    preview_t *p;
+
+    if (id == NULL) {
+        json_decref(errors);
+        return;
+    }
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        abort();
+    if (mac == NULL || ztp_mac_parse(mac, strlen(mac), bin) != 0)
+        ztp_errors_add(errors, "mac", "a MAC address: 12 hex digits, separators allowed");
+    else
+        ztp_mac_format(bin, p->mac);
+    preview_text(req, "model", p->model, sizeof(p->model), errors);
+    preview_text(req, "serial", p->serial, sizeof(p->serial), errors);
+    if (ztp_errors_answer(req, errors)) {
+        free(p);
+        return;
+    }
+    ztp_tenant_call(req, who, &SQL_GET, &id, on_preview, p);
 }

@@ -14,5 +14,7 @@ void ztp_profiles_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t 
 void ztp_profiles_get(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
 void ztp_profiles_update(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
 void ztp_profiles_delete(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
+/* GET /v1/profiles/{id}/preview: what /redirect answers a given phone. */
+void ztp_profiles_preview(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m);
 
 #endif

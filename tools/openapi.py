@@ -396,6 +396,17 @@ paths = {
                                           "409": problem("devices still use it")},
                      "profiles", params=[id_param], op_id="deleteProfile"),
     },
+    "/v1/profiles/{id}/preview": {"get": op(
+        "The answers /redirect/{mac}.xml and .json give a phone of this profile, rendered by the server's own "
+        "renderer; $(ZTP_TOKEN) stays as written (minting a device's token needs the admin-only key)",
+        {"200": js({"type": "object", "required": ["xml", "json"], "additionalProperties": False,
+                    "properties": {"xml": {"type": "string", "description": "the body of /redirect/{mac}.xml"},
+                                   "json": {"type": "object", "description": "the body of /redirect/{mac}.json"}}}),
+         "404": problem("no such profile"), "422": problem("bad mac, model or serial")},
+        "profiles", params=[id_param, qp("mac", {"type": "string", "maxLength": 17}, "the phone's MAC (required)"),
+                            qp("model", {"type": "string", "maxLength": 64}, "its model ($PN)"),
+                            qp("serial", {"type": "string", "maxLength": 64}, "its serial number ($SN)")],
+        op_id="previewProfile")},
     "/v1/devices": {"get": op(
         "List devices, ordered by MAC", {"200": js(items(ref("Device"), cursor=True)), "422": problem("bad query")},
         "devices", params=[qp("status", STATUS, "only devices in this status"),

@@ -49,57 +49,39 @@ function body(v, creating) {
 
 // ---- the preview ----------------------------------------------------------------
 
-const xmlEscape = (s) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' }[c]));
-
-/** The XML answer /redirect/{mac} gives a Cisco phone (redirect/profile.c). */
-export function redirectXml(rule, upgrade, params) {
-  const el = (k, v) => `<${k}>${xmlEscape(v)}</${k}>\n`;
-  let out = '<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n' + el('Profile_Rule', rule);
-  if (upgrade) out += el('Upgrade_Rule', upgrade);
-  for (const [k, v] of Object.entries(params || {})) if (/^[A-Za-z0-9_]+$/.test(k)) out += el(k, v);
-  return out + '</flat-profile>\n';
-}
-
-/** The server's macros ($MA, $MAU, $MAC, $PN, $PSN, $SN) for one phone, longest name first. */
-export function expandMacros(text, phone) {
-  const mac = phone.mac;
-  const values = {
-    MAU: mac.toUpperCase(), MAC: (mac.match(/../g) || []).join(':'), MA: mac,
-    PSN: phone.model.replace(/^CP-?/, ''), PN: phone.model, SN: phone.serial,
-  };
-  return text.replace(/\$\(([^)]*)\)|\$([A-Za-z0-9_]+)/g, (all, paren, bare) => {
-    if (paren !== undefined) return paren in values ? values[paren] : all;
-    for (let n = bare.length; n > 0; n--) {
-      const name = bare.slice(0, n);
-      if (name in values) return values[name] + bare.slice(n);
-    }
-    return all;
-  });
-}
-
-function preview(getValues) {
+/** The answers /redirect gives a phone of the saved profile, rendered by ztpd itself
+ *  (GET /v1/profiles/{id}/preview): the console keeps no copy of the renderer. */
+function preview(profileId) {
   const out = h('pre', { class: 'preview', tabindex: '0', 'aria-label': 'The answer this phone would get' });
   const resolved = h('p', { class: 'mono' });
   const macIn = h('input', { id: 'pv-mac', value: '0004f2aabbcc', autocomplete: 'off', spellcheck: 'false' });
   const modelIn = h('input', { id: 'pv-model', value: 'CP-8845', autocomplete: 'off' });
   const serialIn = h('input', { id: 'pv-serial', value: 'FCH0000001', autocomplete: 'off' });
-  const note = h('p', { class: 'hint', id: 'pv-note' });
-  function draw() {
-    const v = getValues();
-    const mac = macIn.value.toLowerCase().replace(/[^0-9a-f]/g, '');
-    if (mac.length !== 12) {
-      note.textContent = 'Give a MAC of 12 hex digits.';
-      out.textContent = resolved.textContent = '';
-      return;
-    }
-    let params = {};
-    try { params = parseLines(v.params, 'params', ''); } catch (e) { /* shown when saving */ }
-    const phone = { mac, model: modelIn.value.trim(), serial: serialIn.value.trim() };
-    out.textContent = redirectXml(v.profile_rule.trim(), v.upgrade_rule.trim(), params);
-    resolved.textContent = expandMacros(v.profile_rule.trim().replace(/^(\s*\[[^\]]*\])*\s*/, ''), phone);
-    note.textContent = 'Computed here from the fields above as ztpd answers GET /redirect/' + mac +
-      ' to a Cisco phone; the phone expands macros itself. $(ZTP_TOKEN) becomes the device\'s own token, which only the server mints.';
+  const note = h('p', { class: 'hint', id: 'pv-note', 'aria-live': 'polite' });
+  let seq = 0;
+  let timer = null;
+  if (!profileId) {
+    note.textContent = 'Create the profile to preview the answer a phone gets.';
+    return { el: h('section', { class: 'card', 'aria-labelledby': 'pv-title' }, h('h2', { id: 'pv-title' }, 'Preview'), note),
+      draw: () => {} };
   }
+  async function draw() {
+    const mine = ++seq;
+    try {
+      const a = await get('/v1/profiles/' + seg(profileId) + '/preview',
+        { mac: macIn.value.trim(), model: modelIn.value.trim(), serial: serialIn.value.trim() });
+      if (mine !== seq) return; // a later draw owns the box
+      out.textContent = a.xml;
+      resolved.textContent = a.json.url;
+      note.textContent = 'What ztpd answers GET /redirect/{mac}.xml with the saved profile; the phone expands ' +
+        'its own macros. $(ZTP_TOKEN) becomes the device\'s own token, which only the server mints.';
+    } catch (e) {
+      if (mine !== seq) return;
+      out.textContent = resolved.textContent = '';
+      note.textContent = (e.errors || []).map((x) => `${x.field}: ${x.detail}`).join('; ') || e.message;
+    }
+  }
+  const later = () => { clearTimeout(timer); timer = setTimeout(draw, 250); }; // one request per pause in typing
   const box = h('section', { class: 'card', 'aria-labelledby': 'pv-title' },
     h('h2', { id: 'pv-title' }, 'Preview'),
     h('div', { class: 'filters' },
@@ -107,7 +89,7 @@ function preview(getValues) {
       h('div', { class: 'field' }, h('label', { for: 'pv-model' }, 'Model'), modelIn),
       h('div', { class: 'field' }, h('label', { for: 'pv-serial' }, 'Serial'), serialIn)),
     note, out, h('p', null, 'The profile URL for this phone: '), resolved);
-  for (const i of [macIn, modelIn, serialIn]) i.addEventListener('input', draw);
+  for (const i of [macIn, modelIn, serialIn]) i.addEventListener('input', later);
   return { el: box, draw };
 }
 
@@ -160,8 +142,7 @@ export async function render(root, ctx) {
       }
     },
   });
-  const pv = preview(() => f.values());
-  for (const n of ['profile_rule', 'upgrade_rule', 'params']) f.controls[n].addEventListener('input', pv.draw);
+  const pv = preview(creating ? null : p.id);
   pv.draw();
 
   const extra = [];

@@ -252,3 +252,47 @@ class RowLevelSecurityTest(ServerTest):
             self.pg.psql(self.db, "BEGIN; SET LOCAL ROLE ztp_tenant; SELECT set_config('app.tenant', '%s', true);"
                                   " INSERT INTO profiles (provider_id, name, profile_rule) VALUES ('%s', 'x', 'http://x/');"
                                   " COMMIT;" % (a["id"], b["id"]))
+
+
+class ProfilePreviewTest(ServerTest):
+    """GET /v1/profiles/{id}/preview: the console's preview is what /redirect answers, byte for byte."""
+
+    def setUp(self):
+        self.a = self.provider("A")["api_key"]
+        self.b = self.provider("B")["api_key"]
+
+    def test_the_preview_is_what_redirect_answers(self):
+        p = self.srv.post("/v1/profiles", {
+            "name": "pv-" + uuid.uuid4().hex[:8], "profile_rule": "https://prov.example/$PN/$MA.xml?a=1&b=<2>",
+            "upgrade_rule": "https://fw.example/$PSN.loads",
+            "params": {"Resync_Periodic": "3600", "Text_Logo": "A & B <\"'>"}}, key=self.a).json()
+        mac = "00562b0a1b2c"
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": p["id"]}, key=self.a).status, 201)
+        pv = self.srv.get("/v1/profiles/%s/preview?mac=00:56:2B:0A:1B:2C" % p["id"], key=self.a)
+        self.assertEqual(pv.status, 200, pv)
+        self.assertEqual(pv.json()["xml"], self.srv.get("/redirect/%s.xml" % mac).text)
+        self.assertEqual(pv.json()["json"], self.srv.get("/redirect/%s.json" % mac).json())
+        # the phone's facts expand the server's macros in the JSON url
+        pv = self.srv.get("/v1/profiles/%s/preview?mac=%s&model=CP-8845&serial=FCH1" % (p["id"], mac), key=self.a)
+        self.assertEqual(pv.json()["json"]["url"], "https://prov.example/CP-8845/00562b0a1b2c.xml?a=1&b=<2>")
+
+    def test_the_token_stays_as_written_and_strangers_get_404(self):
+        p = self.srv.post("/v1/profiles", {"name": "pt-" + uuid.uuid4().hex[:8],
+                                           "profile_rule": "https://prov.example/$(ZTP_TOKEN)/$MA.xml"},
+                          key=self.a).json()
+        pv = self.srv.get("/v1/profiles/%s/preview?mac=00562b0a1b2d" % p["id"], key=self.a)
+        self.assertIn("$(ZTP_TOKEN)", pv.json()["xml"])
+        self.assertProblem(self.srv.get("/v1/profiles/%s/preview?mac=00562b0a1b2d" % p["id"], key=self.b), 404)
+        self.assertProblem(self.srv.get("/v1/profiles/%s/preview?mac=00562b0a1b2d" % uuid.uuid4(), key=self.a), 404)
+        self.assertProblem(self.srv.get("/v1/profiles/nope/preview?mac=00562b0a1b2d", key=self.a), 404)
+
+    def test_bad_phone_facts_are_422_at_their_fields(self):
+        p = self.srv.post("/v1/profiles", {"name": "pb-" + uuid.uuid4().hex[:8], "profile_rule": RULE},
+                          key=self.a).json()
+        base = "/v1/profiles/%s/preview?" % p["id"]
+        for query, field in (("", "mac"), ("mac=zz", "mac"), ("mac=ffffffffffff", "mac"),
+                             ("mac=00562b0a1b2d&model=" + "x" * 65, "model"),
+                             ("mac=00562b0a1b2d&model=%FF%FE", "model"),
+                             ("mac=00562b0a1b2d&serial=a%0Ab", "serial")):
+            problem = self.assertProblem(self.srv.get(base + query, key=self.a), 422)
+            self.assertEqual([e["field"] for e in problem["errors"]], [field], query)
