@@ -154,6 +154,29 @@ class ImportJobTest(ServerTest):
         self.assertEqual(self.srv.post("/v1/import-jobs", {"format": "json"}, key=self.a.key, headers=h).status, 422)
 
 
+def kill_while_the_job_waits_on(pg, db, srv, jobs, job_id, table, what):
+    """Starts the job while another session holds `table` in SHARE ROW
+    EXCLUSIVE mode, SIGKILLs ztpd once the job's runner waits on that lock
+    (`what` names the moment), then lets the lock go."""
+    lock = pg.psql_session(db)
+    lock.stdin.write("BEGIN; LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE;\n" % table)
+    lock.stdin.flush()
+    try:
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ShareRowExclusiveLock'"
+                                       " AND relation = '%s'::regclass" % table) == "1", 30, "the lock")
+        if jobs.start(job_id).status != 202:
+            raise AssertionError("the job did not start")
+        wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity"
+                                       " WHERE application_name = 'ztpd-import-runner'"
+                                       " AND wait_event_type = 'Lock'") == "1", 60, what)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(30)
+    finally:
+        lock.stdin.write("ROLLBACK;\n")
+        lock.stdin.close()
+        lock.wait(30)
+
+
 class ImportJobCrashTest(unittest.TestCase):
     def test_a_job_whose_ztpd_is_killed_finishes_after_a_restart_applied_once(self):
         pg = postgres()
@@ -167,24 +190,8 @@ class ImportJobCrashTest(unittest.TestCase):
         job = jobs.create().json()
         for n in range(3):
             self.assertEqual(jobs.put(job["id"], n + 1, csv_of(rows[n * 1000:(n + 1) * 1000])).status, 200)
-        # the job will wait on this lock, mid-run, when ztpd is killed
-        lock = pg.psql_session(db)
-        lock.stdin.write("BEGIN; LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE;\n")
-        lock.stdin.flush()
-        try:
-            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted"
-                                           " AND mode = 'ShareRowExclusiveLock'"
-                                           " AND relation = 'devices'::regclass") == "1", 30, "the lock")
-            self.assertEqual(jobs.start(job["id"]).status, 202)
-            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity"
-                                           " WHERE application_name = 'ztpd-import-runner'"
-                                           " AND wait_event_type = 'Lock'") == "1", 60, "the job to be running")
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait(30)
-        finally:
-            lock.stdin.write("ROLLBACK;\n")
-            lock.stdin.close()
-            lock.wait(30)
+        # the job waits on this lock, mid-run, when ztpd is killed
+        kill_while_the_job_waits_on(pg, db, srv, jobs, job["id"], "devices", "the job to be running")
         srv = Ztpd(db).start()
         try:
             done = JobClient(srv, key).finished(job["id"])
@@ -198,9 +205,6 @@ class ImportJobCrashTest(unittest.TestCase):
         self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'import_job.finished'"),
                          "1")
 
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class ImportJobCrashMidApplyTest(unittest.TestCase):
@@ -224,24 +228,8 @@ class ImportJobCrashMidApplyTest(unittest.TestCase):
         for n in range(2):
             part = "mac,model,serial\n" + "\n".join(text.split("\n")[1:][n * 1000:(n + 1) * 1000]) + "\n"
             self.assertEqual(jobs.put(job["id"], n + 1, part.encode()).status, 200)
-        lock = pg.psql_session(db)
-        lock.stdin.write("BEGIN; LOCK TABLE device_status_deltas IN SHARE ROW EXCLUSIVE MODE;\n")
-        lock.stdin.flush()
-        try:
-            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted"
-                                           " AND mode = 'ShareRowExclusiveLock'"
-                                           " AND relation = 'device_status_deltas'::regclass") == "1", 30, "the lock")
-            self.assertEqual(jobs.start(job["id"]).status, 202)
-            # the runner's INSERT of devices is done; its statement trigger waits
-            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity"
-                                           " WHERE application_name = 'ztpd-import-runner'"
-                                           " AND wait_event_type = 'Lock'") == "1", 60, "the job to be applying")
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait(30)
-        finally:
-            lock.stdin.write("ROLLBACK;\n")
-            lock.stdin.close()
-            lock.wait(30)
+        # the runner's INSERT of devices is done; its statement trigger waits
+        kill_while_the_job_waits_on(pg, db, srv, jobs, job["id"], "device_status_deltas", "the job to be applying")
         srv = Ztpd(db).start()
         try:
             done = JobClient(srv, key).finished(job["id"])
@@ -259,3 +247,7 @@ class ImportJobCrashMidApplyTest(unittest.TestCase):
         self.assertEqual(pg.psql(db, "SELECT count(*), count(DISTINCT mac) FROM device_events"
                                      " WHERE cause = 'imported'"), "2000|2000")
         self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'import_job.finished'"), "1")
+
+
+if __name__ == "__main__":
+    unittest.main()
