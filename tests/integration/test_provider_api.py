@@ -234,6 +234,15 @@ class RowLevelSecurityTest(ServerTest):
             name, enabled, forced = line.split("|")
             self.assertEqual((enabled, forced), ("t", "t"), name)
 
+    def test_every_security_definer_function_searches_pg_temp_last(self):
+        # else a session's temporary table named like one of ours would be used with the definer's rights
+        rows = self.pg.psql(self.db, "SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n"
+                                     " ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef"
+                                     " AND NOT coalesce('search_path=public, pg_temp' = ANY (p.proconfig), false)")
+        self.assertEqual(rows, "")
+        self.assertNotEqual(self.pg.psql(self.db, "SELECT count(*) FROM pg_proc WHERE prosecdef"
+                                                  " AND pronamespace = 'public'::regnamespace"), "0")
+
     def test_a_session_for_provider_a_sees_and_changes_nothing_of_b(self):
         a = self.provider("A")
         b = self.provider("B")
