@@ -78,12 +78,12 @@ typedef struct redeem {
     char previous[65];     /* the code's hash under the previous secret, while rotating */
     int has_previous;
     char certified[2];     /* "t" when a verified certificate named the MAC */
+    int alone;             /* its batch failed: it goes in a statement of its own */
 } redeem_t;
 
 /* The redemptions of one statement, answered in their order. */
 typedef struct batch {
     size_t n;
-    int counted; /* in its queue's inflight */
     redeem_t *items[];
 } batch_t;
 
@@ -93,7 +93,7 @@ typedef struct queue {
     size_t n, cap;
     uint64_t oldest; /* loop time of the first one waiting */
     int inflight;
-    h2o_timeout_entry_t flush_entry;
+    ztp_defer_t flush;
 } queue_t;
 
 static __thread queue_t *queue;
@@ -187,7 +187,8 @@ done:
     free(r);
 }
 
-static void submit(redeem_t **items, size_t n, uint64_t since, int counted);
+static void submit(redeem_t **items, size_t n, uint64_t since);
+static void enqueue(redeem_t *r);
 static void schedule(queue_t *q);
 
 static void on_batch(void *arg, const ztp_db_res_t *res)
@@ -196,16 +197,20 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
     PGresult *pg = res->status == ZTP_DB_OK ? res->results[0] : NULL;
     int *rows;
 
-    if (b->counted && --queue->inflight < MAX_INFLIGHT && queue->n > 0)
+    if (--queue->inflight < MAX_INFLIGHT && queue->n > 0)
         schedule(queue);
 
     if (res->status == ZTP_DB_ERROR && b->n > 1) {
-        /* the statement failed for one of them: each again alone, so that
-         * the others are answered as they would have been */
+        /* the statement failed for one of them: each goes again in a
+         * statement of its own, so that the others are answered as they
+         * would have been; queued, so under the same cap on statements in
+         * flight as any batch (not all at once) */
         ztp_log_error("activation batch of %zu failed (%s): each again alone", b->n,
                       res->sqlstate ? res->sqlstate : "?");
-        for (size_t i = 0; i < b->n; i++)
-            submit(&b->items[i], 1, h2o_now(ztp_self->ctx.loop), 0);
+        for (size_t i = 0; i < b->n; i++) {
+            b->items[i]->alone = 1;
+            enqueue(b->items[i]);
+        }
         free(b);
         return;
     }
@@ -224,7 +229,7 @@ static void on_batch(void *arg, const ztp_db_res_t *res)
 }
 
 /* Sends n redemptions as one statement. */
-static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
+static void submit(redeem_t **items, size_t n, uint64_t since)
 {
     ztp_pgarray_t cols[NCOLS] = {{{0}}};
     const char *params[NCOLS];
@@ -233,7 +238,6 @@ static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
     if (b == NULL)
         abort();
     b->n = n;
-    b->counted = counted;
     memcpy(b->items, items, sizeof(redeem_t *) * n);
     for (size_t i = 0; i < n; i++) {
         redeem_t *r = items[i];
@@ -260,6 +264,8 @@ static void submit(redeem_t **items, size_t n, uint64_t since, int counted)
  * may come many times (a site's phones booting at once share one). */
 static int joins(redeem_t *const *batch, size_t n, const redeem_t *r)
 {
+    if (r->alone || (n > 0 && batch[0]->alone))
+        return n == 0;
     for (size_t i = 0; i < n; i++)
         if (memcmp(batch[i]->mac, r->mac, sizeof(r->mac)) == 0 ||
             (r->kind[0] == 'c' && batch[i]->kind[0] == 'c' && strcmp(batch[i]->code, r->code) == 0))
@@ -268,12 +274,12 @@ static int joins(redeem_t *const *batch, size_t n, const redeem_t *r)
 }
 
 /* End of the loop iteration: what gathered goes out, up to MAX_BATCH. */
-static void flush(h2o_timeout_entry_t *entry)
+static void flush(ztp_defer_t *d)
 {
     queue_t *q = queue;
     redeem_t **batch;
     size_t n = 0, left = 0;
-    (void)entry;
+    (void)d;
 
     if (q->n == 0 || q->inflight >= MAX_INFLIGHT)
         return;
@@ -288,7 +294,7 @@ static void flush(h2o_timeout_entry_t *entry)
     }
     q->n = left;
     q->inflight++;
-    submit(batch, n, q->oldest, 1);
+    submit(batch, n, q->oldest);
     free(batch);
     if (q->n > 0)
         q->oldest = h2o_now(ztp_self->ctx.loop);
@@ -296,8 +302,7 @@ static void flush(h2o_timeout_entry_t *entry)
 
 static void schedule(queue_t *q)
 {
-    if (!h2o_timeout_is_linked(&q->flush_entry))
-        h2o_timeout_link(ztp_self->ctx.loop, &ztp_self->ctx.zero_timeout, &q->flush_entry);
+    ztp_server_defer(&q->flush);
 }
 
 static void enqueue(redeem_t *r)
@@ -307,7 +312,7 @@ static void enqueue(redeem_t *r)
         q = queue = calloc(1, sizeof(*queue));
         if (q == NULL)
             abort();
-        q->flush_entry.cb = flush;
+        q->flush.cb = flush;
     }
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;

@@ -1,10 +1,12 @@
 """POST /activate in batches: many redemptions at once, across loop threads
 and across two ztpd processes on one database, each answered as if alone,
 each code redeemed exactly once, every side effect written once."""
+import http.client
+import json
 import threading
 import uuid
 
-from harness import ServerTest, Ztpd
+from harness import ServerTest, Ztpd, wait_until
 
 RULE = "https://prov.example/$PSN/$MA.xml"
 
@@ -149,3 +151,85 @@ class RedeemBatchTest(ServerTest):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.q("SELECT model = %s FROM devices WHERE mac = '%s'"
                                 % ("'" + model.replace("'", "''") + "'", mac)), "t")
+
+
+def unread_bytes(port):
+    """(connections, bytes not yet read by the server) of the established TCP
+    connections to port on this host, from /proc/net/tcp."""
+    conns = unread = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+                conns += 1
+                unread += int(fields[4].split(":")[1], 16)
+    return conns, unread
+
+
+class FailedBatchTest(ServerTest):
+    """A batch statement that fails for one redemption: each of its redemptions
+    goes again in a statement of its own, so the others are answered as if
+    alone, and the one that fails gets 503 (its slot given back)."""
+    server_env = {"ZTP_THREADS": "1"}
+
+    def test_one_failing_redemption_costs_the_others_nothing(self):
+        key = self.provider()["api_key"]
+        prof = self.srv.post("/v1/profiles", {"name": "p-" + uuid.uuid4().hex[:6], "profile_rule": RULE},
+                             key=key).json()
+        r = self.srv.post("/v1/activation-codes", {"profile_id": prof["id"], "count": 11}, key=key)
+        self.assertEqual(r.status, 201, r)
+        codes = [i["code"] for i in r.json()["items"]]
+        base = uuid.uuid4().int & 0xffffff
+        macs = ["0058aa%06x" % ((base + i) & 0xffffff) for i in range(11)]
+        poisoned = macs[7]
+        pg, db = self.pg, self.db
+        # the database refuses that one phone (as a broken row or a bug would)
+        pg.psql(db, "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.mac = '%s' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$;"
+                    "CREATE TRIGGER test_poison BEFORE INSERT OR UPDATE ON devices FOR EACH ROW "
+                    "EXECUTE FUNCTION test_poison()" % poisoned)
+        self.addCleanup(pg.psql, db, "DROP TRIGGER test_poison ON devices; DROP FUNCTION test_poison()")
+        # the first redemption's statement waits on this lock; the ten others gather behind it
+        lock = pg.psql_session(db)
+        lock.stdin.write("BEGIN; LOCK TABLE activation_codes IN SHARE ROW EXCLUSIVE MODE;\n")
+        lock.stdin.flush()
+        statuses = [None] * 11
+        sent = [threading.Event() for _ in range(11)]
+
+        def go(i):
+            conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=60,
+                                              source_address=("127.10.0.%d" % (i + 1), 0))
+            try:
+                conn.request("POST", "/activate", json.dumps({"code": codes[i], "mac": macs[i]}),
+                             {"Content-Type": "application/json"})
+                sent[i].set()
+                statuses[i] = conn.getresponse().status
+            finally:
+                sent[i].set()
+                conn.close()
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(11)]
+        try:
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_locks WHERE granted AND mode ="
+                                           " 'ShareRowExclusiveLock' AND relation = 'activation_codes'::regclass")
+                       == "1", 30, "the lock")
+            threads[0].start()
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                           " AND query LIKE '%ztp_redeem_batch%'") == "1", 30, "the first batch to wait")
+            for t in threads[1:]:
+                t.start()
+            for e in sent:
+                e.wait(30)
+            # ztpd has read every request (nothing left in its sockets): all ten are queued
+            wait_until(lambda: unread_bytes(self.srv.port) == (11, 0), 30, "ztpd to read the ten requests")
+        finally:
+            lock.stdin.write("ROLLBACK;\n")
+            lock.stdin.close()
+            lock.wait(30)
+        for t in threads:
+            t.join(60)
+        self.assertEqual(statuses, [503 if m == poisoned else 200 for m in macs], statuses)
+        self.assertIn("activation batch of 10 failed", self.srv.stderr())
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM devices WHERE mac::text LIKE '00:58:aa:%'"), "10")
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'device.activation_code'"), "10")
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM activation_codes WHERE redeemed_at IS NOT NULL"), "10")
