@@ -284,9 +284,9 @@ def bench_storm(pg, db, results, sport):
 
 def copy_baseline(pg, db, path, header):
     """psql \\copy of the rows of path (mac, model) into a table like devices:
-    its indexes (primary key, owner, profile), constraints (checks, the
-    profile's foreign key), defaults and fillfactor (70), status 'open' as an
-    import sets it.
+    its indexes (primary key, owner, profile, the search's trigram index),
+    constraints (checks, the profile's foreign key), defaults and fillfactor
+    (70), status 'open' as an import sets it.
     No triggers: the devices table's statement triggers (statistics,
     webhooks) and the events an import writes are openztp's own work."""
     pg.psql(db, "CREATE TABLE bench_like (LIKE devices INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS)"
