@@ -390,9 +390,29 @@ class StatsTest(WebhookTestBase):
 
     def test_stats_survive_compaction(self):
         key = self.provider()["api_key"]
-        for _ in range(3):
-            self.srv.put("/v1/devices/" + self.mac(), {}, key=key)
+        other = self.provider()["api_key"]
+        prof = self.profile(key)
+        macs = [self.mac() for _ in range(4)]
+        for m in macs:
+            self.srv.put("/v1/devices/" + m, {"profile_id": prof}, key=key)
+        # contacts and status changes of UPDATE statements (their deltas wait
+        # in device_stat_batches until folded), one device released, one claimed by another
+        for m in macs[:3] + macs[:1]:
+            self.assertEqual(self.srv.get("/redirect/%s.xml" % m).status, 200)
+        self.srv.post("/v1/devices/%s/status" % macs[1], {"status": "acquired"}, key=key)
+        self.assertEqual(self.srv.delete("/v1/devices/" + macs[2], key=key).status, 204)
+        self.assertEqual(self.srv.put("/v1/devices/" + macs[2], {}, key=other).status, 201)
+        self.assertNotEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
+        with self.assertRaisesRegex(AssertionError, "permission denied"):  # mixed owners: no tenant reads it
+            self.pg.psql(self.db, "SET ROLE ztp_tenant; SELECT count(*) FROM device_stat_batches")
         before = self.srv.get("/v1/stats", key=key).json()
+        before_other = self.srv.get("/v1/stats", key=other).json()
         self.pg.psql(self.db, "SET ROLE ztp_system; SELECT ztp_stats_compact()")
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
         self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
-        self.assertEqual(before["status_counts"]["open"], 3)
+        self.assertEqual(self.srv.get("/v1/stats", key=other).json(), before_other)
+        self.assertEqual(before["status_counts"], {"open": 1, "pending": 0, "custom_pending": 1, "acquired": 1,
+                                                   "aborted": 0, "unavailable": 0})
+        self.assertEqual(sum(h["contacts"] for h in before["contacts_per_hour"]), 4)
+        self.assertEqual(before_other["status_counts"]["open"], 1)
+        self.assertEqual(sum(h["contacts"] for h in before_other["contacts_per_hour"]), 0)
