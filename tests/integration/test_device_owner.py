@@ -69,63 +69,49 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % theirs), q)
         self.assertEqual(self.orphans(), "0")
 
-    def waiting_on_a_lock(self, query_start):
-        return self.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND query LIKE '%s%%'" % query_start) == "1"
+    def race(self, first, second):
+        """Runs `first` in a transaction left open, then `second` in a
+        session of its own until it waits on a lock, then commits `first`.
+        Returns second's exit status and error output."""
+        held = self.pg.psql_session(self.db)
+        held.stdin.write("BEGIN; %s;\n" % first)
+        held.stdin.flush()
+        waiting = None
+        try:
+            wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                                        " AND query = '%s;'" % first.replace("'", "''")) == "1", 30,
+                       "the first statement, uncommitted")
+            waiting = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
+                                        self.pg.url(self.db), "-c", second],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                        " AND query = '%s'" % second.replace("'", "''")) == "1", 30,
+                       "the second statement to wait")
+            held.stdin.write("COMMIT;\n")
+            held.stdin.flush()
+            _, err = waiting.communicate(timeout=60)
+            return waiting.returncode, err
+        finally:
+            held.stdin.close()
+            held.wait(30)
+            if waiting and waiting.poll() is None:
+                waiting.kill()
 
     def test_a_provider_deleted_while_its_devices_are_inserted_waits_then_releases_them(self):
         p = self.provider()
         (mac,) = self.macs(1)
-        insert = self.pg.psql_session(self.db)
-        insert.stdin.write("BEGIN; INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open');\n"
-                           % (mac, p))
-        insert.stdin.flush()
-        delete = None
-        try:
-            wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
-                                        " AND query LIKE 'INSERT INTO devices%%%s%%'" % mac) == "1", 30,
-                       "the insert, uncommitted")
-            delete = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.pg.url(self.db), "-c",
-                                       "DELETE FROM providers WHERE id = '%s'" % p],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            wait_until(lambda: self.waiting_on_a_lock("DELETE FROM providers"), 30, "the delete to wait")
-            insert.stdin.write("COMMIT;\n")
-            insert.stdin.flush()
-            _, err = delete.communicate(timeout=60)
-            self.assertEqual(delete.returncode, 0, err)
-        finally:
-            insert.stdin.close()
-            insert.wait(30)
-            if delete and delete.poll() is None:
-                delete.kill()
+        rc, err = self.race("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p),
+                            "DELETE FROM providers WHERE id = '%s'" % p)
+        self.assertEqual(rc, 0, err)
         self.assertEqual(self.sql("SELECT coalesce(provider_id::text, '-') FROM devices WHERE mac = '%s'" % mac), "-")
         self.assertEqual(self.orphans(), "0")
 
     def test_an_insert_for_a_provider_being_deleted_waits_then_is_refused(self):
         p = self.provider()
         (mac,) = self.macs(1)
-        delete = self.pg.psql_session(self.db)
-        delete.stdin.write("BEGIN; DELETE FROM providers WHERE id = '%s';\n" % p)
-        delete.stdin.flush()
-        insert = None
-        try:
-            wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
-                                        " AND query LIKE 'DELETE FROM providers%%%s%%'" % p) == "1", 30,
-                       "the delete, uncommitted")
-            insert = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
-                                       self.pg.url(self.db), "-c",
-                                       "INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')"
-                                       % (mac, p)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            wait_until(lambda: self.waiting_on_a_lock("INSERT INTO devices"), 30, "the insert to wait")
-            delete.stdin.write("COMMIT;\n")
-            delete.stdin.flush()
-            _, err = insert.communicate(timeout=60)
-        finally:
-            delete.stdin.close()
-            delete.wait(30)
-            if insert and insert.poll() is None:
-                insert.kill()
-        self.assertNotEqual(insert.returncode, 0)
+        rc, err = self.race("DELETE FROM providers WHERE id = '%s'" % p,
+                            "INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
+        self.assertNotEqual(rc, 0)
         self.assertIn("23503", err)
         self.assertEqual(self.sql("SELECT count(*) FROM devices WHERE mac = '%s'" % mac), "0")
         self.assertEqual(self.orphans(), "0")
