@@ -20,7 +20,7 @@
 ZTP_SQL(SQL_CREATE, 10,
         "SELECT r.status, r.body, ztp_idem_store('activation-codes', $8, $9, $10, r.status, r.body)"
         " FROM ztp_codes_create($1::uuid, $2::macaddr, $3::int, $4, $5, $6, $7::int) r");
-ZTP_SQL(SQL_LIST, 1, "SELECT * FROM ztp_codes_list($1)");
+ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_codes_list($1, $2::uuid, $3::int)");
 ZTP_SQL(SQL_REVOKE, 1, "SELECT * FROM ztp_code_revoke($1::uuid)");
 
 /* What a validated POST /v1/activation-codes asks for. */
@@ -162,19 +162,13 @@ void ztp_codes_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *
     ztp_idem_begin(req, who, "activation-codes", on_fresh, on_replay, o);
 }
 
+/* One page, oldest first: `limit` 1 to 1000 (100), `cursor` the
+ * next_cursor of the page before (an id). */
 void ztp_codes_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
-    const char *state = ztp_http_query(req, "state");
-    if (state != NULL && *state == '\0')
-        state = NULL;
-    if (state != NULL && strcmp(state, "active") != 0 && strcmp(state, "redeemed") != 0 &&
-        strcmp(state, "expired") != 0 && strcmp(state, "revoked") != 0) {
-        json_t *errors = json_array();
-        ztp_errors_add(errors, "state", "must be active, redeemed, expired or revoked");
-        ztp_errors_answer(req, errors);
-        return;
-    }
-    ztp_tenant_call(req, who, &SQL_LIST, &state, NULL, NULL);
+    static const char *const states[] = {"active", "redeemed", "expired", "revoked", NULL};
+    (void)m;
+    ztp_state_page(req, who, &SQL_LIST, states, "must be active, redeemed, expired or revoked");
 }
 
 void ztp_codes_revoke(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)

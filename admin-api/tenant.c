@@ -233,6 +233,31 @@ char *ztp_json_pick(json_t *body, const char *const *keys, size_t n)
     return text;
 }
 
+void ztp_state_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
+                    const char *states_text)
+{
+    const char *state = ztp_http_query(req, "state"), *cursor = ztp_http_query(req, "cursor");
+    json_t *errors = json_array();
+    char limit_text[8];
+    size_t i;
+
+    if (state != NULL && *state == '\0')
+        state = NULL;
+    if (cursor != NULL && *cursor == '\0')
+        cursor = NULL;
+    for (i = 0; state != NULL && states[i] != NULL && strcmp(state, states[i]) != 0; i++)
+        ;
+    if (state != NULL && states[i] == NULL)
+        ztp_errors_add(errors, "state", states_text);
+    if (cursor != NULL && !ztp_uuid_ok(cursor, strlen(cursor)))
+        ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
+    ztp_query_limit(req, errors, limit_text);
+    if (ztp_errors_answer(req, errors))
+        return;
+    const char *p[3] = {state, cursor, limit_text};
+    ztp_tenant_call(req, who, sql, p, NULL, NULL);
+}
+
 void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8])
 {
     const char *limit = ztp_http_query(req, "limit");

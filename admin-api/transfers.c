@@ -130,26 +130,13 @@ void ztp_transfers_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match
     ztp_idem_begin(req, who, "transfers", on_fresh, on_replay, o);
 }
 
+/* One page, oldest first: `limit` 1 to 1000 (100), `cursor` the
+ * next_cursor of the page before (an id). */
 void ztp_transfers_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
-    const char *state = ztp_http_query(req, "state"), *cursor = ztp_http_query(req, "cursor");
-    json_t *errors = json_array();
-    char limit_text[8];
-
-    if (state != NULL && *state == '\0')
-        state = NULL;
-    if (cursor != NULL && *cursor == '\0')
-        cursor = NULL;
-    if (state != NULL && strcmp(state, "open") != 0 && strcmp(state, "accepted") != 0 &&
-        strcmp(state, "expired") != 0 && strcmp(state, "cancelled") != 0)
-        ztp_errors_add(errors, "state", "must be open, accepted, expired or cancelled");
-    if (cursor != NULL && !ztp_uuid_ok(cursor, strlen(cursor)))
-        ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
-    ztp_query_limit(req, errors, limit_text);
-    if (ztp_errors_answer(req, errors))
-        return;
-    const char *p[3] = {state, cursor, limit_text};
-    ztp_tenant_call(req, who, &SQL_LIST, p, NULL, NULL);
+    static const char *const states[] = {"open", "accepted", "expired", "cancelled", NULL};
+    (void)m;
+    ztp_state_page(req, who, &SQL_LIST, states, "must be open, accepted, expired or cancelled");
 }
 
 /* The transfer id of the path, or NULL after answering 404. */

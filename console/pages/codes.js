@@ -43,9 +43,8 @@ export async function render(root, ctx) {
   const filter = filterSelect({ label: 'State', name: 'state', options: STATES, ctx, path: '/codes', onChange: () => list.reload() });
   const list = pagedList({
     empty: 'No codes in this state.',
-    // the API lists them oldest first, in one page: the newest matter most
-    load: () => get('/v1/activation-codes', { state: filter.value() })
-      .then((r) => ({ ...r, items: (r.items || []).slice().reverse() })),
+    // oldest first, a page at a time, like every list of the API
+    load: (cursor) => get('/v1/activation-codes', { state: filter.value(), cursor }),
     columns: [
       { label: 'Code', cell: (c) => h('span', { class: 'mono' }, '…' + c.last4) },
       { label: 'Profile', cell: (c) => profileName(c.profile_id) },

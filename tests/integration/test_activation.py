@@ -188,6 +188,39 @@ class ActivationTest(ServerTest):
         self.assertNotIn(item["id"], self.srv.get("/v1/activation-codes", key=self.a).text)
         self.assertProblem(self.srv.get("/v1/activation-codes?state=bogus", key=self.a), 422)
 
+    def test_codes_are_listed_a_page_at_a_time(self):
+        issued = [c["id"] for c in self.issue(count=250)]
+        revoked = issued[10:13]
+        for i in revoked:
+            self.assertEqual(self.srv.delete("/v1/activation-codes/" + i, key=self.a).status, 204)
+
+        def walk(query, limit):
+            seen, cursor = [], None
+            while True:
+                q = "%s%slimit=%d" % (query, "&" if "?" in query else "?", limit)
+                r = self.srv.get(q + ("&cursor=" + cursor if cursor else ""), key=self.a)
+                self.assertEqual(r.status, 200, r)
+                page = r.json()
+                self.assertLessEqual(len(page["items"]), limit)
+                seen += [x["id"] for x in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    return seen
+
+        order = self.pg.psql(self.db, "SELECT string_agg(id::text, ',' ORDER BY created_at, id) FROM activation_codes"
+                                      " WHERE id IN (%s)" % ",".join("'%s'" % i for i in issued)).split(",")
+        self.assertEqual(walk("/v1/activation-codes", 100), order)  # each exactly once, oldest first
+        self.assertEqual(walk("/v1/activation-codes?state=active", 37), [i for i in order if i not in revoked])
+        self.assertEqual(walk("/v1/activation-codes?state=revoked", 2), [i for i in order if i in revoked])
+        first = self.srv.get("/v1/activation-codes", key=self.a).json()
+        self.assertEqual((len(first["items"]), first["next_cursor"]), (100, order[99]))  # the default page
+        for bad in ("limit=0", "limit=1001", "limit=x", "cursor=nope", "cursor=" + order[0] + "x"):
+            self.assertProblem(self.srv.get("/v1/activation-codes?" + bad, key=self.a), 422)
+        # another provider's code as a cursor finds nothing of either
+        theirs = self.issue(key=self.b)[0]["id"]
+        self.assertEqual(self.srv.get("/v1/activation-codes?cursor=" + theirs, key=self.a).json(),
+                         {"items": [], "next_cursor": None})
+
     def test_short_code_is_reusable(self):
         short = "#" + self.pa["short_code"]
         for _ in range(2):
