@@ -168,7 +168,7 @@ void ztp_codes_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     static const char *const states[] = {"active", "redeemed", "expired", "revoked", NULL};
     (void)m;
-    ztp_state_page(req, who, &SQL_LIST, states, "must be active, redeemed, expired or revoked");
+    ztp_list_page(req, who, &SQL_LIST, states, "must be active, redeemed, expired or revoked");
 }
 
 void ztp_codes_revoke(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)

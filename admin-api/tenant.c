@@ -233,10 +233,10 @@ char *ztp_json_pick(json_t *body, const char *const *keys, size_t n)
     return text;
 }
 
-void ztp_state_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
-                    const char *states_text)
+void ztp_list_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
+                   const char *states_text)
 {
-    const char *state = ztp_http_query(req, "state"), *cursor = ztp_http_query(req, "cursor");
+    const char *state = states ? ztp_http_query(req, "state") : NULL, *cursor = ztp_http_query(req, "cursor");
     json_t *errors = json_array();
     char limit_text[8];
     size_t i;
@@ -255,7 +255,7 @@ void ztp_state_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const
     if (ztp_errors_answer(req, errors))
         return;
     const char *p[3] = {state, cursor, limit_text};
-    ztp_tenant_call(req, who, sql, p, NULL, NULL);
+    ztp_tenant_call(req, who, sql, states ? p : p + 1, NULL, NULL);
 }
 
 void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8])

@@ -88,11 +88,12 @@ char *ztp_json_pick(json_t *body, const char *const *keys, size_t n);
 /* Reads ?limit= (1..1000, default 100) into out, or adds an error. */
 void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8]);
 
-/* A list filtered by ?state= (one of `states`, NULL-terminated; else 422
- * with `states_text`) and paged by ?limit= and ?cursor= (the id of the
- * page's last item, a UUID): sql takes (state, cursor, limit). */
-void ztp_state_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
-                    const char *states_text);
+/* A list paged by ?limit= and ?cursor= (the id of the page's last item, a
+ * UUID): sql takes (cursor, limit), or (state, cursor, limit) when states
+ * is not NULL: ?state= is then one of states (NULL-terminated; else 422
+ * with states_text). */
+void ztp_list_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
+                   const char *states_text);
 
 /* Copies a path parameter into a NUL-terminated pool string. */
 char *ztp_param(h2o_req_t *req, h2o_iovec_t v);

@@ -136,7 +136,7 @@ void ztp_transfers_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t
 {
     static const char *const states[] = {"open", "accepted", "expired", "cancelled", NULL};
     (void)m;
-    ztp_state_page(req, who, &SQL_LIST, states, "must be open, accepted, expired or cancelled");
+    ztp_list_page(req, who, &SQL_LIST, states, "must be open, accepted, expired or cancelled");
 }
 
 /* The transfer id of the path, or NULL after answering 404. */

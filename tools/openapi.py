@@ -383,7 +383,10 @@ paths = {
                                                  "422": problem("invalid fields")},
                    "profiles", body=jbody({"allOf": [ref("ProfileInput"), {"required": ["name", "profile_rule"]}]}),
                    op_id="createProfile"),
-        "get": op("List profiles", {"200": js(items(ref("Profile")))}, "profiles", op_id="listProfiles"),
+        "get": op("List profiles, oldest first, a page at a time",
+                  {"200": js(items(ref("Profile"), cursor=True)), "422": problem("bad query")}, "profiles",
+                  params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+                          qp("cursor", STR, "next_cursor of the page before")], op_id="listProfiles"),
     },
     "/v1/profiles/{id}": {
         "get": op("Get a profile", {"200": js(ref("Profile")), "404": problem("no such profile")}, "profiles",

@@ -1,5 +1,6 @@
 // Activation codes: issue (each code shown once, with a copy button),
 // revoke, filter by state (POST, GET, DELETE /v1/activation-codes).
+import { allProfiles } from './devices.js';
 import { get, post, del, seg } from '../api.js';
 import { h, form, pageTitle, pagedList, time, badge, macText } from '../ui.js';
 import { LIFETIMES, DEFAULT_LIFETIME, secretPanel, slot, confirmButton, roleNote, filterSelect, plural } from '../actions.js';
@@ -9,7 +10,7 @@ const STATES = [['', 'Any state'], ['active', 'Active'], ['redeemed', 'Redeemed'
 /** @param {HTMLElement} root  @param {object} ctx (see console/README.md) */
 export async function render(root, ctx) {
   ctx.title('Activation codes');
-  const profiles = (await get('/v1/profiles')).items || [];
+  const profiles = await allProfiles();
   const profileName = (id) => (profiles.find((p) => p.id === id) || {}).name || id;
   const shown = slot();
 

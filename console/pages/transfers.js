@@ -1,5 +1,6 @@
 // Transfers: hand devices to another provider (the code shown once), list
 // and cancel them, and accept one with a code (/v1/transfers).
+import { allProfiles } from './devices.js';
 import { get, post, del, seg } from '../api.js';
 import { h, replace, form, pageTitle, pagedList, time, badge, macText, messageArea } from '../ui.js';
 import { LIFETIMES, DEFAULT_LIFETIME, secretPanel, slot, confirmButton, roleNote, filterSelect, plural } from '../actions.js';
@@ -58,7 +59,7 @@ function outcome(t) {
 /** @param {HTMLElement} root  @param {object} ctx (see console/README.md) */
 export async function render(root, ctx) {
   ctx.title('Transfers');
-  const profiles = (await get('/v1/profiles')).items || [];
+  const profiles = await allProfiles();
   const shown = slot();
 
   const make = form({

@@ -194,6 +194,27 @@ class ProviderApiTest(ServerTest):
         for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz", "status=nope", "profile_id=x"):
             self.assertProblem(self.srv.get("/v1/devices?" + q, key=self.a), 422)
 
+    def test_profiles_are_listed_a_page_at_a_time(self):
+        made = [self.profile(self.a)["id"] for _ in range(12)]
+        theirs = self.profile(self.b)["id"]
+        seen, cursor = [], None
+        while True:
+            r = self.srv.get("/v1/profiles?limit=5" + ("&cursor=" + cursor if cursor else ""), key=self.a)
+            self.assertEqual(r.status, 200, r)
+            page = r.json()
+            self.assertLessEqual(len(page["items"]), 5)
+            seen += [x["id"] for x in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(seen, made)  # oldest first, each once, none of B's
+        whole = self.srv.get("/v1/profiles", key=self.a).json()
+        self.assertEqual(([x["id"] for x in whole["items"]], whole["next_cursor"]), (made, None))
+        for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz"):
+            self.assertProblem(self.srv.get("/v1/profiles?" + q, key=self.a), 422)
+        self.assertEqual(self.srv.get("/v1/profiles?cursor=" + theirs, key=self.a).json(),
+                         {"items": [], "next_cursor": None})
+
     # --- audit ----------------------------------------------------------
 
     def test_every_change_is_audited_with_its_key(self):
