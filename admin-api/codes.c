@@ -20,7 +20,7 @@
 ZTP_SQL(SQL_CREATE, 10,
         "SELECT r.status, r.body, ztp_idem_store('activation-codes', $8, $9, $10, r.status, r.body)"
         " FROM ztp_codes_create($1::uuid, $2::macaddr, $3::int, $4, $5, $6, $7::int) r");
-ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_codes_list($1, $2::uuid, $3::int)");
+ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_codes_list($1, $2::text, $3::int)");
 ZTP_SQL(SQL_REVOKE, 1, "SELECT * FROM ztp_code_revoke($1::uuid)");
 
 /* What a validated POST /v1/activation-codes asks for. */
@@ -163,7 +163,7 @@ void ztp_codes_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *
 }
 
 /* One page, oldest first: `limit` 1 to 1000 (100), `cursor` the
- * next_cursor of the page before (an id). */
+ * next_cursor of the page before. */
 void ztp_codes_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     static const char *const states[] = {"active", "redeemed", "expired", "revoked", NULL};

@@ -17,7 +17,7 @@
 ZTP_SQL(SQL_CREATE, 7,
         "SELECT w.* FROM ztp_profile_create($1, $2, $3, $4, $5::jsonb, $6::jsonb) c,"
         " ztp_profile_with_vendor_urls(c.status, c.body, $7::jsonb) w");
-ZTP_SQL(SQL_LIST, 2, "SELECT * FROM ztp_profile_list($1::uuid, $2::int)");
+ZTP_SQL(SQL_LIST, 2, "SELECT * FROM ztp_profile_list($1::text, $2::int)");
 ZTP_SQL(SQL_GET, 1, "SELECT * FROM ztp_profile_get($1::uuid)");
 ZTP_SQL(SQL_UPDATE, 2, "SELECT * FROM ztp_profile_update($1::uuid, $2::jsonb)");
 ZTP_SQL(SQL_DELETE, 1, "SELECT * FROM ztp_profile_delete($1::uuid)");
@@ -212,7 +212,7 @@ void ztp_profiles_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_
 }
 
 /* One page, oldest first: `limit` 1 to 1000 (100), `cursor` the
- * next_cursor of the page before (an id). */
+ * next_cursor of the page before. */
 void ztp_profiles_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     (void)m;

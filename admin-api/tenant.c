@@ -233,6 +233,16 @@ char *ztp_json_pick(json_t *body, const char *const *keys, size_t n)
     return text;
 }
 
+/* A page cursor as ztp_page_cursor (migration 0023) writes it: the
+ * position's microseconds since 1970 (1 to 18 digits, no leading zero),
+ * '_', the item's UUID. */
+static int page_cursor_ok(const char *c)
+{
+    size_t digits = strspn(c, "0123456789");
+    return digits >= 1 && digits <= 18 && (c[0] != '0' || digits == 1) && c[digits] == '_' &&
+           ztp_uuid_ok(c + digits + 1, strlen(c + digits + 1));
+}
+
 void ztp_list_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,
                    const char *states_text)
 {
@@ -249,7 +259,7 @@ void ztp_list_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const 
         ;
     if (state != NULL && states[i] == NULL)
         ztp_errors_add(errors, "state", states_text);
-    if (cursor != NULL && !ztp_uuid_ok(cursor, strlen(cursor)))
+    if (cursor != NULL && !page_cursor_ok(cursor))
         ztp_errors_add(errors, "cursor", "is not a cursor this API returned");
     ztp_query_limit(req, errors, limit_text);
     if (ztp_errors_answer(req, errors))

@@ -88,8 +88,8 @@ char *ztp_json_pick(json_t *body, const char *const *keys, size_t n);
 /* Reads ?limit= (1..1000, default 100) into out, or adds an error. */
 void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8]);
 
-/* A list paged by ?limit= and ?cursor= (the id of the page's last item, a
- * UUID): sql takes (cursor, limit), or (state, cursor, limit) when states
+/* A list paged by ?limit= and ?cursor= (the position of the page's last
+ * item, as ztp_page_cursor writes it): sql takes (cursor, limit), or (state, cursor, limit) when states
  * is not NULL: ?state= is then one of states (NULL-terminated; else 422
  * with states_text). */
 void ztp_list_page(h2o_req_t *req, const ztp_auth_t *who, ztp_sql_t *sql, const char *const *states,

@@ -24,7 +24,7 @@
 ZTP_SQL(SQL_CREATE, 8,
         "SELECT r.status, r.body, ztp_idem_store('transfers', $6, $7, $8, r.status, r.body)"
         " FROM ztp_transfer_create($1, $2::int, $3, $4, $5) r");
-ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_transfer_list($1, $2::uuid, $3::int)");
+ZTP_SQL(SQL_LIST, 3, "SELECT * FROM ztp_transfer_page($1, $2, $3::int)");
 ZTP_SQL(SQL_GET, 3, "SELECT * FROM ztp_transfer_get($1::uuid, $2::int, $3::int)");
 ZTP_SQL(SQL_CANCEL, 1, "SELECT * FROM ztp_transfer_cancel($1::uuid)");
 ZTP_SQL(SQL_ACCEPT, 3, "SELECT * FROM ztp_transfer_accept($1, $2, $3::uuid)");
@@ -131,7 +131,7 @@ void ztp_transfers_create(h2o_req_t *req, const ztp_auth_t *who, const ztp_match
 }
 
 /* One page, oldest first: `limit` 1 to 1000 (100), `cursor` the
- * next_cursor of the page before (an id). */
+ * next_cursor of the page before. */
 void ztp_transfers_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
     static const char *const states[] = {"open", "accepted", "expired", "cancelled", NULL};

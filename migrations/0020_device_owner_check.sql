@@ -15,7 +15,11 @@
 --     rows at a time; a contact never changes the owner and pays nothing);
 --   * deleting a provider releases its devices (owner and profile NULL),
 --     where the foreign key's ON DELETE SET NULL left the profile and failed
---     on the devices table's own CHECK.
+--     on the devices table's own CHECK; changing the id of a provider that
+--     owns devices is refused (as the key's NO ACTION did).
+-- The functions belong to ztp_system, like every definer of ours: its
+-- policies see every provider and device whatever role ran the migration
+-- (a table owner that is not a superuser is bound by the forced RLS).
 ALTER TABLE devices DROP CONSTRAINT devices_provider_id_fkey;
 
 -- Locks the providers named in p_ids (NULLs ignored) FOR KEY SHARE, in id
@@ -37,6 +41,7 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation', TABLE = 'devices', COLUMN = 'provider_id';
     END IF;
 END $$;
+ALTER FUNCTION ztp_providers_hold(uuid[]) OWNER TO ztp_system;
 REVOKE ALL ON FUNCTION ztp_providers_hold(uuid[]) FROM PUBLIC;
 
 CREATE FUNCTION ztp_trg_devices_owner_inserted() RETURNS trigger
@@ -45,6 +50,7 @@ BEGIN
     PERFORM ztp_providers_hold(ARRAY(SELECT DISTINCT provider_id FROM new_rows WHERE provider_id IS NOT NULL));
     RETURN NULL;
 END $$;
+ALTER FUNCTION ztp_trg_devices_owner_inserted() OWNER TO ztp_system;
 CREATE TRIGGER devices_owner_inserted AFTER INSERT ON devices
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ztp_trg_devices_owner_inserted();
 
@@ -56,17 +62,29 @@ BEGIN
     PERFORM ztp_providers_hold(ARRAY[NEW.provider_id]);
     RETURN NEW;
 END $$;
+ALTER FUNCTION ztp_trg_devices_owner_changed() OWNER TO ztp_system;
 CREATE TRIGGER devices_owner_changed BEFORE UPDATE OF provider_id ON devices FOR EACH ROW
     WHEN (NEW.provider_id IS NOT NULL AND NEW.provider_id IS DISTINCT FROM OLD.provider_id)
     EXECUTE FUNCTION ztp_trg_devices_owner_changed();
 
 -- Before the provider's row goes (its profiles go with it, by their own
--- foreign key, and devices may not point at them).
+-- foreign key, and devices may not point at them); and its id stays while
+-- it owns devices.
 CREATE FUNCTION ztp_trg_providers_release() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF EXISTS (SELECT 1 FROM devices WHERE provider_id = OLD.id) THEN
+            RAISE EXCEPTION 'a provider that owns devices keeps its id'
+                USING ERRCODE = 'foreign_key_violation', TABLE = 'devices', COLUMN = 'provider_id';
+        END IF;
+        RETURN NEW;
+    END IF;
     UPDATE devices SET provider_id = NULL, profile_id = NULL WHERE provider_id = OLD.id;
     RETURN OLD;
 END $$;
+ALTER FUNCTION ztp_trg_providers_release() OWNER TO ztp_system;
 CREATE TRIGGER providers_release BEFORE DELETE ON providers FOR EACH ROW
     EXECUTE FUNCTION ztp_trg_providers_release();
+CREATE TRIGGER providers_keep_id BEFORE UPDATE OF id ON providers FOR EACH ROW
+    WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ztp_trg_providers_release();

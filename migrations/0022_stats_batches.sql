@@ -105,6 +105,9 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending');
 END $$;
 
+-- (CREATE OR REPLACE dropped the timeout 0009 gave it.)
+ALTER FUNCTION ztp_stats_compact() SET statement_timeout = '30s';
+
 -- The caller's entries of the batches not yet folded: status deltas (hour
 -- NULL) and contacts of an hour (status NULL).
 CREATE FUNCTION ztp_stat_batches_mine() RETURNS TABLE (status text, delta bigint, hour timestamptz, contacts bigint)

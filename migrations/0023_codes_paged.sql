@@ -1,14 +1,32 @@
--- GET /v1/activation-codes in pages.
+-- GET /v1/activation-codes in pages, and a cursor that needs no row.
 --
 -- The list was one answer of every code the provider has (up to
 -- ZTP_MAX_ACTIVE_CODES active, 100,000 by default, plus those ended in the
 -- last ZTP_CODE_RETENTION_DAYS): tens of megabytes built in one statement
--- and one buffer. Now it pages like the transfers: oldest first, `limit`
--- 1 to 1000 (default 100), `next_cursor` the id of the page's last code,
--- read through the (provider_id, created_at, id) index of 0003. The
+-- and one buffer. Now it pages: oldest first, `limit` 1 to 1000 (default
+-- 100), through the (provider_id, created_at, id) index of 0003. The
 -- one-argument form stays for a ztpd of the previous release during a
 -- rolling upgrade.
-CREATE FUNCTION ztp_codes_list(p_state text, p_after uuid, p_limit int, OUT status int, OUT body json)
+--
+-- The cursor carries the position itself, "<created_at in microseconds
+-- since 1970>_<id>": a cursor naming a row (as the transfers' did) stopped
+-- the walk silently once that row was deleted (a code swept, a profile
+-- deleted): its position could no longer be found. ztpd checks the form
+-- before it gets here.
+CREATE FUNCTION ztp_page_cursor(p_at timestamptz, p_id uuid) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (extract(epoch FROM p_at) * 1000000)::bigint::text || '_' || p_id::text
+$$;
+CREATE FUNCTION ztp_page_cursor_at(p_cursor text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'epoch'::timestamptz + (split_part(p_cursor, '_', 1) || ' microseconds')::interval
+$$;
+CREATE FUNCTION ztp_page_cursor_id(p_cursor text) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT split_part(p_cursor, '_', 2)::uuid
+$$;
+
+CREATE FUNCTION ztp_codes_list(p_state text, p_after text, p_limit int, OUT status int, OUT body json)
 LANGUAGE sql STABLE AS $$
     WITH page AS (
         SELECT c.id, c.created_at, json_build_object(
@@ -17,15 +35,36 @@ LANGUAGE sql STABLE AS $$
                    'redeemed_at', ztp_time(c.redeemed_at), 'redeemed_by', ztp_mac_text(c.redeemed_by)) AS item
         FROM activation_codes c
         WHERE c.provider_id = ztp_tenant() AND (p_state IS NULL OR ztp_code_state(c) = p_state)
-          AND (p_after IS NULL OR (c.created_at, c.id) > (SELECT a.created_at, a.id FROM activation_codes a
-                                                           WHERE a.id = p_after AND a.provider_id = ztp_tenant()))
+          AND (p_after IS NULL OR (c.created_at, c.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after)))
         ORDER BY c.created_at, c.id LIMIT p_limit + 1
     ), numbered AS (
-        SELECT id, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
+        SELECT id, created_at, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
     )
     SELECT 200, json_build_object(
         'items', coalesce((SELECT json_agg(item ORDER BY n) FROM numbered WHERE n <= p_limit), '[]'::json),
-        'next_cursor', (SELECT id::text FROM numbered WHERE n = p_limit
+        'next_cursor', (SELECT ztp_page_cursor(created_at, id) FROM numbered WHERE n = p_limit
                         AND EXISTS (SELECT 1 FROM numbered WHERE n > p_limit)))
 $$;
-GRANT EXECUTE ON FUNCTION ztp_codes_list(text, uuid, int) TO ztp_tenant;
+GRANT EXECUTE ON FUNCTION ztp_codes_list(text, text, int) TO ztp_tenant;
+
+-- GET /v1/transfers with the same cursor (0014's form, whose cursor was a
+-- transfer's id, stays for the previous ztpd).
+CREATE FUNCTION ztp_transfer_page(p_state text, p_after text, p_limit int, OUT status int, OUT body json)
+LANGUAGE sql STABLE AS $$
+    WITH page AS (
+        SELECT t.id, t.created_at, ztp_transfer_head(t.id, t.last4, t.mac_count, t.expires_at, t.created_at,
+                                                      t.cancelled_at, t.accepted_at, t.transferred) AS item
+        FROM transfers t
+        WHERE t.provider_id = ztp_tenant()
+          AND (p_state IS NULL OR ztp_transfer_state_of(t.accepted_at, t.cancelled_at, t.expires_at) = p_state)
+          AND (p_after IS NULL OR (t.created_at, t.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after)))
+        ORDER BY t.created_at, t.id LIMIT p_limit + 1
+    ), numbered AS (
+        SELECT id, created_at, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
+    )
+    SELECT 200, json_build_object(
+        'items', coalesce((SELECT json_agg(item ORDER BY n) FROM numbered WHERE n <= p_limit), '[]'::json),
+        'next_cursor', (SELECT ztp_page_cursor(created_at, id) FROM numbered WHERE n = p_limit
+                        AND EXISTS (SELECT 1 FROM numbered WHERE n > p_limit)))
+$$;
+GRANT EXECUTE ON FUNCTION ztp_transfer_page(text, text, int) TO ztp_tenant;

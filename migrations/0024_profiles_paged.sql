@@ -1,25 +1,24 @@
 -- GET /v1/profiles in pages, like every other list: oldest first, `limit`
--- 1 to 1000 (default 100), `next_cursor` the id of the page's last
--- profile. A provider may keep any number of profiles, each up to some
+-- 1 to 1000 (default 100), `next_cursor` the position of the page's last
+-- profile (ztp_page_cursor, 0023). A provider may keep any number of profiles, each up to some
 -- 200 kB of parameters: one answer of all of them had no bound. The
 -- zero-argument form stays for the previous ztpd during a rolling upgrade.
 CREATE INDEX profiles_provider_created ON profiles (provider_id, created_at, id);
 
-CREATE FUNCTION ztp_profile_list(p_after uuid, p_limit int, OUT status int, OUT body json)
+CREATE FUNCTION ztp_profile_list(p_after text, p_limit int, OUT status int, OUT body json)
 LANGUAGE sql STABLE AS $$
     WITH page AS (
         SELECT p.id, p.created_at, ztp_profile_json(p) AS item
         FROM profiles p
         WHERE p.provider_id = ztp_tenant()
-          AND (p_after IS NULL OR (p.created_at, p.id) > (SELECT a.created_at, a.id FROM profiles a
-                                                           WHERE a.id = p_after AND a.provider_id = ztp_tenant()))
+          AND (p_after IS NULL OR (p.created_at, p.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after)))
         ORDER BY p.created_at, p.id LIMIT p_limit + 1
     ), numbered AS (
-        SELECT id, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
+        SELECT id, created_at, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
     )
     SELECT 200, json_build_object(
         'items', coalesce((SELECT json_agg(item ORDER BY n) FROM numbered WHERE n <= p_limit), '[]'::json),
-        'next_cursor', (SELECT id::text FROM numbered WHERE n = p_limit
+        'next_cursor', (SELECT ztp_page_cursor(created_at, id) FROM numbered WHERE n = p_limit
                         AND EXISTS (SELECT 1 FROM numbered WHERE n > p_limit)))
 $$;
-GRANT EXECUTE ON FUNCTION ztp_profile_list(uuid, int) TO ztp_tenant;
+GRANT EXECUTE ON FUNCTION ztp_profile_list(text, int) TO ztp_tenant;

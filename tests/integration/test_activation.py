@@ -213,13 +213,21 @@ class ActivationTest(ServerTest):
         self.assertEqual(walk("/v1/activation-codes?state=active", 37), [i for i in order if i not in revoked])
         self.assertEqual(walk("/v1/activation-codes?state=revoked", 2), [i for i in order if i in revoked])
         first = self.srv.get("/v1/activation-codes", key=self.a).json()
-        self.assertEqual((len(first["items"]), first["next_cursor"]), (100, order[99]))  # the default page
-        for bad in ("limit=0", "limit=1001", "limit=x", "cursor=nope", "cursor=" + order[0] + "x"):
+        self.assertEqual(len(first["items"]), 100)  # the default page
+        self.assertTrue(first["next_cursor"].endswith("_" + order[99]), first["next_cursor"])
+        for bad in ("limit=0", "limit=1001", "limit=x", "cursor=nope", "cursor=" + order[0],
+                    "cursor=" + first["next_cursor"] + "x", "cursor=0" + first["next_cursor"],
+                    "cursor=_" + order[0], "cursor=1234567890123456789_" + order[0]):
             self.assertProblem(self.srv.get("/v1/activation-codes?" + bad, key=self.a), 422)
-        # another provider's code as a cursor finds nothing of either
-        theirs = self.issue(key=self.b)[0]["id"]
-        self.assertEqual(self.srv.get("/v1/activation-codes?cursor=" + theirs, key=self.a).json(),
-                         {"items": [], "next_cursor": None})
+        # the walk goes on past a code that is gone (swept) since its page
+        self.pg.psql(self.db, "DELETE FROM activation_codes WHERE id = '%s'" % order[99])
+        rest = self.srv.get("/v1/activation-codes?limit=1000&cursor=" + first["next_cursor"], key=self.a).json()
+        self.assertEqual([x["id"] for x in rest["items"]], order[100:])
+        # a cursor of another provider's list shows the caller's codes only
+        self.issue(key=self.b, count=2)
+        theirs = self.srv.get("/v1/activation-codes?limit=1", key=self.b).json()["next_cursor"]
+        mine = self.srv.get("/v1/activation-codes?limit=1000&cursor=" + theirs, key=self.a).json()["items"]
+        self.assertTrue(set(x["id"] for x in mine) <= set(order))
 
     def test_short_code_is_reusable(self):
         short = "#" + self.pa["short_code"]

@@ -69,6 +69,16 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % theirs), q)
         self.assertEqual(self.orphans(), "0")
 
+    def test_a_provider_owning_devices_keeps_its_id(self):
+        # providers made bare (no API key, whose own foreign key would refuse the change first)
+        p, spare = (self.sql("INSERT INTO providers (name) VALUES ('bare') RETURNING id").splitlines()[0]
+                    for _ in range(2))
+        (mac,) = self.macs(1)
+        self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
+        self.assertIn("23503", self.refused("UPDATE providers SET id = gen_random_uuid() WHERE id = '%s'" % p))
+        self.sql("UPDATE providers SET id = gen_random_uuid() WHERE id = '%s'" % spare)  # it owns nothing
+        self.assertEqual(self.orphans(), "0")
+
     def race(self, first, second):
         """Runs `first` in a transaction left open, then `second` in a
         session of its own until it waits on a lock, then commits `first`.
