@@ -7,18 +7,11 @@ CREATE INDEX profiles_provider_created ON profiles (provider_id, created_at, id)
 
 CREATE FUNCTION ztp_profile_list(p_after text, p_limit int, OUT status int, OUT body json)
 LANGUAGE sql STABLE AS $$
-    WITH page AS (
-        SELECT p.id, p.created_at, ztp_profile_json(p) AS item
+    SELECT 200, ztp_page_body(ARRAY(
+        SELECT ROW(p.created_at, p.id, ztp_profile_json(p))::ztp_page_row
         FROM profiles p
         WHERE p.provider_id = ztp_tenant()
           AND (p_after IS NULL OR (p.created_at, p.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after)))
-        ORDER BY p.created_at, p.id LIMIT p_limit + 1
-    ), numbered AS (
-        SELECT id, created_at, item, row_number() OVER (ORDER BY created_at, id) AS n FROM page
-    )
-    SELECT 200, json_build_object(
-        'items', coalesce((SELECT json_agg(item ORDER BY n) FROM numbered WHERE n <= p_limit), '[]'::json),
-        'next_cursor', (SELECT ztp_page_cursor(created_at, id) FROM numbered WHERE n = p_limit
-                        AND EXISTS (SELECT 1 FROM numbered WHERE n > p_limit)))
+        ORDER BY p.created_at, p.id LIMIT p_limit + 1), p_limit)
 $$;
 GRANT EXECUTE ON FUNCTION ztp_profile_list(text, int) TO ztp_tenant;
