@@ -1,5 +1,6 @@
 """A device's owner is always a provider (migration 0020): the rule the
 foreign key kept, now kept by triggers once per statement, with its locks."""
+import itertools
 import subprocess
 import unittest
 import uuid
@@ -27,8 +28,11 @@ class DeviceOwnerTest(unittest.TestCase):
     def provider(self):
         return create_provider(self.db, "p-" + uuid.uuid4().hex[:8])["id"]
 
+    _next = itertools.count()
+
     def macs(self, n):
-        base = uuid.uuid4().int & 0xffffffff
+        """n MACs no other test of the class uses."""
+        base = next(DeviceOwnerTest._next) << 16
         return ["02:00:%02x:%02x:%02x:%02x" % tuple((base + i).to_bytes(4, "big")) for i in range(n)]
 
     def orphans(self):

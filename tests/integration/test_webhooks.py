@@ -389,6 +389,20 @@ class StatsTest(WebhookTestBase):
         self.assertEqual(sum(h["contacts"] for h in o["contacts_per_hour"]), 0)
 
     def test_stats_survive_compaction(self):
+        # ztpd folds the batches every 10 s; this session holds the folding's
+        # lock so that only the test folds, once it has read the unfolded stats
+        folder = self.pg.psql_session(self.db)
+        folder.stdin.write("SELECT pg_advisory_lock(7349001);\n")
+        folder.stdin.flush()
+        try:
+            wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                                     " AND objid = 7349001 AND granted") == "1", 30, "the lock")
+            self.check_stats_survive_compaction(folder)
+        finally:
+            folder.stdin.close()
+            folder.wait(30)
+
+    def check_stats_survive_compaction(self, folder):
         key = self.provider()["api_key"]
         other = self.provider()["api_key"]
         prof = self.profile(key)
@@ -407,8 +421,10 @@ class StatsTest(WebhookTestBase):
             self.pg.psql(self.db, "SET ROLE ztp_tenant; SELECT count(*) FROM device_stat_batches")
         before = self.srv.get("/v1/stats", key=key).json()
         before_other = self.srv.get("/v1/stats", key=other).json()
-        self.pg.psql(self.db, "SET ROLE ztp_system; SELECT ztp_stats_compact()")
-        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
+        folder.stdin.write("SET ROLE ztp_system; SELECT ztp_stats_compact();\n")
+        folder.stdin.flush()
+        wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches") == "0", 30,
+                   "the batches to be folded")
         self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
         self.assertEqual(self.srv.get("/v1/stats", key=other).json(), before_other)
         self.assertEqual(before["status_counts"], {"open": 1, "pending": 0, "custom_pending": 1, "acquired": 1,
