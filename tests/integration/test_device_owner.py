@@ -83,6 +83,32 @@ class DeviceOwnerTest(unittest.TestCase):
         self.sql("UPDATE providers SET id = gen_random_uuid() WHERE id = '%s'" % spare)  # it owns nothing
         self.assertEqual(self.orphans(), "0")
 
+    def counted(self, provider):
+        """provider's devices by status as the statistics have them (folded or not): "status:n,..."."""
+        return self.sql(
+            "SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM ("
+            " SELECT status, sum(delta) AS n FROM ("
+            "  SELECT status, delta FROM device_status_deltas WHERE provider_id = '%s' UNION ALL"
+            "  SELECT u.s, u.d FROM device_stat_batches b, unnest(b.s_provider, b.s_status, b.s_delta) u(p, s, d)"
+            "  WHERE u.p = '%s') x GROUP BY 1 HAVING sum(delta) <> 0) y" % (provider, provider))
+
+    def test_an_update_of_a_whole_fleet_takes_time_in_proportion_to_its_rows(self):
+        # 0022's statistics trigger joined the statement's old and new rows
+        # by a nested loop: 16,000 rows took 37 s, these 30,000 over two
+        # minutes; now well under a second (the timeout is the deadline)
+        p, q = self.provider(), self.provider()
+        base = 0x020000000000 + (next(DeviceOwnerTest._next) << 16)
+        self.sql("INSERT INTO devices (mac, provider_id, status) SELECT lpad(to_hex(%d + i), 12, '0')::macaddr,"
+                 " '%s', 'open' FROM generate_series(0, 29999) i" % (base, p))
+        self.sql("SET statement_timeout = '60s'; UPDATE devices SET status = 'pending' WHERE provider_id = '%s'" % p)
+        self.assertEqual(self.counted(p), "pending:30000")
+        # a move earlier in the transaction: the statement after it counts by MAC again
+        self.sql("SET statement_timeout = '60s'; BEGIN;"
+                 " UPDATE devices SET provider_id = '%s' WHERE mac = lpad(to_hex(%d), 12, '0')::macaddr;"
+                 " UPDATE devices SET status = 'acquired' WHERE provider_id IN ('%s', '%s'); COMMIT" % (q, base, p, q))
+        self.assertEqual(self.counted(p), "acquired:29999")
+        self.assertEqual(self.counted(q), "acquired:1")
+
     def race(self, first, second):
         """Runs `first` in a transaction left open, then `second` in a
         session of its own until it waits on a lock, then commits `first`.

@@ -1,0 +1,82 @@
+-- An UPDATE of many devices took time quadratic in its rows: 0022's
+-- statistics trigger asked whether any row changed owner with an EXISTS
+-- over the join of its two transition tables, which PostgreSQL plans for
+-- the first match, as a nested loop; when no row moved (a status change
+-- of a fleet, a re-point) it compared every row with every other: 4,000
+-- rows took 2.4 s, 16,000 took 37 s, a million would take days.
+--
+-- A row trigger on owner changes now sets a flag for the rest of the
+-- transaction; without it no row moved and the check is skipped (every
+-- redirect batch skips it). The flag is a hint that only ever costs time:
+-- set, it makes the trigger do the exact check. And the trigger's joins of
+-- its transition tables may not be nested loops: plpgsql keeps the plan
+-- made for the first statement of the session, often of a row or two, and
+-- uses it for a statement of a million (a count instead of the EXISTS was
+-- still a nested loop after a one-row claim).
+CREATE FUNCTION ztp_trg_devices_moved() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('ztp.devices_moved', 'on', true);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER devices_moved BEFORE UPDATE OF provider_id ON devices FOR EACH ROW
+    WHEN (NEW.provider_id IS DISTINCT FROM OLD.provider_id)
+    EXECUTE FUNCTION ztp_trg_devices_moved();
+
+CREATE OR REPLACE FUNCTION ztp_trg_devices_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET enable_nestloop = off AS $$
+DECLARE
+    sp uuid[];
+    ss text[];
+    sd bigint[];
+    hp uuid[];
+    hc bigint[];
+    moved boolean;
+    counted boolean; -- some entry is not zero
+BEGIN
+    SELECT array_agg(provider_id), array_agg(status), array_agg(d), array_agg(c), bool_or(d <> 0 OR c <> 0)
+    INTO sp, ss, sd, hc, counted
+    FROM (SELECT provider_id, status, sum(d) AS d, sum(c) AS c FROM (
+              SELECT provider_id, status, -1 AS d, -contacts AS c FROM old_rows WHERE provider_id IS NOT NULL
+              UNION ALL
+              SELECT provider_id, status, 1, contacts FROM new_rows WHERE provider_id IS NOT NULL) u
+          GROUP BY 1, 2) x;
+    hp := sp;
+    -- no row can have moved unless the flag is set
+    moved := current_setting('ztp.devices_moved', true) = 'on'
+             AND (SELECT count(*) FROM new_rows n JOIN old_rows o ON o.mac = n.mac
+                  WHERE n.provider_id IS DISTINCT FROM o.provider_id) > 0;
+    IF moved THEN
+        SELECT array_agg(m.provider_id), array_agg(m.c) INTO hp, hc
+        FROM (SELECT n.provider_id, sum(n.contacts - o.contacts) AS c
+              FROM new_rows n JOIN old_rows o ON o.mac = n.mac
+              WHERE n.provider_id IS NOT NULL AND n.contacts > o.contacts GROUP BY 1) m;
+    END IF;
+    IF counted THEN
+        INSERT INTO device_stat_batches (hour, s_provider, s_status, s_delta, h_provider, h_contacts)
+        VALUES (date_trunc('hour', now()), coalesce(sp, '{}'), coalesce(ss, '{}'), coalesce(sd, '{}'),
+                coalesce(hp, '{}'), coalesce(hc, '{}'));
+    END IF;
+    IF moved AND EXISTS (SELECT 1 FROM webhooks WHERE events && ARRAY['device.claimed', 'device.released']) THEN
+        PERFORM ztp_webhook_emit_many('device.released', array_agg(o.provider_id ORDER BY o.mac),
+            array_agg(jsonb_build_object('mac', ztp_mac_text(o.mac)) ORDER BY o.mac))
+        FROM old_rows o JOIN new_rows n ON n.mac = o.mac
+        WHERE o.provider_id IS NOT NULL AND o.provider_id IS DISTINCT FROM n.provider_id HAVING count(*) > 0;
+        PERFORM ztp_webhook_emit_many('device.claimed', array_agg(n.provider_id ORDER BY n.mac),
+            array_agg(jsonb_build_object('mac', ztp_mac_text(n.mac), 'profile_id', n.profile_id) ORDER BY n.mac))
+        FROM old_rows o JOIN new_rows n ON n.mac = o.mac
+        WHERE n.provider_id IS NOT NULL AND o.provider_id IS DISTINCT FROM n.provider_id HAVING count(*) > 0;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- The same pattern on providers (0018), bounded by the number of providers.
+CREATE OR REPLACE FUNCTION ztp_trg_token_key_epoch() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET enable_nestloop = off AS $$
+BEGIN
+    IF (SELECT count(*) FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE n.url_token_key IS DISTINCT FROM o.url_token_key) > 0 THEN
+        UPDATE profile_epoch SET epoch = epoch + 1;
+    END IF;
+    RETURN NULL;
+END $$;
