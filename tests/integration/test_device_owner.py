@@ -157,5 +157,27 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual(self.orphans(), "0")
 
 
+    def test_a_provider_deleted_while_a_device_moves_to_it_waits_then_releases_it(self):
+        p, q = self.provider(), self.provider()
+        (mac,) = self.macs(1)
+        self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
+        rc, err = self.race("UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac),
+                            "DELETE FROM providers WHERE id = '%s'" % q)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.sql("SELECT coalesce(provider_id::text, '-') FROM devices WHERE mac = '%s'" % mac), "-")
+        self.assertEqual(self.orphans(), "0")
+
+    def test_a_move_to_a_provider_being_deleted_waits_then_is_refused(self):
+        p, q = self.provider(), self.provider()
+        (mac,) = self.macs(1)
+        self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
+        rc, err = self.race("DELETE FROM providers WHERE id = '%s'" % q,
+                            "UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("23503", err)
+        self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), p)
+        self.assertEqual(self.orphans(), "0")
+
+
 if __name__ == "__main__":
     unittest.main()
