@@ -8,8 +8,10 @@
 -- The row trigger of owner changes (0006, 0014: it resets what the phone
 -- recorded under the earlier owner) now also sets a flag for the rest of
 -- the transaction, on releases too; without it no row moved and the check
--- is skipped (every redirect batch skips it). The flag is a hint that only
--- ever costs time: set, it makes the trigger do the exact check. And the
+-- is skipped (every redirect batch skips it). The owner check below depends
+-- on it: the row trigger sets it on every owner change, and only SQL that
+-- sets the variable itself, in the same statement, could clear it (no
+-- path of ztpd does; tenants cannot move devices by hand, RLS refuses). And the
 -- trigger's joins of its transition tables may not be nested loops:
 -- plpgsql keeps the plan made for the first statement of the session, often
 -- of a row or two, and uses it for a statement of a million (a count
@@ -18,7 +20,10 @@
 -- The owner change is checked by that statement trigger too, at the end of
 -- the statement like an INSERT's (0020), no longer by a row trigger of its
 -- own: a claim of 100,000 devices took 15.4 s, 11 s of it in that trigger;
--- now 4.4 s (2.4 s without any trigger).
+-- now 4.4 s (2.4 s without any trigger). Known cost of the later lock: a
+-- statement that moves devices to q and also updates a device q owns can
+-- deadlock with a deletion of q arriving between the two (ztpd retries
+-- 40P01); before, the lock came with the first moved row.
 CREATE OR REPLACE FUNCTION ztp_device_new_owner() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('ztp.devices_moved', 'on', true);
@@ -68,15 +73,15 @@ BEGIN
     -- executor's setup, 50 us a batch)
     moved := false;
     IF current_setting('ztp.devices_moved', true) = 'on' THEN
+        -- the new owners exist, and stay until commit (0020's check, once per
+        -- statement: per row it was three quarters of a claim's time); every
+        -- owner of the new rows, as a statement changing a MAC with its owner
+        -- escapes the join on the MAC below
+        PERFORM ztp_providers_hold(ARRAY(SELECT DISTINCT provider_id FROM new_rows WHERE provider_id IS NOT NULL));
         moved := (SELECT count(*) FROM new_rows n JOIN old_rows o ON o.mac = n.mac
                   WHERE n.provider_id IS DISTINCT FROM o.provider_id) > 0;
     END IF;
     IF moved THEN
-        -- the new owners exist, and stay until commit (0020's check, once per
-        -- statement: per row it was three quarters of a claim's time)
-        PERFORM ztp_providers_hold(ARRAY(
-            SELECT DISTINCT n.provider_id FROM new_rows n JOIN old_rows o ON o.mac = n.mac
-            WHERE n.provider_id IS NOT NULL AND n.provider_id IS DISTINCT FROM o.provider_id));
         SELECT array_agg(m.provider_id), array_agg(m.c) INTO hp, hc
         FROM (SELECT n.provider_id, sum(n.contacts - o.contacts) AS c
               FROM new_rows n JOIN old_rows o ON o.mac = n.mac

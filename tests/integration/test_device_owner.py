@@ -57,6 +57,10 @@ class DeviceOwnerTest(unittest.TestCase):
         self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
         self.assertIn("23503", self.refused("UPDATE devices SET provider_id = '%s' WHERE mac = '%s'"
                                             % (uuid.uuid4(), mac)))
+        # a MAC changed with its owner: no join on the MAC lets it through
+        (other,) = self.macs(1)
+        self.assertIn("23503", self.refused("UPDATE devices SET mac = '%s', provider_id = '%s' WHERE mac = '%s'"
+                                            % (other, uuid.uuid4(), mac)))
         self.sql("UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac))
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), q)
 
