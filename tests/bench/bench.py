@@ -392,11 +392,21 @@ def redeem_run(pg, db, binary, label):
         fd, path = tempfile.mkstemp(prefix="ztp-codes-")
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(codes) + "\n")
+        pg.psql(db, "SELECT pg_stat_statements_reset()")
+        ticks = Ticks(pg, srv.proc.pid)
+        ticks.start()
+        perfs = [perf_record([srv.proc.pid], "ztpd-activate-%s.data" % label),
+                 perf_record(ticks.pids(), "postgres-activate-%s.data" % label)]
         try:
             w = wrk(srv.port, os.path.join(HERE, "activate.lua"), 64,
                     {"ZTP_BENCH_CODES": path, "ZTP_BENCH_THREADS": "2"})
         finally:
             os.unlink(path)
+        pg_ticks, z_ticks = ticks.stop()
+        for p in perfs:
+            if p is not None:
+                p.wait()
+        top = top_statements(pg, db, 12)
         redeemed = int(pg.psql(db, "SELECT count(*) FROM activation_codes"
                                    " WHERE profile_id = '%s' AND redeemed_at IS NOT NULL" % prof["id"]).strip())
         ok = w["requests"] - w["non2xx"]
@@ -404,7 +414,10 @@ def redeem_run(pg, db, binary, label):
         # an answer lost when wrk stops is a redemption without its 200 seen
         assert ok <= redeemed, "%s: %d answers 200 but %d codes redeemed" % (label, ok, redeemed)
         assert redeemed < len(codes), "%s: the codes ran out; raise ZTP_BENCH_CODES" % label
-        return {"redeemed": redeemed, "redemptions_per_s": redeemed / SECONDS, "p99_ms": w["p99_ms"]}
+        hz = os.sysconf("SC_CLK_TCK")
+        return {"redeemed": redeemed, "redemptions_per_s": redeemed / SECONDS, "p99_ms": w["p99_ms"],
+                "pg_us_per_redemption": pg_ticks * 1e6 / hz / max(redeemed, 1),
+                "ztpd_us_per_redemption": z_ticks * 1e6 / hz / max(redeemed, 1), "top_statements": top}
     finally:
         srv.stop(check=False)
 
@@ -416,6 +429,7 @@ def bench_activation(pg, db, results):
         bdb = pg.new_database()
         r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
+        seed(pg, bdb)  # the same million devices as the run it is compared with
         old = harness.ZTPD
         harness.ZTPD = BASELINE_ZTPD  # create_provider runs the baseline's own CLI on its database
         try:
@@ -457,6 +471,10 @@ def print_activation(r):
     if "before" in a:
         line += " | before (%s) %.0f/s | ratio %.2fx" % (BASELINE_ZTPD, a["before"]["redemptions_per_s"], a["ratio"])
     print(line)
+    print("            CPU per redemption: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
+          % (x["pg_us_per_redemption"], x["ztpd_us_per_redemption"]))
+    for ms, calls, rows, query in x["top_statements"]:
+        print("    pg_stat_statements: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  activate  %.0f failed guesses/s" % a["failed_guesses_per_s"])
 
 
@@ -489,6 +507,7 @@ def main():
             print(json.dumps(results))
             return
         if ONLY_ACTIVATION:
+            seed(pg, db)  # as in the whole bench: codes redeemed in a database of a million devices
             bench_activation(pg, db, results)
             print_activation(results)
             print(json.dumps(results))
