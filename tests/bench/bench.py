@@ -429,6 +429,7 @@ def bench_activation(pg, db, results):
         bdb = pg.new_database()
         r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
+        pg.psql(bdb, "CREATE EXTENSION pg_stat_statements")
         seed(pg, bdb)  # the same million devices as the run it is compared with
         old = harness.ZTPD
         harness.ZTPD = BASELINE_ZTPD  # create_provider runs the baseline's own CLI on its database

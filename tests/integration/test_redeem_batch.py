@@ -106,6 +106,36 @@ class RedeemBatchTest(ServerTest):
                                 " ON c.id = (e.data->>'code_id')::uuid WHERE e.type = 'code.redeemed'"
                                 " AND c.profile_id = '%s'" % self.prof["id"]), "36")
 
+    def test_statistics_count_every_redemption_once_new_known_and_moved_devices(self):
+        # a bound device is written once with its contact (0026): its owner's
+        # statistics must still count it once, whether the phone was unknown,
+        # already ours, or released by another provider (whose trigger resets
+        # the record: the contact comes after it)
+        other = self.provider()["api_key"]
+        fresh, ours, moved = self.macs(3)
+        self.assertEqual(self.srv.put("/v1/devices/" + ours, {"profile_id": self.prof["id"]}, key=self.key).status, 201)
+        self.assertEqual(self.srv.get("/redirect/%s.xml" % ours).status, 200)  # one contact before
+        self.assertEqual(self.srv.put("/v1/devices/" + moved, {}, key=other).status, 201)
+        self.assertEqual(self.srv.delete("/v1/devices/" + moved, key=other).status, 204)
+        codes = self.issue(3)
+        res = self.burst([(codes[0], fresh, {}), (codes[1], ours, {}), (codes[2], moved, {})])
+        self.assertEqual([r.status for r in res], [200] * 3, res)
+        again = self.srv.post("/activate", {"code": codes[0], "mac": fresh}, source="127.9.%d.251" % self._net[0])
+        self.assertEqual(again.status, 200, again)  # a lost answer asked again: no second contact
+        got = dict(line.split("|") for line in self.q(
+            "SELECT replace(mac::text, ':', ''), contacts || ' ' || (last_contact_at IS NOT NULL) FROM devices"
+            " WHERE mac IN ('%s', '%s', '%s')" % (fresh, ours, moved)).splitlines())
+        self.assertEqual(got, {fresh: "1 true", ours: "2 true", moved: "1 true"})
+        s = self.srv.get("/v1/stats", key=self.key).json()
+        rows = self.q("SELECT status, count(*) FROM devices WHERE provider_id = (SELECT provider_id FROM profiles"
+                      " WHERE id = '%s') GROUP BY 1" % self.prof["id"])
+        want = {st: 0 for st in s["status_counts"]}
+        want.update({r.split("|")[0]: int(r.split("|")[1]) for r in rows.splitlines()})
+        self.assertEqual(s["status_counts"], want)
+        self.assertEqual(sum(h["contacts"] for h in s["contacts_per_hour"]), 4)
+        o = self.srv.get("/v1/stats", key=other).json()
+        self.assertEqual(sum(o["status_counts"].values()), 0)
+
     def test_one_code_from_many_connections_in_two_processes_is_redeemed_once(self):
         code = self.issue(1)[0]
         macs = self.macs(40)
