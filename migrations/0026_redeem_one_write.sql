@@ -6,11 +6,14 @@
 --
 -- Now the bound devices are written once, with their contact, and their
 -- event, audit row and redeemed code go in the same statement as data-
--- modifying CTEs (one snapshot: the answer's model comes from the insert's
--- RETURNING). The next status is joined from the transitions table rather
--- than asked of ztp_next_status row by row, and a code is found by one
--- index probe for either hash (current or previous secret). The rules, the
--- order of locks and the answers are 0017's.
+-- modifying CTEs, driven by the rows that statement wrote. The next status
+-- is joined from the transitions table rather than asked of
+-- ztp_next_status row by row, and a code is found by one index probe for
+-- either hash (current or previous secret). The rules, the order of locks
+-- and the answers are 0017's, but for one race 0017 lost: a phone unknown
+-- at the verdicts (nothing to lock) that another provider claims before
+-- the insert is no longer taken from it; that request is answered
+-- 'conflict'.
 CREATE OR REPLACE FUNCTION ztp_redeem_batch(p_kind text[], p_code text[], p_previous text[], p_mac macaddr[],
                                             p_model text[], p_certified boolean[])
 RETURNS TABLE (ord int, outcome text, profile_rule text, upgrade_rule text, params jsonb, model text,
@@ -19,7 +22,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     verdicts ztp_redeem_row[];
     others boolean; -- some request was answered without a binding (nor refused for its certificate)
-    moves boolean;  -- some binding moves a device known under another owner (or none)
+    written macaddr[]; -- the devices the bindings wrote
+    reset boolean;     -- some of them changed owner (their record reset by the trigger of 0006/0025)
 BEGIN
     IF 'c' = ANY(p_kind) THEN
         PERFORM 1 FROM activation_codes c
@@ -34,8 +38,8 @@ BEGIN
         ORDER BY d.mac FOR UPDATE;
         SELECT array_agg(ROW(v.ord, v.mac, v.model, v.certified, v.code_id, v.provider_id, v.profile_id, v.verdict,
                              v.was, t.to_status)::ztp_redeem_row),
-               bool_or(v.verdict NOT IN ('bind', 'certificate')), bool_or(v.verdict = 'bind' AND v.moves)
-        INTO verdicts, others, moves
+               bool_or(v.verdict NOT IN ('bind', 'certificate'))
+        INTO verdicts, others
         FROM (
             SELECT r.ord::int AS ord, r.mac, r.model, r.certified, c.id AS code_id, c.provider_id, c.profile_id,
                    CASE WHEN c.id IS NULL THEN 'not_found'
@@ -49,8 +53,7 @@ BEGIN
                         WHEN c.mac IS NOT NULL AND c.mac <> r.mac THEN 'forbidden'
                         WHEN d.provider_id IS NOT NULL AND d.provider_id <> c.provider_id THEN 'conflict'
                         ELSE 'bind' END AS verdict,
-                   CASE WHEN d.provider_id = c.provider_id THEN d.status END AS was,
-                   d.mac IS NOT NULL AND d.provider_id IS DISTINCT FROM c.provider_id AS moves
+                   CASE WHEN d.provider_id = c.provider_id THEN d.status END AS was
             FROM unnest(p_kind, p_code, p_previous, p_mac, p_model, p_certified)
                  WITH ORDINALITY AS r(kind, code, previous, mac, model, certified, ord)
             LEFT JOIN LATERAL (
@@ -70,7 +73,13 @@ BEGIN
             FROM unnest(verdicts) b
             WHERE d.mac = b.mac AND b.verdict NOT IN ('bind', 'certificate') AND d.last_contact_at = now();
         END IF;
-        RETURN QUERY
+        -- the bindings: the device written once with its contact; an owner
+        -- committed since the verdicts by another provider (the device was
+        -- unknown, nothing to lock) is not overwritten: that request is
+        -- answered 'conflict', as it would have been a moment later. The
+        -- other side effects follow the rows written. (CTEs the SELECT does
+        -- not read run last to first: the events, then the audit rows, then
+        -- the codes, so their webhooks keep 0017's order.)
         WITH bound AS (
             INSERT INTO devices AS x (mac, provider_id, profile_id, model, status, status_changed_at, created_at,
                                       contacts, last_contact_at, last_contact_certified)
@@ -85,37 +94,43 @@ BEGIN
                                          ELSE x.status_changed_at END,
                 contacts = x.contacts + 1, last_contact_at = now(),
                 last_contact_certified = excluded.last_contact_certified
-            RETURNING x.mac, x.model
-        ), events AS (
-            INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
-            SELECT b.mac, b.provider_id, b.was, b.nxt, 'activation_code'
-            FROM unnest(verdicts) b WHERE b.verdict = 'bind' AND b.was IS DISTINCT FROM b.nxt ORDER BY b.ord
+            WHERE x.provider_id IS NULL OR x.provider_id = excluded.provider_id
+            RETURNING x.mac, x.contacts
+        ), w AS (
+            SELECT b.* FROM unnest(verdicts) b JOIN bound n ON n.mac = b.mac
+        ), redeemed AS (
+            UPDATE activation_codes c SET redeemed_at = now(), redeemed_by = w.mac
+            FROM w WHERE c.id = w.code_id
         ), audit AS (
             INSERT INTO audit_events (provider_id, key_id, action, target, detail)
-            SELECT b.provider_id, NULL, 'device.activation_code', ztp_mac_text(b.mac),
-                   json_build_object('profile_id', b.profile_id)
-            FROM unnest(verdicts) b WHERE b.verdict = 'bind' ORDER BY b.ord
-        ), redeemed AS (
-            UPDATE activation_codes c SET redeemed_at = now(), redeemed_by = b.mac
-            FROM unnest(verdicts) b WHERE b.verdict = 'bind' AND c.id = b.code_id
+            SELECT w.provider_id, NULL, 'device.activation_code', ztp_mac_text(w.mac),
+                   json_build_object('profile_id', w.profile_id)
+            FROM w ORDER BY w.ord
+        ), events AS (
+            INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)
+            SELECT w.mac, w.provider_id, w.was, w.nxt, 'activation_code'
+            FROM w WHERE w.was IS DISTINCT FROM w.nxt ORDER BY w.ord
         )
-        SELECT b.ord, CASE WHEN b.verdict IN ('bind', 'again') THEN 'ok' ELSE b.verdict END,
-               p.profile_rule, p.upgrade_rule, p.params,
-               CASE WHEN p.id IS NOT NULL THEN
-                   CASE WHEN b.verdict = 'bind' THEN n.model ELSE (SELECT d.model FROM devices d WHERE d.mac = b.mac) END
-               END,
-               encode(pr.url_token_key, 'hex')
-        FROM unnest(verdicts) b
-        LEFT JOIN bound n ON n.mac = b.mac
-        LEFT JOIN profiles p ON p.id = b.profile_id AND b.verdict IN ('bind', 'again')
-        LEFT JOIN providers pr ON pr.id = p.provider_id;
-        -- a device that changed owner had its record reset by the trigger of
-        -- 0006/0025, the contact of the statement above with it: counted now
-        IF moves THEN
+        SELECT coalesce(array_agg(n.mac), '{}'), coalesce(bool_or(n.contacts = 0), false) INTO written, reset
+        FROM bound n;
+        -- a device that changed owner had its record reset by the trigger,
+        -- the contact above with it: counted now
+        IF reset THEN
             UPDATE devices d SET contacts = 1, last_contact_at = now(), last_contact_certified = b.certified
             FROM unnest(verdicts) b
-            WHERE d.mac = b.mac AND b.verdict = 'bind' AND d.contacts = 0;
+            WHERE d.mac = b.mac AND b.verdict = 'bind' AND d.mac = ANY (written) AND d.contacts = 0;
         END IF;
+
+        RETURN QUERY
+        SELECT b.ord, CASE WHEN b.verdict = 'bind' AND NOT b.mac = ANY (written) THEN 'conflict'
+                           WHEN b.verdict IN ('bind', 'again') THEN 'ok' ELSE b.verdict END,
+               p.profile_rule, p.upgrade_rule, p.params,
+               CASE WHEN p.id IS NOT NULL THEN (SELECT d.model FROM devices d WHERE d.mac = b.mac) END,
+               encode(pr.url_token_key, 'hex')
+        FROM unnest(verdicts) b
+        LEFT JOIN profiles p ON p.id = b.profile_id
+                                AND (b.verdict = 'again' OR (b.verdict = 'bind' AND b.mac = ANY (written)))
+        LEFT JOIN providers pr ON pr.id = p.provider_id;
     END IF;
     FOR i IN 1 .. coalesce(cardinality(p_kind), 0) LOOP
         IF p_kind[i] = 's' THEN

@@ -136,6 +136,45 @@ class RedeemBatchTest(ServerTest):
         o = self.srv.get("/v1/stats", key=other).json()
         self.assertEqual(sum(o["status_counts"].values()), 0)
 
+    def test_a_phone_another_provider_claims_during_the_redemption_stays_theirs(self):
+        # unknown when the batch reads its verdicts (no row to lock), the phone
+        # is claimed by another provider before the batch's insert: 0017 took
+        # it over and answered 200; now the insert leaves it and the answer is 409
+        other = self.provider()["id"]
+        (mac,) = self.macs(1)
+        code = self.issue(1)[0]
+        held = self.pg.psql_session(self.db)
+        held.stdin.write("BEGIN; SET ROLE ztp_system; INSERT INTO devices (mac, provider_id, status)"
+                         " VALUES ('%s', '%s', 'open');\n" % (mac, other))
+        held.stdin.flush()
+        answer = []
+        t = None
+        try:
+            wait_until(lambda: self.q("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                                      " AND query LIKE 'INSERT INTO devices%%%s%%'" % mac) == "1", 30,
+                       "the other provider's claim, uncommitted")
+            t = threading.Thread(target=lambda: answer.append(self.srv.post(
+                "/activate", {"code": code, "mac": mac}, source="127.9.%d.252" % self._net[0], timeout=60)))
+            t.start()
+            wait_until(lambda: self.q("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                      " AND query LIKE '%ztp_redeem_batch%'") == "1", 30, "the batch to wait")
+            held.stdin.write("COMMIT;\n")
+            held.stdin.flush()
+            t.join(60)
+        finally:
+            held.stdin.close()
+            held.wait(30)
+        self.assertProblem(answer[0], 409)
+        self.assertEqual(self.q("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), other)
+        self.assertEqual(self.q("SELECT count(*) FROM activation_codes WHERE profile_id = '%s'"
+                                " AND redeemed_at IS NOT NULL" % self.prof["id"]), "0")
+        self.assertEqual(self.q("SELECT count(*) FROM audit_events WHERE target = '%s'" % mac), "0")
+        self.assertEqual(self.q("SELECT count(*) FROM device_events WHERE mac = '%s'" % mac), "0")
+        # the code is still good for another phone
+        again = self.srv.post("/activate", {"code": code, "mac": self.macs(1)[0]},
+                              source="127.9.%d.253" % self._net[0])
+        self.assertEqual(again.status, 200, again)
+
     def test_one_code_from_many_connections_in_two_processes_is_redeemed_once(self):
         code = self.issue(1)[0]
         macs = self.macs(40)
