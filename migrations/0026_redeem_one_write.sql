@@ -14,6 +14,9 @@
 -- at the verdicts (nothing to lock) that another provider claims before
 -- the insert is no longer taken from it; that request is answered
 -- 'conflict'.
+CREATE TYPE ztp_redeem_answer AS (ord int, outcome text, profile_rule text, upgrade_rule text, params jsonb,
+                                  model text, token_key text);
+
 CREATE OR REPLACE FUNCTION ztp_redeem_batch(p_kind text[], p_code text[], p_previous text[], p_mac macaddr[],
                                             p_model text[], p_certified boolean[])
 RETURNS TABLE (ord int, outcome text, profile_rule text, upgrade_rule text, params jsonb, model text,
@@ -22,8 +25,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     verdicts ztp_redeem_row[];
     others boolean; -- some request was answered without a binding (nor refused for its certificate)
-    written macaddr[]; -- the devices the bindings wrote
-    reset boolean;     -- some of them changed owner (their record reset by the trigger of 0006/0025)
+    answers ztp_redeem_answer[];
+    reset boolean; -- some device bound changed owner (its record reset by the trigger of 0006/0025)
 BEGIN
     IF 'c' = ANY(p_kind) THEN
         PERFORM 1 FROM activation_codes c
@@ -95,7 +98,7 @@ BEGIN
                 contacts = x.contacts + 1, last_contact_at = now(),
                 last_contact_certified = excluded.last_contact_certified
             WHERE x.provider_id IS NULL OR x.provider_id = excluded.provider_id
-            RETURNING x.mac, x.contacts
+            RETURNING x.mac, x.model, x.contacts
         ), w AS (
             SELECT b.* FROM unnest(verdicts) b JOIN bound n ON n.mac = b.mac
         ), redeemed AS (
@@ -111,26 +114,30 @@ BEGIN
             SELECT w.mac, w.provider_id, w.was, w.nxt, 'activation_code'
             FROM w WHERE w.was IS DISTINCT FROM w.nxt ORDER BY w.ord
         )
-        SELECT coalesce(array_agg(n.mac), '{}'), coalesce(bool_or(n.contacts = 0), false) INTO written, reset
-        FROM bound n;
+        -- the answers, in the same statement (a binding's model is the one
+        -- written; a repeat's device is not written by it)
+        SELECT array_agg(ROW(b.ord,
+                             CASE WHEN b.verdict = 'bind' AND n.mac IS NULL THEN 'conflict'
+                                  WHEN b.verdict IN ('bind', 'again') THEN 'ok' ELSE b.verdict END,
+                             p.profile_rule, p.upgrade_rule, p.params,
+                             CASE WHEN p.id IS NULL THEN NULL WHEN b.verdict = 'bind' THEN n.model
+                                  ELSE (SELECT d.model FROM devices d WHERE d.mac = b.mac) END,
+                             encode(pr.url_token_key, 'hex'))::ztp_redeem_answer),
+               coalesce(bool_or(n.contacts = 0), false)
+        INTO answers, reset
+        FROM unnest(verdicts) b
+        LEFT JOIN bound n ON n.mac = b.mac
+        LEFT JOIN profiles p ON p.id = b.profile_id
+                                AND (b.verdict = 'again' OR (b.verdict = 'bind' AND n.mac IS NOT NULL))
+        LEFT JOIN providers pr ON pr.id = p.provider_id;
         -- a device that changed owner had its record reset by the trigger,
         -- the contact above with it: counted now
         IF reset THEN
             UPDATE devices d SET contacts = 1, last_contact_at = now(), last_contact_certified = b.certified
             FROM unnest(verdicts) b
-            WHERE d.mac = b.mac AND b.verdict = 'bind' AND d.mac = ANY (written) AND d.contacts = 0;
+            WHERE d.mac = b.mac AND b.verdict = 'bind' AND d.contacts = 0 AND d.provider_id = b.provider_id;
         END IF;
-
-        RETURN QUERY
-        SELECT b.ord, CASE WHEN b.verdict = 'bind' AND NOT b.mac = ANY (written) THEN 'conflict'
-                           WHEN b.verdict IN ('bind', 'again') THEN 'ok' ELSE b.verdict END,
-               p.profile_rule, p.upgrade_rule, p.params,
-               CASE WHEN p.id IS NOT NULL THEN (SELECT d.model FROM devices d WHERE d.mac = b.mac) END,
-               encode(pr.url_token_key, 'hex')
-        FROM unnest(verdicts) b
-        LEFT JOIN profiles p ON p.id = b.profile_id
-                                AND (b.verdict = 'again' OR (b.verdict = 'bind' AND b.mac = ANY (written)))
-        LEFT JOIN providers pr ON pr.id = p.provider_id;
+        RETURN QUERY SELECT * FROM unnest(answers);
     END IF;
     FOR i IN 1 .. coalesce(cardinality(p_kind), 0) LOOP
         IF p_kind[i] = 's' THEN
