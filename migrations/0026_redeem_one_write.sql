@@ -100,7 +100,7 @@ BEGIN
             WHERE x.provider_id IS NULL OR x.provider_id = excluded.provider_id
             RETURNING x.mac, x.model, x.contacts
         ), w AS (
-            SELECT b.* FROM unnest(verdicts) b JOIN bound n ON n.mac = b.mac
+            SELECT b.* FROM unnest(verdicts) b JOIN bound n ON n.mac = b.mac AND b.verdict = 'bind'
         ), redeemed AS (
             UPDATE activation_codes c SET redeemed_at = now(), redeemed_by = w.mac
             FROM w WHERE c.id = w.code_id
@@ -126,7 +126,7 @@ BEGIN
                coalesce(bool_or(n.contacts = 0), false)
         INTO answers, reset
         FROM unnest(verdicts) b
-        LEFT JOIN bound n ON n.mac = b.mac
+        LEFT JOIN bound n ON n.mac = b.mac AND b.verdict = 'bind'
         LEFT JOIN profiles p ON p.id = b.profile_id
                                 AND (b.verdict = 'again' OR (b.verdict = 'bind' AND n.mac IS NOT NULL))
         LEFT JOIN providers pr ON pr.id = p.provider_id;

@@ -175,6 +175,24 @@ class RedeemBatchTest(ServerTest):
                               source="127.9.%d.253" % self._net[0])
         self.assertEqual(again.status, 200, again)
 
+    def test_a_refused_code_for_a_phone_bound_in_the_same_batch_stays_unused(self):
+        # ztpd never puts a MAC twice in a batch, but the function is SQL any
+        # caller with EXECUTE can call: the side effects follow the binding,
+        # not every request naming its MAC (a review found the second code
+        # redeemed too, with an audit row and a webhook)
+        mac, elsewhere = self.macs(2)
+        self.issue(1)
+        self.issue(1, mac=elsewhere)
+        hashes = self.q("SELECT string_agg(encode(hash, 'hex'), ',' ORDER BY mac NULLS FIRST) FROM activation_codes"
+                        " WHERE profile_id = '%s'" % self.prof["id"]).split(",")
+        got = self.q("SET ROLE ztp_system; SELECT string_agg(ord || ':' || outcome, ',' ORDER BY ord)"
+                     " FROM ztp_redeem_batch('{c,c}', ARRAY['%s', '%s'], '{NULL,NULL}', ARRAY['%s', '%s']::macaddr[],"
+                     " '{NULL,NULL}', '{f,f}')" % (hashes[0], hashes[1], mac, mac))
+        self.assertEqual(got, "1:ok,2:forbidden")
+        self.assertEqual(self.q("SELECT count(*) FROM activation_codes WHERE profile_id = '%s'"
+                                " AND redeemed_at IS NOT NULL" % self.prof["id"]), "1")
+        self.assertEqual(self.q("SELECT count(*) FROM audit_events WHERE target = '%s'" % mac), "1")
+
     def test_one_code_from_many_connections_in_two_processes_is_redeemed_once(self):
         code = self.issue(1)[0]
         macs = self.macs(40)
