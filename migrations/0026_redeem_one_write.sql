@@ -6,7 +6,8 @@
 --
 -- Now the bound devices are written once, with their contact, and their
 -- event, audit row and redeemed code go in the same statement as data-
--- modifying CTEs, driven by the rows that statement wrote. The next status
+-- modifying CTEs, driven by the rows that statement wrote; the same
+-- statement builds the batch's answers into an array. The next status
 -- is joined from the transitions table rather than asked of
 -- ztp_next_status row by row, and a code is found by one index probe for
 -- either hash (current or previous secret). The rules, the order of locks
@@ -81,8 +82,9 @@ BEGIN
         -- unknown, nothing to lock) is not overwritten: that request is
         -- answered 'conflict', as it would have been a moment later. The
         -- other side effects follow the rows written. (CTEs the SELECT does
-        -- not read run last to first: the events, then the audit rows, then
-        -- the codes, so their webhooks keep 0017's order.)
+        -- not read run last to first in PostgreSQL 15, whose documentation
+        -- leaves the order open: the events, then the audit rows, then the
+        -- codes, so that their webhooks keep 0017's order.)
         WITH bound AS (
             INSERT INTO devices AS x (mac, provider_id, profile_id, model, status, status_changed_at, created_at,
                                       contacts, last_contact_at, last_contact_certified)
