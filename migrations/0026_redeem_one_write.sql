@@ -25,7 +25,8 @@ RETURNS TABLE (ord int, outcome text, profile_rule text, upgrade_rule text, para
 LANGUAGE plpgsql AS $$
 DECLARE
     verdicts ztp_redeem_row[];
-    others boolean; -- some request was answered without a binding (nor refused for its certificate)
+    others boolean; -- a request answered without a binding (nor refused for its certificate) names a
+                    -- device whose contact is of this transaction
     answers ztp_redeem_answer[];
     reset boolean; -- some device bound changed owner (its record reset by the trigger of 0006/0025)
 BEGIN
@@ -42,7 +43,7 @@ BEGIN
         ORDER BY d.mac FOR UPDATE;
         SELECT array_agg(ROW(v.ord, v.mac, v.model, v.certified, v.code_id, v.provider_id, v.profile_id, v.verdict,
                              v.was, t.to_status)::ztp_redeem_row),
-               bool_or(v.verdict NOT IN ('bind', 'certificate'))
+               coalesce(bool_or(v.verdict NOT IN ('bind', 'certificate') AND v.contacted_now), false)
         INTO verdicts, others
         FROM (
             SELECT r.ord::int AS ord, r.mac, r.model, r.certified, c.id AS code_id, c.provider_id, c.profile_id,
@@ -57,7 +58,8 @@ BEGIN
                         WHEN c.mac IS NOT NULL AND c.mac <> r.mac THEN 'forbidden'
                         WHEN d.provider_id IS NOT NULL AND d.provider_id <> c.provider_id THEN 'conflict'
                         ELSE 'bind' END AS verdict,
-                   CASE WHEN d.provider_id = c.provider_id THEN d.status END AS was
+                   CASE WHEN d.provider_id = c.provider_id THEN d.status END AS was,
+                   d.last_contact_at = now() AS contacted_now
             FROM unnest(p_kind, p_code, p_previous, p_mac, p_model, p_certified)
                  WITH ORDINALITY AS r(kind, code, previous, mac, model, certified, ord)
             LEFT JOIN LATERAL (
@@ -72,6 +74,9 @@ BEGIN
         LEFT JOIN status_transitions t ON v.verdict = 'bind' AND t.from_status = coalesce(v.was, 'none')
                                           AND t.event = 'redeem';
 
+        -- 0007's rule: whether the contact was certified, for a device whose
+        -- contact is of this transaction (never so for ztpd's batches, each a
+        -- transaction of its own: failed guesses cost no statement here)
         IF others THEN
             UPDATE devices d SET last_contact_certified = b.certified
             FROM unnest(verdicts) b

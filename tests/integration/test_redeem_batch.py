@@ -193,6 +193,23 @@ class RedeemBatchTest(ServerTest):
                                 " AND redeemed_at IS NOT NULL" % self.prof["id"]), "1")
         self.assertEqual(self.q("SELECT count(*) FROM audit_events WHERE target = '%s'" % mac), "1")
 
+    def test_a_repeat_in_a_transaction_that_recorded_the_contact_records_its_certificate(self):
+        # 0007's rule, kept by the batch: a request answered without a binding
+        # updates only a contact of its own transaction (ztpd's batches have
+        # none, so a failed guess writes nothing)
+        (mac,) = self.macs(1)
+        code = self.issue(1)[0]
+        self.assertEqual(self.srv.post("/activate", {"code": code, "mac": mac},
+                                       source="127.9.%d.254" % self._net[0]).status, 200)
+        h = self.q("SELECT encode(hash, 'hex') FROM activation_codes WHERE profile_id = '%s'" % self.prof["id"])
+        call = ("SELECT outcome FROM ztp_redeem_batch('{c}', ARRAY['%s'], '{NULL}', ARRAY['%s']::macaddr[], '{NULL}',"
+                " '{t}')" % (h, mac))
+        self.assertEqual(self.q("SET ROLE ztp_system; " + call), "ok")  # another transaction: nothing written
+        self.assertEqual(self.q("SELECT last_contact_certified FROM devices WHERE mac = '%s'" % mac), "f")
+        self.assertEqual(self.q("SET ROLE ztp_system; BEGIN; UPDATE devices SET last_contact_at = now()"
+                                " WHERE mac = '%s'; %s; COMMIT" % (mac, call)), "ok")
+        self.assertEqual(self.q("SELECT last_contact_certified FROM devices WHERE mac = '%s'" % mac), "t")
+
     def test_one_code_from_many_connections_in_two_processes_is_redeemed_once(self):
         code = self.issue(1)[0]
         macs = self.macs(40)
