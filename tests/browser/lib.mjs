@@ -99,8 +99,12 @@ export async function signIn(page, role = 'admin', hash = '#/signin') {
   await page.waitForSelector('input[name="email"]');
   await page.getByLabel('Email').fill(config.people[role]);
   await page.getByLabel('Password').fill(config.password);
+  // the sign-in page's heading stays a moment after #signout appears: mark it,
+  // so that what follows waits for the page drawn after (as open does)
+  await page.evaluate(() => { document.querySelector('main h1').dataset.left = '1'; });
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForSelector('#signout', { timeout: 30000 });
+  await page.waitForSelector('main h1:not([data-left])', { timeout: 30000 });
   await settle(page);
 }
 
