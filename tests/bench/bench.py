@@ -23,7 +23,9 @@ ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000),
 ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
 the job); ZTP_BENCH_PROFILE=1 prints pg_stat_statements' top entries.
 ZTP_BENCH_ONLY=activation (redemptions and guesses alone). ZTP_BENCH_BASELINE_ZTPD=path: the
-redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio.
+redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio;
+with ZTP_BENCH_ONLY=redirect, the redirect runs of that binary first, each binary in a database it
+migrated itself and seeded alike, and the CPU per redirect of both.
 5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
    job, against psql \\copy of the same rows into a table with the devices
    table's indexes and constraints.
@@ -203,9 +205,19 @@ def make_static():
     return port, docroot, static_server(port, os.path.join(docroot, "www"))
 
 
-def bench_redirect(pg, db, results, sport):
+def baseline_database(pg):
+    """A database migrated by BASELINE_ZTPD itself (its migrations may be older), seeded as the other."""
+    bdb = pg.new_database()
+    r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    pg.psql(bdb, "CREATE EXTENSION pg_stat_statements")
+    seed(pg, bdb)
+    return bdb
+
+
+def bench_redirect(pg, db, results, sport, ztpd=ZTPD):
     port = harness.free_port()
-    srv = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
+    srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
                                                                 ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
@@ -425,12 +437,7 @@ def redeem_run(pg, db, binary, label):
 def bench_activation(pg, db, results):
     a = results["activation"] = {"after": redeem_run(pg, db, ZTPD, "after")}
     if BASELINE_ZTPD:
-        # the baseline binary migrates a database of its own: its migrations may be older
-        bdb = pg.new_database()
-        r = subprocess.run([BASELINE_ZTPD, "migrate"], env=harness.ztpd_env(bdb), capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        pg.psql(bdb, "CREATE EXTENSION pg_stat_statements")
-        seed(pg, bdb)  # the same million devices as the run it is compared with
+        bdb = baseline_database(pg)  # the same million devices as the run it is compared with
         old = harness.ZTPD
         harness.ZTPD = BASELINE_ZTPD  # create_provider runs the baseline's own CLI on its database
         try:
@@ -516,6 +523,9 @@ def main():
         seed(pg, db)
         sport, docroot, static = make_static()
         try:
+            if ONLY_REDIRECT and BASELINE_ZTPD:
+                results["before"] = {}
+                bench_redirect(pg, baseline_database(pg), results["before"], sport, BASELINE_ZTPD)
             bench_redirect(pg, db, results, sport)
             if not ONLY_REDIRECT:
                 bench_storm(pg, db, results, sport)
@@ -548,6 +558,15 @@ def main():
     for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
         print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
+    if "before" in r:
+        print("  before: %s, in a database it migrated (its runs came first)" % BASELINE_ZTPD)
+        for key, what in (("redirect_64", "c=64 "), ("redirect_256", "c=256"), ("repeat_256", "repeat c=256")):
+            b, a = r["before"][key], r[key]
+            print("    %-12s req/s %8.0f -> %8.0f (%.2fx) | PostgreSQL CPU per redirect %6.1f -> %6.1f us (%.2fx less)"
+                  " | ztpd %5.1f -> %5.1f us" % (what, b["ztpd"]["rps"], a["ztpd"]["rps"],
+                                                 a["ztpd"]["rps"] / b["ztpd"]["rps"], b["pg_us_per_req"],
+                                                 a["pg_us_per_req"], b["pg_us_per_req"] / a["pg_us_per_req"],
+                                                 b["ztpd_us_per_req"], a["ztpd_us_per_req"]))
     if ONLY_REDIRECT:
         print(json.dumps(results))
         return
