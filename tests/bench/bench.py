@@ -18,6 +18,7 @@ Ratios, not absolute numbers, are what to compare across machines.
    once: redirect by ztpd, then the provider's profile from a static h2o.
 
 Environment: ZTP_BENCH_DEVICES (default 1000000), ZTP_BENCH_PROVIDERS (1000), ZTP_BENCH_SECONDS (10),
+ZTP_BENCH_ZTPD_THREADS (ztpd's loop threads for the redirect and the storm, default 2),
 ZTP_BENCH_ONLY=redirect (the redirect runs alone, e.g. with 10,000,000 devices),
 ZTP_BENCH_ONLY=import-job with ZTP_BENCH_JOB_ROWS (default 10,000,000),
 ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
@@ -59,6 +60,7 @@ ACTIVATION_CODES = int(os.environ.get("ZTP_BENCH_CODES", "150000"))
 BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
 PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
+THREADS = int(os.environ.get("ZTP_BENCH_ZTPD_THREADS", "2"))  # ztpd's loop threads in the redirect and storm runs
 REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
@@ -218,7 +220,7 @@ def baseline_database(pg):
 def bench_redirect(pg, db, results, sport, ztpd=ZTPD):
     port = harness.free_port()
     srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
-                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
+                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=THREADS),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
@@ -279,7 +281,7 @@ def bench_storm(pg, db, results, sport):
     """ % (sport, first, n))
     port = harness.free_port()
     srv = subprocess.Popen([ZTPD, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
-                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=2),
+                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=THREADS),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
     try:
@@ -540,8 +542,8 @@ def main():
     finally:
         pg.stop()
     r = results
-    print("openztp benchmark (%d devices across %d providers, %d s per run, 2 ztpd threads, fsync on)"
-          % (DEVICES, PROVIDERS, SECONDS))
+    print("openztp benchmark (%d devices across %d providers, %d s per run, %d ztpd threads, fsync on)"
+          % (DEVICES, PROVIDERS, SECONDS, THREADS))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
