@@ -76,14 +76,23 @@ export async function newPage(t, opts) {
 
 /** Opens the console at hash ("#/devices") and waits for its page to be drawn. */
 export async function open(page, hash = '') {
-  // from another console page, goto only changes the hash (no new document):
-  // mark the page shown now, so that settle waits for the next one
-  await page.evaluate(() => { const h1 = document.querySelector('main h1'); if (h1) h1.dataset.left = '1'; })
-    .catch(() => {});
+  // from another console page, goto only changes the hash (no new document)
+  await leaving(page);
   // the same address again would not even change the hash: load it anew
   if (page.url() === config.base + hash) await page.reload();
   else await page.goto(config.base + hash);
-  await page.waitForSelector('main h1:not([data-left])', { timeout: 20000 });
+  await drawn(page);
+}
+
+/** Marks the page drawn now (its h1), so that drawn() waits for the next one. */
+async function leaving(page) {
+  await page.evaluate(() => { const h1 = document.querySelector('main h1'); if (h1) h1.dataset.left = '1'; })
+    .catch(() => {}); // no document yet
+}
+
+/** Waits for a page drawn after leaving() (an unmarked h1), then for it to settle. */
+async function drawn(page) {
+  await page.waitForSelector('main h1:not([data-left])', { timeout: 30000 });
   await settle(page);
 }
 
@@ -99,13 +108,11 @@ export async function signIn(page, role = 'admin', hash = '#/signin') {
   await page.waitForSelector('input[name="email"]');
   await page.getByLabel('Email').fill(config.people[role]);
   await page.getByLabel('Password').fill(config.password);
-  // the sign-in page's heading stays a moment after #signout appears: mark it,
-  // so that what follows waits for the page drawn after (as open does)
-  await page.evaluate(() => { document.querySelector('main h1').dataset.left = '1'; });
+  // the sign-in page's heading stays a moment after #signout appears
+  await leaving(page);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForSelector('#signout', { timeout: 30000 });
-  await page.waitForSelector('main h1:not([data-left])', { timeout: 30000 });
-  await settle(page);
+  await drawn(page);
 }
 
 // One session per role for the whole run (signing in costs an Argon2id
