@@ -156,7 +156,9 @@ class RedeemBatchTest(ServerTest):
             t = threading.Thread(target=lambda: answer.append(self.srv.post(
                 "/activate", {"code": code, "mac": mac}, source="127.9.%d.252" % self._net[0], timeout=60)))
             t.start()
+            # this database's batch (tests of other modules may redeem meanwhile)
             wait_until(lambda: self.q("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                      " AND datname = current_database()"
                                       " AND query LIKE '%ztp_redeem_batch%'") == "1", 30, "the batch to wait")
             held.stdin.write("COMMIT;\n")
             held.stdin.flush()
@@ -164,6 +166,7 @@ class RedeemBatchTest(ServerTest):
         finally:
             held.stdin.close()
             held.wait(30)
+        self.assertFalse(t.is_alive(), "the redemption did not end within 60 s")
         self.assertProblem(answer[0], 409)
         self.assertEqual(self.q("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), other)
         self.assertEqual(self.q("SELECT count(*) FROM activation_codes WHERE profile_id = '%s'"
