@@ -217,7 +217,7 @@ def baseline_database(pg):
     return bdb
 
 
-def bench_redirect(pg, db, results, sport, ztpd=ZTPD):
+def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
     port = harness.free_port()
     srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
                                                                 ZTP_ACCESS_LOG=0, ZTP_THREADS=THREADS),
@@ -233,8 +233,8 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
             pg.psql(db, "SELECT pg_stat_statements_reset()")
             ticks.start()
-            perfs = [perf_record([srv.pid], "ztpd-%d.data" % conns),
-                     perf_record(ticks.pids(), "postgres-%d.data" % conns)] if conns == 256 else []
+            perfs = [perf_record([srv.pid], "%sztpd-%d.data" % (label, conns)),
+                     perf_record(ticks.pids(), "%spostgres-%d.data" % (label, conns))] if conns == 256 else []
             z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
             pg_ticks, z_ticks = ticks.stop()
             for p in perfs:
@@ -527,7 +527,7 @@ def main():
         try:
             if ONLY_REDIRECT and BASELINE_ZTPD:
                 results["before"] = {}
-                bench_redirect(pg, baseline_database(pg), results["before"], sport, BASELINE_ZTPD)
+                bench_redirect(pg, baseline_database(pg), results["before"], sport, BASELINE_ZTPD, "before-")
             bench_redirect(pg, db, results, sport)
             if not ONLY_REDIRECT:
                 bench_storm(pg, db, results, sport)
