@@ -27,6 +27,9 @@ ZTP_BENCH_ONLY=activation (redemptions and guesses alone). ZTP_BENCH_BASELINE_ZT
 redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio;
 with ZTP_BENCH_ONLY=redirect, the redirect runs of that binary first, each binary in a database it
 migrated itself and seeded alike, and the CPU per redirect of both.
+PostgreSQL: shared_buffers sized for the devices (ZTP_BENCH_SHARED_BUFFERS_MB overrides);
+ZTP_BENCH_PG_SETTINGS="name=value;..." adds settings (say fsync=off, to see what the disk's
+flushes cost). Each redirect run also prints its WAL per redirect and WAL flushes per second.
 5. Import job: ZTP_BENCH_JOB_ROWS rows in parts of 8 MiB through an import
    job, against psql \\copy of the same rows into a table with the devices
    table's indexes and constraints.
@@ -57,6 +60,16 @@ ONLY_IMPORTS = os.environ.get("ZTP_BENCH_ONLY") == "imports"  # the single impor
 PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
 ONLY_ACTIVATION = os.environ.get("ZTP_BENCH_ONLY") == "activation"
 ACTIVATION_CODES = int(os.environ.get("ZTP_BENCH_CODES", "150000"))
+# More PostgreSQL settings, "name=value;name=value" (to see what a setting
+# costs, e.g. fsync=off for what the disk's flushes add to the latency).
+PG_SETTINGS = [x.strip() for x in os.environ.get("ZTP_BENCH_PG_SETTINGS", "").split(";") if x.strip()]
+for _setting in PG_SETTINGS:
+    if not re.fullmatch(r"[a-z_.]+\s*=\s*[\w.'-]+", _setting):
+        raise SystemExit("ZTP_BENCH_PG_SETTINGS: %r is not name=value" % _setting)
+# PostgreSQL sized as the README's "Sizing PostgreSQL" advises: room in the
+# shared buffers for the devices table and its indexes (about 290 MB per
+# million devices), never under 512 MB.
+SHARED_BUFFERS_MB = int(os.environ.get("ZTP_BENCH_SHARED_BUFFERS_MB", str(max(512, DEVICES * 350 // 1000000))))
 BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
 JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
 PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
@@ -217,6 +230,16 @@ def baseline_database(pg):
     return bdb
 
 
+def wal_counters(pg, db):
+    """The cluster's WAL so far (pg_stat_wal): bytes, full-page images, flushes to disk."""
+    return [int(v) for v in pg.psql(db, "SELECT wal_bytes, wal_fpi, wal_sync FROM pg_stat_wal").split("|")]
+
+
+def wal_per_request(before, after, n):
+    return {"wal_bytes_per_req": (after[0] - before[0]) / n, "wal_fpi_per_req": (after[1] - before[1]) / n,
+            "wal_syncs_per_s": (after[2] - before[2]) / SECONDS}
+
+
 def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
     port = harness.free_port()
     srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
@@ -232,11 +255,13 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
             pg.psql(db, "SELECT pg_stat_statements_reset()")
+            wal = wal_counters(pg, db)
             ticks.start()
             perfs = [perf_record([srv.pid], "%sztpd-%d.data" % (label, conns)),
                      perf_record(ticks.pids(), "%spostgres-%d.data" % (label, conns))] if conns == 256 else []
             z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
             pg_ticks, z_ticks = ticks.stop()
+            wal_after = wal_counters(pg, db)
             for p in perfs:
                 if p is not None:
                     p.wait()
@@ -248,15 +273,18 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
                                               "pg_us_per_req": pg_ticks * 1e6 / hz / n,
                                               "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
                                               "top_statements": top_statements(pg, db)}
+            results["redirect_%d" % conns].update(wal_per_request(wal, wal_after, n))
         # repeat contacts: the same phones asking again (every one of them has asked before)
         renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
         wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
+        wal = wal_counters(pg, db)
         ticks.start()
         z = wrk(port, os.path.join(HERE, "random_mac.lua"), 256, renv)
         pg_ticks, z_ticks = ticks.stop()
         n = z["rps"] * SECONDS
         results["repeat_256"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
                                  "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
+        results["repeat_256"].update(wal_per_request(wal, wal_counters(pg, db), n))
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
@@ -491,11 +519,13 @@ def print_activation(r):
 def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
-        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = 512MB\nmax_wal_size = 4GB\n"
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = %dMB\nmax_wal_size = 4GB\n" % SHARED_BUFFERS_MB +
                 "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
+        for setting in PG_SETTINGS:  # last: they override the above
+            f.write(setting + "\n")
     pg.start()
     harness.PG = pg
-    results = {"devices": DEVICES, "seconds_per_run": SECONDS}
+    results = {"devices": DEVICES, "seconds_per_run": SECONDS, "shared_buffers_mb": SHARED_BUFFERS_MB}
     try:
         db = pg.new_database()
         harness.migrate(db)
@@ -542,21 +572,23 @@ def main():
     finally:
         pg.stop()
     r = results
-    print("openztp benchmark (%d devices across %d providers, %d s per run, %d ztpd threads, fsync on)"
-          % (DEVICES, PROVIDERS, SECONDS, THREADS))
+    print("openztp benchmark (%d devices across %d providers, %d s per run, %d ztpd threads, fsync on, "
+          "shared_buffers %d MB)" % (DEVICES, PROVIDERS, SECONDS, THREADS, SHARED_BUFFERS_MB))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
               "p99 %6.2f ms | ratio %.2fx, p99 %.1fx" % (c, x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"],
                                                         x["static"]["rps"], x["static"]["p50_ms"],
                                                         x["static"]["p99_ms"], x["ratio_rps"], x["ratio_p99"]))
-        print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run)"
-              % (x["pg_us_per_req"], x["ztpd_us_per_req"]))
+        print("            CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us (ticks from /proc over the run);"
+              " WAL per redirect %.0f bytes, %.3f full-page images; %.0f WAL flushes/s"
+              % (x["pg_us_per_req"], x["ztpd_us_per_req"], x["wal_bytes_per_req"], x["wal_fpi_per_req"],
+                 x["wal_syncs_per_s"]))
     x = r["repeat_256"]
     print("  repeat    c=256 ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | %d phones that asked before, asking again;"
-          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us" % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"],
-                                                                   x["ztpd"]["p99_ms"], min(REPEAT_PHONES, DEVICES),
-                                                                   x["pg_us_per_req"], x["ztpd_us_per_req"]))
+          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us; WAL %.0f bytes, %.3f full-page images"
+          % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"], min(REPEAT_PHONES, DEVICES),
+             x["pg_us_per_req"], x["ztpd_us_per_req"], x["wal_bytes_per_req"], x["wal_fpi_per_req"]))
     for ms, calls, rows, query in r["redirect_256"]["top_statements"]:
         print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
