@@ -573,7 +573,8 @@ def main():
         pg.stop()
     r = results
     print("openztp benchmark (%d devices across %d providers, %d s per run, %d ztpd threads, fsync on, "
-          "shared_buffers %d MB)" % (DEVICES, PROVIDERS, SECONDS, THREADS, SHARED_BUFFERS_MB))
+          "shared_buffers %d MB%s)" % (DEVICES, PROVIDERS, SECONDS, THREADS, SHARED_BUFFERS_MB,
+                                       "".join(", then " + x for x in PG_SETTINGS)))
     for c in (64, 256):
         x = r["redirect_%d" % c]
         print("  redirect  c=%-3d ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | static h2o %8.0f req/s p50 %6.2f ms "
