@@ -5,7 +5,8 @@
    PostgreSQL (fsync on: every contact is durable), wrk at 64 and 256
    connections on random claimed MACs, against Debian's h2o serving the same
    XML body as a static file under the same load. Prints requests/s, p50,
-   p99, the ratios, and ztpd's peak RSS.
+   p99, the ratios, and ztpd's peak RSS. First of all, on ztpd's fresh
+   connections, 2 connections (a quiet hour: batches of one phone).
 2. Import: 1,000,000 CSV rows through POST /v1/devices/import against
    psql \\copy of the same file into a table with the devices table's
    indexes and constraints (copy_baseline says exactly what it holds).
@@ -177,8 +178,9 @@ def perf_record(pids, path):
 
 def top_statements(pg, db, n=6):
     """pg_stat_statements' heaviest statements since its last reset: (ms total, calls, rows, query head)."""
-    rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls, rows, left(regexp_replace(query, '\\s+', ' ',"
-                       " 'g'), 90) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
+    rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls || CASE WHEN plans > 0 THEN ' (' || plans ||"
+                       " ' plans)' ELSE '' END, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90)"
+                       " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
     return [r.split("|", 3) for r in rows.splitlines() if r]
 
 
@@ -251,6 +253,15 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
     ticks = Ticks(pg, srv.pid)
     hz = os.sysconf("SC_CLK_TCK")
     try:
+        # first, on ztpd's fresh connections: one phone at a time per loop thread (a quiet hour, batches of one)
+        wal = wal_counters(pg, db)
+        ticks.start()
+        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 2, env)
+        pg_ticks, z_ticks = ticks.stop()
+        n = z["rps"] * SECONDS
+        results["redirect_2"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
+                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
+        results["redirect_2"].update(wal_per_request(wal, wal_counters(pg, db), n))
         wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
@@ -585,6 +596,11 @@ def main():
               " WAL per redirect %.0f bytes, %.3f full-page images; %.0f WAL flushes/s"
               % (x["pg_us_per_req"], x["ztpd_us_per_req"], x["wal_bytes_per_req"], x["wal_fpi_per_req"],
                  x["wal_syncs_per_s"]))
+    x = r["redirect_2"]
+    print("  redirect  c=2   ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | one phone at a time per loop thread;"
+          " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us; WAL %.0f bytes, %.3f full-page images"
+          % (x["ztpd"]["rps"], x["ztpd"]["p50_ms"], x["ztpd"]["p99_ms"], x["pg_us_per_req"], x["ztpd_us_per_req"],
+             x["wal_bytes_per_req"], x["wal_fpi_per_req"]))
     x = r["repeat_256"]
     print("  repeat    c=256 ztpd %8.0f req/s p50 %6.2f ms p99 %6.2f ms | %d phones that asked before, asking again;"
           " CPU per redirect: PostgreSQL %.1f us, ztpd %.1f us; WAL %.0f bytes, %.3f full-page images"
@@ -595,7 +611,8 @@ def main():
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
     if "before" in r:
         print("  before: %s, in a database it migrated (its runs came first)" % BASELINE_ZTPD)
-        for key, what in (("redirect_64", "c=64 "), ("redirect_256", "c=256"), ("repeat_256", "repeat c=256")):
+        for key, what in (("redirect_2", "c=2  "), ("redirect_64", "c=64 "), ("redirect_256", "c=256"),
+                          ("repeat_256", "repeat c=256")):
             b, a = r["before"][key], r[key]
             print("    %-12s req/s %8.0f -> %8.0f (%.2fx) | PostgreSQL CPU per redirect %6.1f -> %6.1f us (%.2fx less)"
                   " | ztpd %5.1f -> %5.1f us" % (what, b["ztpd"]["rps"], a["ztpd"]["rps"],
