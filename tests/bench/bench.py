@@ -252,16 +252,21 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
     contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
     ticks = Ticks(pg, srv.pid)
     hz = os.sysconf("SC_CLK_TCK")
-    try:
-        # first, on ztpd's fresh connections: one phone at a time per loop thread (a quiet hour, batches of one)
+
+    def measured(conns, wenv):
+        """One wrk run of random MACs: its figures, CPU and WAL per redirect."""
         wal = wal_counters(pg, db)
         ticks.start()
-        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 2, env)
+        z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, wenv)
         pg_ticks, z_ticks = ticks.stop()
         n = z["rps"] * SECONDS
-        results["redirect_2"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
-                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
-        results["redirect_2"].update(wal_per_request(wal, wal_counters(pg, db), n))
+        out = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n, "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
+        out.update(wal_per_request(wal, wal_counters(pg, db), n))
+        return out
+
+    try:
+        # first, on ztpd's fresh connections: one phone at a time per loop thread (a quiet hour, batches of one)
+        results["redirect_2"] = measured(2, env)
         wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
         for conns in (64, 256):
             s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
@@ -288,14 +293,7 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
         # repeat contacts: the same phones asking again (every one of them has asked before)
         renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
         wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
-        wal = wal_counters(pg, db)
-        ticks.start()
-        z = wrk(port, os.path.join(HERE, "random_mac.lua"), 256, renv)
-        pg_ticks, z_ticks = ticks.stop()
-        n = z["rps"] * SECONDS
-        results["repeat_256"] = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n,
-                                 "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
-        results["repeat_256"].update(wal_per_request(wal, wal_counters(pg, db), n))
+        results["repeat_256"] = measured(256, renv)
         results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
     finally:
         srv.terminate()
