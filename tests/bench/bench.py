@@ -51,16 +51,25 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 
+
+def env_int(name, default):
+    """A whole number from the environment, at least 1, or a sentence saying what is wrong."""
+    text = os.environ.get(name, str(default))
+    if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < 1:
+        raise SystemExit("%s: %r is not a whole number of at least 1 (say %d)" % (name, text, default))
+    return int(text)
+
+
 ZTPD = os.environ.get("ZTP_BENCH_ZTPD", os.path.join(ROOT, "build", "ztpd"))
 PERF_DIR = os.environ.get("ZTP_BENCH_PERF")  # a folder: perf profiles of ztpd and PostgreSQL at 256 connections
-DEVICES = int(os.environ.get("ZTP_BENCH_DEVICES", "1000000"))
-SECONDS = int(os.environ.get("ZTP_BENCH_SECONDS", "10"))
+DEVICES = env_int("ZTP_BENCH_DEVICES", 1000000)
+SECONDS = env_int("ZTP_BENCH_SECONDS", 10)
 ONLY_REDIRECT = os.environ.get("ZTP_BENCH_ONLY") == "redirect"
 ONLY_JOB = os.environ.get("ZTP_BENCH_ONLY") == "import-job"
 ONLY_IMPORTS = os.environ.get("ZTP_BENCH_ONLY") == "imports"  # the single import, then the job
 PROFILE = os.environ.get("ZTP_BENCH_PROFILE") == "1"  # pg_stat_statements' top entries after the imports
 ONLY_ACTIVATION = os.environ.get("ZTP_BENCH_ONLY") == "activation"
-ACTIVATION_CODES = int(os.environ.get("ZTP_BENCH_CODES", "150000"))
+ACTIVATION_CODES = env_int("ZTP_BENCH_CODES", 150000)
 # More PostgreSQL settings, "name=value;name=value" (to see what a setting
 # costs, e.g. fsync=off for what the disk's flushes add to the latency).
 PG_SETTINGS = [x.strip() for x in os.environ.get("ZTP_BENCH_PG_SETTINGS", "").split(";") if x.strip()]
@@ -70,11 +79,11 @@ for _setting in PG_SETTINGS:
 # PostgreSQL sized as the README's "Sizing PostgreSQL" advises: room in the
 # shared buffers for the devices table and its indexes (about 290 MB per
 # million devices), never under 512 MB.
-SHARED_BUFFERS_MB = int(os.environ.get("ZTP_BENCH_SHARED_BUFFERS_MB", str(max(512, DEVICES * 350 // 1000000))))
+SHARED_BUFFERS_MB = env_int("ZTP_BENCH_SHARED_BUFFERS_MB", max(512, DEVICES * 350 // 1000000))
 BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
-JOB_ROWS = int(os.environ.get("ZTP_BENCH_JOB_ROWS", "10000000"))
-PROVIDERS = int(os.environ.get("ZTP_BENCH_PROVIDERS", "1000"))
-THREADS = int(os.environ.get("ZTP_BENCH_ZTPD_THREADS", "2"))  # ztpd's loop threads in the redirect and storm runs
+JOB_ROWS = env_int("ZTP_BENCH_JOB_ROWS", 10000000)
+PROVIDERS = env_int("ZTP_BENCH_PROVIDERS", 1000)
+THREADS = env_int("ZTP_BENCH_ZTPD_THREADS", 2)  # ztpd's loop threads in the redirect and storm runs
 REPEAT_PHONES = 20000  # the repeat-contact run: phones that already asked, asking again
 FIRST_MAC = 0x00a000000000
 XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<flat-profile>\n'
@@ -122,14 +131,15 @@ def _up(port, path):
         return False
 
 
-def cpu_ticks(pids):
-    """utime + stime of each pid (clock ticks), from /proc; a pid gone counts 0."""
+def cpu_ticks(pids, reaped=False):
+    """utime + stime of each pid (clock ticks), from /proc; a pid gone counts 0. With reaped, also
+    cutime + cstime: what its children that ended and were waited for spent."""
     out = {}
     for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            out[pid] = int(fields[11]) + int(fields[12])
+            out[pid] = sum(int(x) for x in fields[11:15 if reaped else 13])
         except (OSError, IndexError):
             out[pid] = 0
     return out
@@ -150,7 +160,9 @@ def children(ppid):
 
 
 class Ticks:
-    """CPU ticks that ztpd and the whole PostgreSQL cluster spend between start() and stop()."""
+    """CPU ticks that ztpd and the whole PostgreSQL cluster spend between start() and stop(). The
+    postmaster's count includes its children that ended (an autovacuum worker that started and ended
+    within the run, a backend gone), all of their ticks: those counted at start() are taken off."""
 
     def __init__(self, pg, ztpd_pid):
         self.pg, self.ztpd = pg, ztpd_pid
@@ -158,12 +170,18 @@ class Ticks:
     def pids(self):
         return [self.pg.proc.pid] + children(self.pg.proc.pid)
 
+    def _cluster(self):
+        ticks = cpu_ticks(children(self.pg.proc.pid))
+        ticks.update(cpu_ticks([self.pg.proc.pid], reaped=True))
+        return ticks
+
     def start(self):
-        self.pg_before, self.z_before = cpu_ticks(self.pids()), cpu_ticks([self.ztpd])[self.ztpd]
+        self.pg_before, self.z_before = self._cluster(), cpu_ticks([self.ztpd])[self.ztpd]
 
     def stop(self):
-        after = cpu_ticks(self.pids())
+        after = self._cluster()
         pg = sum(t - self.pg_before.get(pid, 0) for pid, t in after.items())
+        pg -= sum(t for pid, t in self.pg_before.items() if pid not in after)  # ended: now in the postmaster's
         return pg, cpu_ticks([self.ztpd])[self.ztpd] - self.z_before
 
 
@@ -205,6 +223,8 @@ def seed(pg, db):
             FROM generate_series(0, %d - 1) i JOIN pp ON pp.n = i %% %d;
     """ % (PROVIDERS, FIRST_MAC, DEVICES, PROVIDERS))
     pg.psql(db, "VACUUM ANALYZE devices")
+    # the seeding's pages written out now, not by a checkpoint inside a measured run
+    pg.psql(db, "CHECKPOINT")
     log("seeded in %.1f s" % (time.monotonic() - t))
 
 
@@ -305,7 +325,7 @@ def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
 def bench_storm(pg, db, results, sport):
     """Phones provisioned per second end to end: ztp-phone storm, redirect by ztpd, then the
     provider's profile from a static server."""
-    n = int(os.environ.get("ZTP_BENCH_PHONES", "20000"))
+    n = env_int("ZTP_BENCH_PHONES", 20000)
     first = 0x00e000000000
     pg.psql(db, """
         SET role ztp_system;
