@@ -84,6 +84,18 @@ export async function open(page, hash = '') {
   await drawn(page);
 }
 
+/**
+ * Goes to another console page by a click on `how` (a locator) or by doing
+ * `how` (a function: a key pressed, say), and waits for that page to be
+ * drawn: right after, the page left is still shown, settled, for as long as
+ * the router takes to load the next (settle alone would return at once).
+ */
+export async function follow(page, how) {
+  await leaving(page);
+  await (typeof how === 'function' ? how() : how.click());
+  await drawn(page);
+}
+
 /** Marks the page drawn now (its h1), so that drawn() waits for the next one. */
 async function leaving(page) {
   await page.evaluate(() => { const h1 = document.querySelector('main h1'); if (h1) h1.dataset.left = '1'; })

@@ -1,6 +1,6 @@
 // The devices pages: search, filters, cursor paging, one device's status
 // change and timeline, a viewer refused.
-import { config, signedInPage, open, settle, assert, api, Skip } from '../lib.mjs';
+import { config, signedInPage, open, follow, settle, assert, api, Skip } from '../lib.mjs';
 
 const rowMacs = (page) => page.locator('table.list tbody td[data-label="MAC"]').allInnerTexts()
   .then((xs) => xs.map((x) => x.replace(/:/g, '')));
@@ -93,10 +93,8 @@ export const tests = [
     async run(t) {
       const mac = config.macs[10];
       const page = await signedInPage(t, 'operator');
-      await page.locator('nav a[href="#/devices"]').click();
-      await settle(page);
-      await page.locator(`a[href="#/devices/${mac}"]`).click();
-      await settle(page);
+      await follow(page, page.locator('nav a[href="#/devices"]'));
+      await follow(page, page.locator(`a[href="#/devices/${mac}"]`));
       const before = await page.locator('ol.timeline li').count();
       await page.getByLabel('New status').selectOption('aborted');
       await page.getByRole('button', { name: 'Change status' }).click();

@@ -6,7 +6,7 @@
 // of their own, never config's (other tests look at those).
 import http from 'node:http';
 import {
-  config, newPage, newContext, signIn, signedInPage, open, settle, assert, api, until, randomMac, screenshot,
+  config, newPage, newContext, signIn, signedInPage, open, follow, settle, assert, api, until, randomMac, screenshot,
   axeViolations, assertNoSideScroll, WIDTH_PHONE,
 } from '../lib.mjs';
 
@@ -247,9 +247,8 @@ export const tests = [
 
       await claimDevices(1); // an event for it
       await until(() => received.length > 0, 'the receiver to get the event', 60000);
-      await row(page, url).getByRole('link', { name: 'Deliveries' }).click();
-      await page.waitForFunction(() => location.hash.startsWith('#/webhooks/'));
-      await settle(page);
+      await follow(page, row(page, url).getByRole('link', { name: 'Deliveries' }));
+      assert(page.url().includes('#/webhooks/'), 'the deliveries page: ' + page.url());
       await until(async () => {
         await page.getByRole('button', { name: 'Refresh deliveries' }).click();
         await settle(page);
@@ -263,9 +262,8 @@ export const tests = [
         (narrow) => screenshot(narrow, 'webhook-phone'));
 
       await page.getByRole('button', { name: 'Delete this webhook' }).click();
-      await page.getByRole('button', { name: 'Yes' }).click();
-      await page.waitForFunction(() => location.hash === '#/webhooks');
-      await settle(page);
+      await follow(page, page.getByRole('button', { name: 'Yes' }));
+      assert(await page.evaluate(() => location.hash) === '#/webhooks', 'back on the list of webhooks');
       assert(await row(page, url).count() === 0, 'the deleted webhook is gone from the list');
     },
   },

@@ -1,6 +1,6 @@
 // The profiles pages: create with the API's errors at their fields, edit,
 // a taken name refused, the preview, a viewer refused.
-import { config, signedInPage, open, settle, assert, api, screenshot, axeViolations, until } from '../lib.mjs';
+import { config, signedInPage, open, follow, settle, assert, api, screenshot, axeViolations, until } from '../lib.mjs';
 
 const invalidFields = (page) => page.locator('main form [aria-invalid="true"]').evaluateAll((els) => els.map((e) => e.name));
 const errorAt = (page, name) => page.locator(`main form [name="${name}"]`).evaluate((el) =>
@@ -16,10 +16,8 @@ export const tests = [
     async run(t) {
       const name = 'Branch ' + Date.now();
       const page = await signedInPage(t, 'admin');
-      await page.locator('nav a[href="#/profiles"]').click();
-      await settle(page);
-      await page.getByRole('link', { name: 'New profile' }).click();
-      await settle(page);
+      await follow(page, page.locator('nav a[href="#/profiles"]'));
+      await follow(page, page.getByRole('link', { name: 'New profile' }));
       await page.getByLabel('Name', { exact: true }).fill(name);
       await page.getByLabel('Profile rule').fill('ftp://prov.example.com/$MA.xml');
       await page.getByLabel('Short code', { exact: true }).fill('12');
@@ -36,9 +34,8 @@ export const tests = [
       await page.getByLabel('Profile rule').fill('https://prov.example.com/$MA.xml');
       await page.getByLabel('Short code', { exact: true }).fill('');
       await page.getByLabel('Parameters').fill('Primary_DNS=192.0.2.53');
-      await page.getByRole('button', { name: 'Create profile' }).click();
-      await page.waitForFunction(() => /^#\/profiles\/[0-9a-f-]{36}$/.test(location.hash));
-      await settle(page);
+      await follow(page, page.getByRole('button', { name: 'Create profile' }));
+      assert(/^#\/profiles\/[0-9a-f-]{36}$/.test(await page.evaluate(() => location.hash)), 'on the new profile\'s page');
       assert((await page.locator('#flash').innerText()).includes('created'), 'the creation is announced');
       const made = await profileNamed(name);
       assert(made && made.params.Primary_DNS === '192.0.2.53', 'the API has the profile with its parameters');

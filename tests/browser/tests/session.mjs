@@ -1,5 +1,5 @@
 // Signing in and out, invitations, the session's end.
-import { config, newPage, signIn, signedInPage, open, settle, assert, screenshot } from '../lib.mjs';
+import { config, newPage, signIn, signedInPage, open, follow, settle, assert, screenshot } from '../lib.mjs';
 
 export const tests = [
   {
@@ -119,9 +119,7 @@ export const tests = [
       assert(await toggle.evaluate((b) => b === document.activeElement), 'focus returns to the button');
       await page.keyboard.press('Enter');
       await page.locator('nav a[href="#/profiles"]').focus();
-      await page.keyboard.press('Enter');
-      await page.waitForFunction(() => location.hash === '#/profiles');
-      await settle(page);
+      await follow(page, () => page.keyboard.press('Enter'));
       assert(!(await page.locator('nav a[href="#/profiles"]').isVisible()), 'the menu closes after choosing');
       assert((await page.locator('main h1').innerText()) === 'Profiles', 'the page is shown');
     },
