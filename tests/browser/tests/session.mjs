@@ -79,10 +79,11 @@ export const tests = [
       // the used token is forgotten: the invitation page no longer offers the form
       await page.getByRole('link', { name: 'Sign in' }).click();
       await page.getByLabel('Email').waitFor();
-      await page.evaluate(() => { location.hash = '#/invite'; });
+      // (the sign-in page says "Open the invitation link" too: wait for the invitation page itself)
+      await follow(page, () => page.evaluate(() => { location.hash = '#/invite'; }));
       await page.getByText('Open the invitation link').waitFor();
       assert(await page.getByLabel('New password').count() === 0, 'a used invitation offers no form again');
-      await page.evaluate(() => { location.hash = '#/signin'; });
+      await follow(page, () => page.evaluate(() => { location.hash = '#/signin'; }));
       await page.getByLabel('Email').fill(config.invite_email);
       await page.getByLabel('Password').fill(good);
       await page.getByRole('button', { name: 'Sign in' }).click();
