@@ -194,6 +194,15 @@ class ProviderApiTest(ServerTest):
         for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz", "status=nope", "profile_id=x"):
             self.assertProblem(self.srv.get("/v1/devices?" + q, key=self.a), 422)
 
+    def test_device_bodies_are_one_expression(self):
+        # the helpers a device's body goes through are inlined (0027): a call
+        # left in the plan is a function run, and planned, once per device
+        plan = self.pg.psql(self.db, "EXPLAIN (VERBOSE, COSTS OFF) SELECT ztp_device_json(d) FROM devices d")
+        self.assertIn("to_char", plan)
+        self.assertNotIn("ztp_", plan)
+        self.assertEqual(self.pg.psql(self.db, "SELECT ztp_time('2026-01-02 03:04:05.678901+05')"),
+                         "2026-01-01T22:04:05.678901Z")
+
     def test_profiles_are_listed_a_page_at_a_time(self):
         made = [self.profile(self.a)["id"] for _ in range(12)]
         theirs = self.profile(self.b)["id"]
