@@ -110,10 +110,10 @@ class Postgres:
             raise AssertionError("psql failed: " + r.stderr)
         return r.stdout.strip()
 
-    def psql_session(self, db):
+    def psql_session(self, db, env=None):
         """A psql reading commands from its stdin: to hold a lock while a test acts."""
         return subprocess.Popen(["psql", "-X", "-q", self.url(db)], stdin=subprocess.PIPE, text=True,
-                                stdout=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, env=env)
 
     def dump(self, db):
         """Everything the database holds, as text: to prove a secret is not in it."""

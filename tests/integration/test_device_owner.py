@@ -1,6 +1,7 @@
 """A device's owner is always a provider (migration 0020): the rule the
 foreign key kept, now kept by triggers once per statement, with its locks."""
 import itertools
+import os
 import subprocess
 import unittest
 import uuid
@@ -113,11 +114,13 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual(self.counted(p), "acquired:29999")
         self.assertEqual(self.counted(q), "acquired:1")
 
-    def race(self, first, second):
+    def race(self, first, second, tenants=(None, None)):
         """Runs `first` in a transaction left open, then `second` in a
         session of its own until it waits on a lock, then commits `first`.
-        Returns second's exit status and error output."""
-        held = self.pg.psql_session(self.db)
+        Returns second's exit status, error output and output. `tenants`:
+        the provider each session acts for (app.tenant), if any."""
+        env = [dict(os.environ, PGOPTIONS="-c app.tenant=" + t) if t else None for t in tenants]
+        held = self.pg.psql_session(self.db, env[0])
         held.stdin.write("BEGIN; %s;\n" % first)
         held.stdin.flush()
         waiting = None
@@ -125,16 +128,16 @@ class DeviceOwnerTest(unittest.TestCase):
             wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
                                         " AND query = '%s;'" % first.replace("'", "''")) == "1", 30,
                        "the first statement, uncommitted")
-            waiting = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
-                                        self.pg.url(self.db), "-c", second],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            waiting = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v",
+                                        "VERBOSITY=verbose", self.pg.url(self.db), "-c", second],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env[1])
             wait_until(lambda: self.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                                         " AND query = '%s'" % second.replace("'", "''")) == "1", 30,
                        "the second statement to wait")
             held.stdin.write("COMMIT;\n")
             held.stdin.flush()
-            _, err = waiting.communicate(timeout=60)
-            return waiting.returncode, err
+            out, err = waiting.communicate(timeout=60)
+            return waiting.returncode, err, out.strip()
         finally:
             held.stdin.close()
             held.wait(30)
@@ -144,7 +147,7 @@ class DeviceOwnerTest(unittest.TestCase):
     def test_a_provider_deleted_while_its_devices_are_inserted_waits_then_releases_them(self):
         p = self.provider()
         (mac,) = self.macs(1)
-        rc, err = self.race("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p),
+        rc, err, _ = self.race("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p),
                             "DELETE FROM providers WHERE id = '%s'" % p)
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.sql("SELECT coalesce(provider_id::text, '-') FROM devices WHERE mac = '%s'" % mac), "-")
@@ -153,7 +156,7 @@ class DeviceOwnerTest(unittest.TestCase):
     def test_an_insert_for_a_provider_being_deleted_waits_then_is_refused(self):
         p = self.provider()
         (mac,) = self.macs(1)
-        rc, err = self.race("DELETE FROM providers WHERE id = '%s'" % p,
+        rc, err, _ = self.race("DELETE FROM providers WHERE id = '%s'" % p,
                             "INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
         self.assertNotEqual(rc, 0)
         self.assertIn("23503", err)
@@ -165,7 +168,7 @@ class DeviceOwnerTest(unittest.TestCase):
         p, q = self.provider(), self.provider()
         (mac,) = self.macs(1)
         self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
-        rc, err = self.race("UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac),
+        rc, err, _ = self.race("UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac),
                             "DELETE FROM providers WHERE id = '%s'" % q)
         self.assertEqual(rc, 0, err)
         self.assertEqual(self.sql("SELECT coalesce(provider_id::text, '-') FROM devices WHERE mac = '%s'" % mac), "-")
@@ -175,12 +178,45 @@ class DeviceOwnerTest(unittest.TestCase):
         p, q = self.provider(), self.provider()
         (mac,) = self.macs(1)
         self.sql("INSERT INTO devices (mac, provider_id, status) VALUES ('%s', '%s', 'open')" % (mac, p))
-        rc, err = self.race("DELETE FROM providers WHERE id = '%s'" % q,
+        rc, err, _ = self.race("DELETE FROM providers WHERE id = '%s'" % q,
                             "UPDATE devices SET provider_id = '%s' WHERE mac = '%s'" % (q, mac))
         self.assertNotEqual(rc, 0)
         self.assertIn("23503", err)
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), p)
         self.assertEqual(self.orphans(), "0")
+
+    @staticmethod
+    def claim(mac, fields="{}"):
+        """PUT /v1/devices/{mac} as the API runs it, for the session's tenant."""
+        return "SELECT status FROM ztp_device_put('%s', '%s')" % (mac, fields)
+
+    def test_two_providers_claiming_a_new_mac_at_once_one_gets_it_the_other_409(self):
+        # nothing to lock before the first claim's insert: the second waits on
+        # that insert, then must find the row taken rather than take it over
+        p, q = self.provider(), self.provider()
+        (mac,) = self.macs(1)
+        rc, err, out = self.race(self.claim(mac), self.claim(mac), (p, q))
+        self.assertEqual((rc, out), (0, "409"), err)
+        self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), p)
+        self.assertEqual(self.sql("SELECT count(*) FROM device_events WHERE mac = '%s'" % mac), "1")
+        self.assertEqual(self.sql("SELECT count(*) FROM audit_events WHERE action = 'device.claim'"
+                                  " AND target = '%s'" % mac.replace(":", "")), "1")
+
+    def test_a_provider_claiming_a_new_mac_twice_at_once_gets_201_then_200(self):
+        p = self.provider()
+        (mac,) = self.macs(1)
+        rc, err, out = self.race(self.claim(mac, '{"model": "one"}'), self.claim(mac, '{"model": "two"}'), (p, p))
+        self.assertEqual((rc, out), (0, "200"), err)
+        self.assertEqual(self.sql("SELECT provider_id || ' ' || model FROM devices WHERE mac = '%s'" % mac),
+                         p + " two")
+
+    def test_two_providers_claiming_a_released_mac_at_once_one_gets_it_the_other_409(self):
+        p, q = self.provider(), self.provider()
+        (mac,) = self.macs(1)
+        self.sql("INSERT INTO devices (mac, status) VALUES ('%s', 'unavailable')" % mac)
+        rc, err, out = self.race(self.claim(mac), self.claim(mac), (q, p))
+        self.assertEqual((rc, out), (0, "409"), err)
+        self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), q)
 
 
 if __name__ == "__main__":
