@@ -36,6 +36,10 @@ static void on_authenticated(h2o_req_t *req, const ztp_auth_t *who, void *arg)
         snprintf(detail, sizeof(detail), "this needs the %s role; you have %s", ztp_role_name(c->route->role),
                  ztp_role_name(who->role));
         ztp_http_problem(req, 403, detail);
+    } else if (!ztp_http_query_ok(req)) {
+        /* else a malformed value reads as absent: a dry run would import */
+        ztp_http_problem(req, 400, "the query string has a malformed %-escape (% must be followed by two hex "
+                                   "digits, and %00 is refused)");
     } else if (ztp_session_guard(req, who) == 0) {
         c->route->fn(req, who, &c->m);
     }
@@ -277,8 +281,8 @@ void ztp_query_limit(h2o_req_t *req, json_t *errors, char out[8])
     strcpy(out, "100");
     if (limit == NULL || *limit == '\0')
         return;
-    n = strtol(limit, &end, 10);
-    if (*end != '\0' || n < 1 || n > 1000)
+    n = strtol(limit, &end, 10); /* which skips spaces and takes a sign: digits only */
+    if (*limit < '0' || *limit > '9' || *end != '\0' || n < 1 || n > 1000)
         ztp_errors_add(errors, "limit", "must be an integer from 1 to 1000");
     else
         snprintf(out, 8, "%ld", n);

@@ -184,6 +184,23 @@ int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const cha
     return 0;
 }
 
+int ztp_http_form_ok(const char *s, size_t len)
+{
+    for (const char *p = memchr(s, '%', len); p != NULL; p = memchr(p + 1, '%', len - (size_t)(p + 1 - s))) {
+        size_t left = len - (size_t)(p - s);
+        if (left < 3 || ztp_hex_value((unsigned char)p[1]) < 0 || ztp_hex_value((unsigned char)p[2]) < 0 ||
+            (p[1] == '0' && p[2] == '0'))
+            return 0;
+    }
+    return 1;
+}
+
+int ztp_http_query_ok(h2o_req_t *req)
+{
+    return req->query_at == SIZE_MAX ||
+           ztp_http_form_ok(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
+}
+
 const char *ztp_http_query(h2o_req_t *req, const char *name)
 {
     const char *v;

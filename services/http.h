@@ -45,8 +45,16 @@ const char *ztp_http_get_header_str(h2o_req_t *req, const char *name);
  * pool, or NULL when absent. Returns 0, or -1 for a malformed escape. */
 int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const char *name, const char **out);
 
+/* Whether every percent-escape of form text s[0..len) is two hex digits
+ * and none is a NUL: what ztp_http_form_get decodes for any name. */
+int ztp_http_form_ok(const char *s, size_t len);
+
+/* ztp_http_form_ok for the request's query string (none is fine). */
+int ztp_http_query_ok(h2o_req_t *req);
+
 /* Looks up query parameter `name` (percent-decoded into the pool). Returns
- * NULL when absent. */
+ * NULL when absent, and when its value is malformed: where that must not
+ * read as absent, check ztp_http_query_ok first. */
 const char *ztp_http_query(h2o_req_t *req, const char *name);
 
 /* Whether the request's Content-Type is `type` (parameters ignored). */

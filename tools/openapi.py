@@ -297,12 +297,16 @@ COMMON = {"401": problem("missing, unknown or revoked API key, or an ended sessi
           "413": problem("body over the limit"),
           "503": problem("the database is unavailable; Retry-After says when to retry")}
 PHONE = {"413": problem("body over the limit"), "503": problem("the database is unavailable")}
+MALFORMED_QUERY = "a query string with a malformed %-escape (% not followed by two hex digits, or %00)"
 
 
 def op(summary, responses, tag, body=None, params=None, auth=True, op_id=None):
     o = {"summary": summary, "description": summary + ".", "operationId": op_id, "tags": [tag],
          "responses": dict(responses)}
     o["responses"].update(COMMON if auth else PHONE)
+    if auth:  # every authenticated route checks its query string first
+        bad = o["responses"].get("400")
+        o["responses"]["400"] = problem(bad["description"] + "; or " + MALFORMED_QUERY if bad else MALFORMED_QUERY)
     if body:
         o["requestBody"] = body
     if params:

@@ -79,6 +79,10 @@ class ImportTest(ServerTest):
         r = self.csv("mac\n%s\n" % self.mac(9), query="?dry_run=true")
         self.assertEqual((r.status, r.json()["created"]), (200, 1))
         self.assertProblem(self.srv.get("/v1/devices/" + self.mac(9), key=self.a), 404)
+        # a malformed escape is refused, not read as no dry_run (which would import)
+        for q in ("?dry_run=true%", "?dry_run=true%00", "?dry_run=%zztrue"):
+            self.assertProblem(self.csv("mac\n%s\n" % self.mac(9), query=q), 400)
+        self.assertProblem(self.srv.get("/v1/devices/" + self.mac(9), key=self.a), 404)
 
     def test_bad_input(self):
         self.assertProblem(self.csv("model\nx\n"), 422)

@@ -191,8 +191,12 @@ class ProviderApiTest(ServerTest):
         self.assertEqual(len(r.json()["items"]), 12)
         r = self.srv.get("/v1/devices?status=open&limit=1000", key=self.a)
         self.assertTrue(all(d["status"] == "open" for d in r.json()["items"]))
-        for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz", "status=nope", "profile_id=x"):
+        for q in ("limit=0", "limit=1001", "limit=x", "cursor=zz", "status=nope", "profile_id=x", "limit=%201",
+                  "limit=+7", "limit=-0"):
             self.assertProblem(self.srv.get("/v1/devices?" + q, key=self.a), 422)
+        # a filter with a malformed escape is refused, not dropped (which lists everything)
+        for q in ("status=acquired%", "status=acquired%2", "limit=1%00", "q=%g0"):
+            self.assertProblem(self.srv.get("/v1/devices?" + q, key=self.a), 400)
 
     def test_device_bodies_are_one_expression(self):
         # the helpers a device's body goes through are inlined (0027): a call

@@ -114,6 +114,19 @@ static void form_values_are_percent_decoded(void **state)
     h2o_mem_clear_pool(&pool);
 }
 
+static void a_form_is_well_formed_only_if_every_escape_is(void **state)
+{
+    static const char *good[] = {"", "a=1", "code=%23+42&mac=00%3a56", "x=%FF", "%41=b", "a=%25%25", "plain%20"};
+    static const char *bad[] = {"dry_run=true%", "a=%2", "a=%zz", "a=%0g", "a=1&b=%00", "%", "a=%%41", "q=%x1"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+        assert_true(ztp_http_form_ok(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        assert_false(ztp_http_form_ok(bad[i], strlen(bad[i])));
+    /* the length bounds the text: an escape cut by it is malformed */
+    assert_false(ztp_http_form_ok("a=%41", 4));
+    assert_true(ztp_http_form_ok("a=%41&", 5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +136,7 @@ int main(void)
         cmocka_unit_test(the_proxies_lines_count_however_many_come_before),
         cmocka_unit_test(a_malformed_element_stops_the_walk),
         cmocka_unit_test(form_values_are_percent_decoded),
+        cmocka_unit_test(a_form_is_well_formed_only_if_every_escape_is),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
