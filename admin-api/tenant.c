@@ -1,5 +1,6 @@
 #include "tenant.h"
 
+#include "../services/copytext.h"
 #include "../services/http.h"
 #include "../services/log.h"
 #include "../services/server.h"
@@ -201,7 +202,7 @@ int ztp_errors_answer(h2o_req_t *req, json_t *errors)
 int ztp_text_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max)
+    if (n == 0 || n > max || !ztp_copy_text_ok(s, n))
         return 0;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)

@@ -74,8 +74,8 @@ void ztp_errors_add(json_t *errors, const char *field, const char *detail);
 /* Answers 422 with the errors (taken over) when there are any; returns 1 then. */
 int ztp_errors_answer(h2o_req_t *req, json_t *errors);
 
-/* Whether s is printable text of 1..max characters (UTF-8 allowed, no
- * control characters). */
+/* Whether s is printable text of 1..max bytes: UTF-8 (what the database
+ * takes: else its refusal would read as an outage), no control characters. */
 int ztp_text_ok(const char *s, size_t max);
 
 /* Whether s is a canonical UUID. */

@@ -93,6 +93,10 @@ class ActivationTest(ServerTest):
         self.assertEqual(b.status, 201)
         self.assertProblem(self.srv.post("/v1/activation-codes", body, key=self.a,
                                          headers={"Idempotency-Key": "k" * 201}), 422)
+        # bytes that are not UTF-8: the client's mistake, not an outage (was a 503 from the database's refusal)
+        for raw in (b"\xff\xfe", b"k\xc3", b"\xed\xa0\x80"):
+            self.assertProblem(self.srv.post("/v1/activation-codes", body, key=self.a,
+                                             headers={"Idempotency-Key": raw}), 422)
 
     def test_concurrent_requests_with_one_idempotency_key_issue_once(self):
         body = {"profile_id": self.pa["id"], "count": 5}
