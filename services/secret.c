@@ -1,14 +1,15 @@
 #include "secret.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <string.h>
 
-static unsigned char subkeys[2][ZTP_SECRET_PERSON + 1][crypto_generichash_KEYBYTES];
+static unsigned char subkeys[2][ZTP_SECRET_CURSOR + 1][crypto_generichash_KEYBYTES];
 static int have[2];
 
 static void derive(ztp_secret_gen_t gen, const unsigned char master[32])
 {
-    for (uint64_t id = 1; id <= ZTP_SECRET_PERSON; id++)
+    for (uint64_t id = 1; id <= ZTP_SECRET_CURSOR; id++)
         crypto_kdf_derive_from_key(subkeys[gen][id], sizeof(subkeys[gen][id]), id, "openztp_", master);
     have[gen] = 1;
 }
@@ -86,4 +87,54 @@ int ztp_secret_open(ztp_secret_gen_t gen, const char *hex, unsigned char *out, s
                                                  subkeys[gen][ZTP_SECRET_SEAL]) != 0)
         return -1;
     return 0;
+}
+
+/* One AES-256 block, either way, under the cursor key of gen and scope. */
+static int cursor_block(ztp_secret_gen_t gen, const char *scope, int encrypt, const unsigned char in[16],
+                        unsigned char out[16])
+{
+    unsigned char key[32];
+    EVP_CIPHER_CTX *ctx;
+    int n = 0, ok;
+
+    if (!have[gen] || (ctx = EVP_CIPHER_CTX_new()) == NULL)
+        return -1;
+    crypto_generichash(key, sizeof(key), (const unsigned char *)scope, strlen(scope), subkeys[gen][ZTP_SECRET_CURSOR],
+                       sizeof(subkeys[gen][ZTP_SECRET_CURSOR]));
+    ok = EVP_CipherInit_ex(ctx, EVP_aes_256_ecb(), NULL, key, NULL, encrypt) == 1 &&
+         EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 && EVP_CipherUpdate(ctx, out, &n, in, 16) == 1 && n == 16;
+    EVP_CIPHER_CTX_free(ctx);
+    sodium_memzero(key, sizeof(key));
+    return ok ? 0 : -1;
+}
+
+int ztp_secret_cursor_seal(const char *scope, unsigned long long pos, char out[ZTP_CURSOR_LEN + 1])
+{
+    unsigned char block[16] = {0}, sealed[16];
+    for (int i = 0; i < 8; i++)
+        block[i] = (unsigned char)(pos >> (56 - 8 * i));
+    if (cursor_block(ZTP_SECRET_CURRENT, scope, 1, block, sealed) != 0)
+        return -1;
+    ztp_secret_hex(sealed, sizeof(sealed), out);
+    return 0;
+}
+
+int ztp_secret_cursor_open(const char *scope, const char *text, unsigned long long *pos)
+{
+    static const unsigned char zeros[8];
+    unsigned char sealed[16], block[16];
+    size_t n;
+
+    if (strlen(text) != ZTP_CURSOR_LEN ||
+        sodium_hex2bin(sealed, sizeof(sealed), text, ZTP_CURSOR_LEN, NULL, &n, NULL) != 0 || n != sizeof(sealed))
+        return -1;
+    for (int gen = ZTP_SECRET_CURRENT; gen <= ZTP_SECRET_PREVIOUS; gen++) {
+        if (cursor_block((ztp_secret_gen_t)gen, scope, 0, sealed, block) != 0 || memcmp(block + 8, zeros, 8) != 0)
+            continue;
+        *pos = 0;
+        for (int i = 0; i < 8; i++)
+            *pos = *pos << 8 | block[i];
+        return 0;
+    }
+    return -1;
 }

@@ -11,6 +11,7 @@ typedef enum {
     ZTP_SECRET_CODE_DERIVE = 3,     /* deriving codes from a random nonce */
     ZTP_SECRET_SEAL = 4,            /* encrypting what must be read back (webhook secrets) */
     ZTP_SECRET_PERSON = 5,          /* hashing invitation and session tokens for storage */
+    ZTP_SECRET_CURSOR = 6,          /* page cursors over positions shared by every provider */
 } ztp_secret_purpose_t;
 
 /* Which master secret: ZTP_SECRET, or ZTP_SECRET_PREVIOUS while rotating. */
@@ -42,6 +43,19 @@ int ztp_secret_seal(const unsigned char *msg, size_t len, char *out, size_t outl
 /* Decrypts what ztp_secret_seal wrote under generation gen into out (cap
  * bytes); *len is its length. Returns 0, or -1 when it does not open. */
 int ztp_secret_open(ztp_secret_gen_t gen, const char *hex, unsigned char *out, size_t cap, size_t *len);
+
+/* A page cursor for position `pos` in a sequence every provider shares (an
+ * audit row's id), opaque to the provider `scope` it is made for: AES-256
+ * of (pos, 8 zero bytes) under a key of the current secret and scope, as
+ * 32 hex chars. Successive cursors tell nothing of the rows between them,
+ * which are other providers'. Returns 0, or -1. */
+#define ZTP_CURSOR_LEN 32
+int ztp_secret_cursor_seal(const char *scope, unsigned long long pos, char out[ZTP_CURSOR_LEN + 1]);
+
+/* *pos from a cursor ztp_secret_cursor_seal made for scope, under the
+ * current or previous secret. Returns 0, or -1 for anything else (another
+ * scope's cursor, a forged or altered one). */
+int ztp_secret_cursor_open(const char *scope, const char *text, unsigned long long *pos);
 
 /* Writes hex of `len` bytes into out (2*len+1 bytes). */
 void ztp_secret_hex(const unsigned char *bin, size_t len, char *out);

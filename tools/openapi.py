@@ -568,7 +568,9 @@ paths = {
         "Every change made through this API, oldest first", {"200": js(items(ref("AuditEvent"), cursor=True)),
                                                              "422": problem("bad query")},
         "audit", params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
-                         qp("cursor", STR, "next_cursor of the page before")], op_id="listAudit")},
+                         qp("cursor", STR, "next_cursor of the page before (opaque, and only this provider's: "
+                                           "it does not show how many entries other providers wrote)")],
+        op_id="listAudit")},
     "/v1/webhooks": {
         "post": op("Register a webhook receiver (the signing secret is shown only here)",
                    {"201": js(ref("NewWebhook"), "created"), "400": problem("malformed JSON"),

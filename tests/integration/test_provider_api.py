@@ -261,6 +261,24 @@ class ProviderApiTest(ServerTest):
         self.assertGreaterEqual(len(seen), 5)
         self.assertEqual(len({json.dumps(s, sort_keys=True) for s in seen}), len(seen))
 
+    def test_audit_cursors_tell_nothing_of_other_providers(self):
+        # the rows' ids are one sequence for every provider: a cursor that
+        # showed them would count, page by page, what the others wrote
+        self.profile(self.b)
+        self.profile(self.a)
+        self.profile(self.b)
+        self.profile(self.b)
+        first = self.srv.get("/v1/audit-events?limit=1", key=self.b).json()["next_cursor"]
+        cursors = [first, self.srv.get("/v1/audit-events?limit=1&cursor=" + first, key=self.b).json()["next_cursor"]]
+        ids = self.pg.psql(self.db, "SELECT id FROM audit_events WHERE provider_id = (SELECT provider_id FROM api_keys"
+                                    " WHERE id = '%s') ORDER BY id LIMIT 2" % self.b.split("_")[1]).split()
+        for c in cursors:
+            self.assertRegex(c, "^[0-9a-f]{32}$")  # sealed: not the ids' digits
+        # it is B's alone, and unforgeable
+        tampered = cursors[0][:-1] + ("0" if cursors[0][-1] != "0" else "1")
+        for bad, key in ((cursors[0], self.a), (tampered, self.b), (ids[0], self.b)):
+            self.assertProblem(self.srv.get("/v1/audit-events?cursor=" + bad, key=key), 422)
+
 
 class RowLevelSecurityTest(ServerTest):
     def test_every_tenant_table_forces_rls(self):
