@@ -56,7 +56,7 @@ static void send_vendor_answer(h2o_req_t *req, boot_t *b, const ztp_profile_answ
     char token[33];
 
     if (url == NULL) { /* the batch said ok: the profile changed in between */
-        miss(req, "this device's profile has no URL for its vendor yet; retry later");
+        miss(req, NULL);
         return;
     }
     ztp_phone_facts_t facts = {b->target.mac, b->model, b->serial};
@@ -86,9 +86,7 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         ztp_metrics_inc(outcome_metric[OUT_UNAVAILABLE]);
         ztp_http_unavailable(req);
     } else if (res->outcome != ZTP_CONTACT_OK) {
-        miss(req, res->outcome == ZTP_CONTACT_NO_PROFILE
-                      ? "this device's provider has not set a profile for its vendor yet; retry later"
-                      : "unknown device");
+        miss(req, NULL);
     } else if (ztp_redirect_refuse_scanner(req)) {
         /* the source went past its scanning limit while this was in flight */
     } else if (b->target.vendor == ZTP_VENDOR_CISCO) {

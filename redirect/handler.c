@@ -183,7 +183,7 @@ void ztp_redirect_miss(h2o_req_t *req, const char *detail)
         ztp_scan_refuse(req, wait);
         return;
     }
-    ztp_http_problem(req, 404, detail);
+    ztp_http_problem(req, 404, detail != NULL ? detail : "no profile for this device; retry later");
 }
 
 static void on_recorded(void *arg, const ztp_contact_result_t *res)
@@ -209,15 +209,15 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         break;
     case ZTP_CONTACT_RELEASED:
         ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
-        ztp_redirect_miss(req, "no provider claims this device");
+        ztp_redirect_miss(req, NULL);
         break;
     case ZTP_CONTACT_NO_PROFILE:
         ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
-        ztp_redirect_miss(req, "this device's provider has not set its profile yet; retry later");
+        ztp_redirect_miss(req, NULL);
         break;
     case ZTP_CONTACT_UNKNOWN:
         ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
-        ztp_redirect_miss(req, "unknown device");
+        ztp_redirect_miss(req, NULL);
         break;
     }
     free(r);

@@ -34,7 +34,11 @@ void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, c
                          const char *model, const char *want, ztp_contact_cb cb, void *arg);
 
 /* Answers 404 to a phone (/redirect, /boot): the one place its misses go,
- * counted per source by the scanning limit (scan.c); past it, 429 instead. */
+ * counted per source by the scanning limit (scan.c); past it, 429 instead.
+ * `detail` NULL for every miss that depends on what the database holds: a
+ * MAC nobody knows, a released device, a device without a profile (for its
+ * vendor) read alike, so that a stranger cannot sort the MACs it tries into
+ * claimed and unknown by the text. */
 void ztp_redirect_miss(h2o_req_t *req, const char *detail);
 
 /* Answers 429 and returns 1 when req's source is over the scanning limit;

@@ -196,9 +196,16 @@ class BootTest(ServerTest):
         mac = self.new_mac("fanvil")
         r = self.srv.put("/v1/devices/" + mac, {}, key=self.key)
         self.assertEqual(r.status, 201, r)
-        self.assertProblem(self.boot("%s.cfg" % mac, user_agent("fanvil", mac)), 404)
+        profileless = self.boot("%s.cfg" % mac, user_agent("fanvil", mac))
+        self.assertProblem(profileless, 404)
         self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.key).status, 204)
-        self.assertProblem(self.boot("%s.cfg" % mac, user_agent("fanvil", mac)), 404)
+        released = self.boot("%s.cfg" % mac, user_agent("fanvil", mac))
+        self.assertProblem(released, 404)
+        unknown_mac = self.new_mac("fanvil")
+        unknown = self.boot("%s.cfg" % unknown_mac, user_agent("fanvil", unknown_mac))
+        # the three read alike: a stranger cannot tell a claimed MAC from an unknown one by the answer
+        self.assertEqual(profileless.body, unknown.body)
+        self.assertEqual(released.body, unknown.body)
 
     def test_vendor_urls_are_validated_at_the_field_returned_and_patchable(self):
         self.assertEqual(self.profile["vendor_urls"], URLS)

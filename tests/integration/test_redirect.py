@@ -82,6 +82,19 @@ class RedirectTest(ServerTest):
         self.assertEqual(self.device("00562b043618")["status"], "pending")
         self.assertEqual(self.events("00562b043618"), [(None, "open", "claimed"), ("open", "pending", "redirect")])
 
+    def test_every_miss_reads_alike(self):
+        # unknown, released, claimed without a profile: one answer, so that a
+        # stranger counting MACs cannot tell which are claimed
+        macs = ["0056%08x" % int.from_bytes(os.urandom(4), "big") for _ in range(3)]
+        self.claim(macs[0], profile=False)
+        self.claim(macs[1])
+        self.assertEqual(self.srv.delete("/v1/devices/" + macs[1], key=self.key).status, 204)
+        answers = [self.srv.get("/redirect/%s.xml" % m) for m in macs]
+        for r in answers:
+            self.assertProblem(r, 404)
+            self.assertEqual((r.body, r.headers.get("content-type")), (answers[2].body,
+                                                                       answers[2].headers.get("content-type")))
+
     def test_status_and_events_through_a_phones_life(self):
         mac = "00562b043619"
         self.claim(mac)
