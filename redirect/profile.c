@@ -51,7 +51,7 @@ void ztp_macro_expand(ztp_buf_t *b, const char *in, ztp_macro_lookup_fn lookup, 
 static const char *server_lookup(void *ctx, const char *name, size_t len)
 {
     const ztp_phone_facts_t *f = ctx;
-    static __thread char scratch[64];
+    static __thread char scratch[80]; /* the longest model (64 bytes) fits whole */
     size_t i;
 
     for (i = 0; i < sizeof(server_macros) / sizeof(server_macros[0]); i++)

@@ -54,11 +54,14 @@ static void set_mac(ztp_ua_t *out, const char *text)
         ztp_mac_format(mac, out->mac);
 }
 
+/* src into dst, cut to fit; a cut never splits a UTF-8 character (a
+ * provider's model may end in one, and half of it is not text). */
 static void copy(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     if (n >= cap)
-        n = cap - 1;
+        for (n = cap - 1; n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80; n--)
+            ;
     memcpy(dst, src, n);
     dst[n] = '\0';
 }

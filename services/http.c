@@ -1,6 +1,7 @@
 #include "http.h"
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -61,8 +62,9 @@ void ztp_http_json(h2o_req_t *req, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (text == NULL) {
-        ztp_http_send(req, 500, "text/plain", "out of memory\n", 14);
+    if (text == NULL) { /* no body: json_pack refused its values (text that is not UTF-8), or memory ran out */
+        ztp_log_error("an answer could not be encoded as JSON");
+        ztp_http_problem(req, 500, "internal error");
         return;
     }
     ztp_http_send(req, status, "application/json", text, strlen(text));

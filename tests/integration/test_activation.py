@@ -245,6 +245,14 @@ class ActivationTest(ServerTest):
         self.srv.put("/v1/devices/" + owned, {}, key=self.b)
         self.assertProblem(self.activate(short, owned), 409)
 
+    def test_a_stored_longest_model_ending_in_a_wide_character_expands_whole(self):
+        # $PSN cut that model through its "é": no JSON, a text/plain 500, the code spent
+        mac, model = self.mac(), "A" * 62 + "\u00e9"
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {"model": model}, key=self.a).status, 201)
+        r = self.activate("#" + self.pa["short_code"], mac, headers={"Accept": "application/json"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["url"], "https://prov.example/%s/%s.xml" % (model, mac))
+
     # --- exactly once ---------------------------------------------------
 
     def test_one_code_raced_by_64_devices_is_redeemed_once(self):

@@ -1,5 +1,7 @@
 """The /v1 provider API (contract section 4) with two providers side by side."""
 import json
+import os
+import urllib.parse
 import uuid
 
 from apikey import split_api_key
@@ -347,6 +349,18 @@ class ProfilePreviewTest(ServerTest):
         # the phone's facts expand the server's macros in the JSON url
         pv = self.srv.get("/v1/profiles/%s/preview?mac=%s&model=CP-8845&serial=FCH1" % (p["id"], mac), key=self.a)
         self.assertEqual(pv.json()["json"]["url"], "https://prov.example/CP-8845/00562b0a1b2c.xml?a=1&b=<2>")
+
+    def test_a_longest_model_ending_in_a_wide_character_expands_whole(self):
+        # $PSN was cut at 63 bytes, through the middle of the "é": no JSON, a 500
+        p = self.srv.post("/v1/profiles", {"name": "pw-" + uuid.uuid4().hex[:8],
+                                           "profile_rule": "https://prov.example/$PSN/$MA.xml"}, key=self.a).json()
+        model, mac = "A" * 62 + "\u00e9", "0056%08x" % int.from_bytes(os.urandom(4), "big")
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": p["id"], "model": model},
+                                      key=self.a).status, 201)
+        want = "https://prov.example/%s/%s.xml" % (model, mac)
+        pv = self.srv.get("/v1/profiles/%s/preview?mac=%s&model=%s" % (p["id"], mac, urllib.parse.quote(model)),
+                          key=self.a)
+        self.assertEqual((pv.status, pv.json()["json"]["url"]), (200, want), pv)
 
     def test_the_token_stays_as_written_and_strangers_get_404(self):
         p = self.srv.post("/v1/profiles", {"name": "pt-" + uuid.uuid4().hex[:8],

@@ -115,6 +115,16 @@ static void series_strips_the_cp_prefix(void **state)
     assert_string_equal(out, "8832-3PCC");
     ztp_ua_series("SIP-T54W", out, sizeof(out));
     assert_string_equal(out, "SIP-T54W");
+    /* a cut never splits a character: "é" (2 bytes), "€" (3) at the edge go whole */
+    char small[6];
+    ztp_ua_series("abcd\xc3\xa9", small, sizeof(small));
+    assert_string_equal(small, "abcd");
+    ztp_ua_series("abc\xc3\xa9", small, sizeof(small));
+    assert_string_equal(small, "abc\xc3\xa9");
+    ztp_ua_series("ab\xe2\x82\xac!", small, sizeof(small));
+    assert_string_equal(small, "ab\xe2\x82\xac");
+    ztp_ua_series("abc\xe2\x82\xac", small, sizeof(small));
+    assert_string_equal(small, "abc");
 }
 
 int main(void)
