@@ -80,12 +80,13 @@ static void on_index(h2o_req_t *req, const ztp_match_t *m)
 }
 
 /* /console/a/{hash}/{*file}: only this build's hash and only embedded names,
- * compared as raw bytes, so "..", "%2e%2e" and the like name nothing. */
+ * compared as raw bytes, so "..", "%2e%2e" and the like name nothing. The
+ * page's template is no asset: it is served, filled in, as /console/. */
 static void on_asset(h2o_req_t *req, const ztp_match_t *m)
 {
     const ztp_console_file_t *f;
     if (!h2o_memis(m->params[0].base, m->params[0].len, ztp_console_hash, strlen(ztp_console_hash)) ||
-        (f = find(m->params[1])) == NULL) {
+        (f = find(m->params[1])) == NULL || strcmp(f->name, "index.html") == 0) {
         not_found(req);
         return;
     }

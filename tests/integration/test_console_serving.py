@@ -17,7 +17,7 @@ def console_files():
     out = []
     for d, _, files in os.walk(CONSOLE_DIR):
         for f in files:
-            if not f.endswith(".md"):
+            if not f.endswith(".md") and f != "index.html":
                 out.append(os.path.relpath(os.path.join(d, f), CONSOLE_DIR))
     return sorted(out)
 
@@ -87,6 +87,11 @@ class ConsoleServingTest(ServerTest):
     def test_the_readme_is_not_served(self):
         prefix, _ = self.asset_prefix()
         self.assertEqual(self.srv.get(prefix + "/README.md").status, 404)
+
+    def test_the_page_template_is_not_an_asset(self):
+        # served filled in as /console/; raw, its @ASSETS@ marks name nothing (and it was cached for a year)
+        prefix, _ = self.asset_prefix()
+        self.assertEqual(self.srv.get(prefix + "/index.html").status, 404)
 
     def test_another_hash_is_not_found(self):
         prefix, digest = self.asset_prefix()
