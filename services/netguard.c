@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct range4 {
@@ -141,7 +142,8 @@ int ztp_netguard_parse_url(const char *url, int allow_http, ztp_netguard_url_t *
         fail(err, errlen, "must not carry credentials");
     } else if (get_part(u, CURLUPART_HOST, 0, out->host, sizeof(out->host)) != 0 || out->host[0] == '\0') {
         fail(err, errlen, "must name a host");
-    } else if (get_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT, out->port, sizeof(out->port)) != 0) {
+    } else if (get_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT, out->port, sizeof(out->port)) != 0 ||
+               strtol(out->port, NULL, 10) < 1) { /* libcurl takes port 0, which nothing listens on */
         fail(err, errlen, "must name a valid port");
     } else {
         size_t n = strlen(out->host);

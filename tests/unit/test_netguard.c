@@ -65,6 +65,7 @@ static void urls_are_parsed(void **state)
     static const char *const bad[] = {"http://example.com/", "ftp://example.com/", "file:///etc/passwd",
                                       "gopher://example.com/", "https://user:pw@example.com/", "https:///x",
                                       "example.com/x", "https://exa mple.com/", "https://example.com/\n",
+                                      "https://1.1.1.1:0/", "https://example.com:00/", "https://example.com:65536/",
                                       ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (ztp_netguard_parse_url(bad[i], 0, &u, err, sizeof(err)) == 0)
