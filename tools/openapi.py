@@ -469,7 +469,7 @@ paths = {
                      op_id="releaseDevice"),
     },
     "/v1/devices/{mac}/events": {"get": op(
-        "A device's status changes, oldest first (only from the time you owned it)",
+        "A device's status changes, oldest first (only from the time you owned it): the newest 1,000",
         {"200": js(items(ref("DeviceEvent"))), "400": problem("malformed MAC"), "404": problem("no such device")},
         "devices", params=[mac_param], op_id="deviceEvents")},
     "/v1/devices/{mac}/status": {"post": op(

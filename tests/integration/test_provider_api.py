@@ -172,6 +172,17 @@ class ProviderApiTest(ServerTest):
         self.assertEqual([e["to"] for e in events], ["open", "acquired", "aborted", "open"])
         self.assertTrue(all(set(e) == {"at", "from", "to", "cause"} for e in events))
 
+    def test_a_long_history_answers_its_newest_thousand_events(self):
+        # strangers can move a known device's status (contract: /boot and
+        # /redirect alike), so its history has no bound: its answer has one
+        mac = "0056%08x" % int.from_bytes(os.urandom(4), "big")
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=self.a).status, 201)
+        self.pg.psql(self.db, "INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)"
+                              " SELECT d.mac, d.provider_id, 'open', 'pending', 'n' || i FROM devices d,"
+                              " generate_series(1, 1500) i WHERE d.mac = '%s'" % mac)
+        events = self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]
+        self.assertEqual([e["cause"] for e in events], ["n%d" % i for i in range(501, 1501)])
+
     def test_list_pagination_visits_every_device_once(self):
         p = self.profile(self.a)
         macs = ["00562b06%04x" % i for i in range(25)]
