@@ -359,7 +359,7 @@ export const tests = [
       page.on('request', (req) => { if (req.url().includes('/v1/audit-events')) requests.push(req.url()); });
       await page.getByRole('button', { name: 'Next page' }).click();
       await settle(page);
-      assert(requests.some((u) => /cursor=\d+/.test(u)), 'the next page is asked for with the API\'s cursor');
+      assert(requests.some((u) => /cursor=[0-9a-f]{32}(&|$)/.test(u)), 'the next page is asked for with the API\'s cursor');
       assert(await rows.first().innerText() !== first, 'the next page shows other entries');
       assert((await page.locator('.pager-status').innerText()).includes('Page 2'), 'page 2 is announced');
       await page.getByRole('button', { name: 'Previous page' }).click();
