@@ -218,6 +218,24 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual((rc, out), (0, "409"), err)
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), q)
 
+    def test_a_short_code_redeemed_for_a_mac_being_claimed_is_refused(self):
+        # the bind of a short code (0030) had 0028's flaw: it took the row the claim inserted
+        p, q = self.provider(), self.provider()
+        profile = self.sql("INSERT INTO profiles (provider_id, name, profile_rule) VALUES ('%s', 's', 'https://x/')"
+                           " RETURNING id" % p).split()[0]
+        (mac,) = self.macs(1)
+        bind = "SELECT ztp_bind_device('%s', '%s', '%s', NULL, 'short_code')" % (mac, p, profile)
+        rc, err, out = self.race(self.claim(mac), bind, (q, None))
+        self.assertEqual((rc, out), (0, "f"), err)
+        self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), q)
+        # bound while its own provider claims it: bound, one device, counted once
+        (mac,) = self.macs(1)
+        bind = "SELECT ztp_bind_device('%s', '%s', '%s', NULL, 'short_code')" % (mac, p, profile)
+        rc, err, out = self.race(self.claim(mac), bind, (p, None))
+        self.assertEqual((rc, out), (0, "t"), err)
+        self.assertEqual(self.sql("SELECT provider_id || ' ' || profile_id || ' ' || contacts FROM devices"
+                                  " WHERE mac = '%s'" % mac), "%s %s 1" % (p, profile))
+
 
 if __name__ == "__main__":
     unittest.main()
