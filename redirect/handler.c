@@ -29,9 +29,7 @@
 
 enum {
     OUT_OK,
-    OUT_UNKNOWN,
-    OUT_RELEASED,
-    OUT_NO_PROFILE,
+    OUT_NOT_FOUND, /* one for every miss, as the answers are one: /metrics is public */
     OUT_BAD_MAC,
     OUT_UNAVAILABLE,
     OUT_LIMITED,
@@ -50,8 +48,8 @@ typedef struct redirect {
 void ztp_redirect_init(void)
 {
     static const char *const labels[OUT_COUNT] = {
-        "outcome=\"ok\"",      "outcome=\"unknown\"",     "outcome=\"released\"",    "outcome=\"no_profile\"",
-        "outcome=\"bad_mac\"", "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
+        "outcome=\"ok\"",          "outcome=\"not_found\"",    "outcome=\"bad_mac\"",
+        "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
     ztp_scan_init();
     ztp_contacts_init();
     for (int i = 0; i < OUT_COUNT; i++)
@@ -208,15 +206,9 @@ static void on_recorded(void *arg, const ztp_contact_result_t *res)
         ztp_redirect_send_answer(req, r->json, r->mac, r->model, r->serial, res->profile);
         break;
     case ZTP_CONTACT_RELEASED:
-        ztp_metrics_inc(outcome_metric[OUT_RELEASED]);
-        ztp_redirect_miss(req, NULL);
-        break;
     case ZTP_CONTACT_NO_PROFILE:
-        ztp_metrics_inc(outcome_metric[OUT_NO_PROFILE]);
-        ztp_redirect_miss(req, NULL);
-        break;
     case ZTP_CONTACT_UNKNOWN:
-        ztp_metrics_inc(outcome_metric[OUT_UNKNOWN]);
+        ztp_metrics_inc(outcome_metric[OUT_NOT_FOUND]);
         ztp_redirect_miss(req, NULL);
         break;
     }

@@ -1,5 +1,6 @@
 """GET /redirect/{mac}: the contract's section 3 (redirect) and the status machine."""
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -94,6 +95,10 @@ class RedirectTest(ServerTest):
             self.assertProblem(r, 404)
             self.assertEqual((r.body, r.headers.get("content-type")), (answers[2].body,
                                                                        answers[2].headers.get("content-type")))
+        # nor by the public metrics: one outcome for the three
+        outcomes = set(re.findall(r'ztp_redirects_total\{outcome="(\w+)"\}', self.srv.get("/metrics").text))
+        self.assertIn("not_found", outcomes)
+        self.assertFalse(outcomes & {"unknown", "released", "no_profile"}, outcomes)
 
     def test_status_and_events_through_a_phones_life(self):
         mac = "00562b043619"
