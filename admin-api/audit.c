@@ -24,10 +24,10 @@ typedef struct page {
 static void on_page(h2o_req_t *req, int status, const char *body, void *arg)
 {
     page_t *p = arg;
-    size_t len = strlen(body), klen = strlen(CURSOR_KEY), d;
+    size_t len = body != NULL ? strlen(body) : 0, klen = strlen(CURSOR_KEY), d;
     char sealed[ZTP_CURSOR_LEN + 1], *out;
 
-    if (status != 200 || (len >= 5 && strcmp(body + len - 5, "null}") == 0)) {
+    if (status != 200 || body == NULL || (len >= 5 && strcmp(body + len - 5, "null}") == 0)) {
         ztp_tenant_answer(req, status, body);
         return;
     }

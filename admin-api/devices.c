@@ -36,7 +36,7 @@ void ztp_devices_validate(json_t *body, json_t *errors)
         if (v != NULL && !json_is_null(v) &&
             !(json_is_string(v) && ztp_text_ok(json_string_value(v), MAX_TEXT)))
             ztp_errors_add(errors, texts[i],
-                           "must be a string of 1 to 64 characters without control characters");
+                           "must be a string of 1 to 64 bytes of UTF-8 without control characters");
     }
 }
 
@@ -137,7 +137,7 @@ void ztp_devices_list(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *
     if (profile != NULL && !ztp_uuid_ok(profile, strlen(profile)))
         ztp_errors_add(errors, "profile_id", "must be a profile id");
     if (model != NULL && !ztp_text_ok(model, MAX_TEXT))
-        ztp_errors_add(errors, "model", "must be 1 to 64 characters without control characters");
+        ztp_errors_add(errors, "model", "must be 1 to 64 bytes of UTF-8 without control characters");
     if (q != NULL) {
         digits = h2o_mem_alloc_pool(&req->pool, Q_MAX_DIGITS + 1);
         if (search_digits(q, digits) != 0)

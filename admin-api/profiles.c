@@ -3,7 +3,6 @@
 
 #include "../redirect/mac.h"
 #include "../redirect/profile.h"
-#include "../services/copytext.h"
 #include "../redirect/vendor.h"
 #include "../services/http.h"
 
@@ -315,7 +314,7 @@ static void preview_text(h2o_req_t *req, const char *name, char *out, size_t out
     const char *v = ztp_http_query(req, name);
     if (v == NULL || *v == '\0')
         *out = '\0';
-    else if (!ztp_text_ok(v, PREVIEW_TEXT_MAX) || !ztp_copy_text_ok(v, strlen(v)) || strlen(v) >= outlen)
+    else if (!ztp_text_ok(v, PREVIEW_TEXT_MAX) || strlen(v) >= outlen)
         ztp_errors_add(errors, name, "at most 64 bytes of printable UTF-8");
     else
         memcpy(out, v, strlen(v) + 1);

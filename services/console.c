@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The page, filled in by build_index: not an asset of its own. */
+#define TEMPLATE "index.html"
+
 /* Only the console's own origin; no inline script or style. */
 #define CSP                                                                                                        \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "          \
@@ -86,7 +89,7 @@ static void on_asset(h2o_req_t *req, const ztp_match_t *m)
 {
     const ztp_console_file_t *f;
     if (!h2o_memis(m->params[0].base, m->params[0].len, ztp_console_hash, strlen(ztp_console_hash)) ||
-        (f = find(m->params[1])) == NULL || strcmp(f->name, "index.html") == 0) {
+        (f = find(m->params[1])) == NULL || strcmp(f->name, TEMPLATE) == 0) {
         not_found(req);
         return;
     }
@@ -101,7 +104,7 @@ static void build_index(void)
     size_t plen, marklen = strlen(ASSETS_MARK), n = 0;
 
     for (int i = 0; i < ztp_console_nfiles; i++)
-        if (strcmp(ztp_console_files[i].name, "index.html") == 0)
+        if (strcmp(ztp_console_files[i].name, TEMPLATE) == 0)
             src = h2o_iovec_init(ztp_console_files[i].data,
                                  (size_t)(ztp_console_files[i].end - ztp_console_files[i].data));
     if (src.base == NULL)

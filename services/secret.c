@@ -97,10 +97,9 @@ static int cursor_block(ztp_secret_gen_t gen, const char *scope, int encrypt, co
     EVP_CIPHER_CTX *ctx;
     int n = 0, ok;
 
-    if (!have[gen] || (ctx = EVP_CIPHER_CTX_new()) == NULL)
+    if (ztp_secret_hash(gen, ZTP_SECRET_CURSOR, scope, strlen(scope), key, sizeof(key)) != 0 ||
+        (ctx = EVP_CIPHER_CTX_new()) == NULL)
         return -1;
-    crypto_generichash(key, sizeof(key), (const unsigned char *)scope, strlen(scope), subkeys[gen][ZTP_SECRET_CURSOR],
-                       sizeof(subkeys[gen][ZTP_SECRET_CURSOR]));
     ok = EVP_CipherInit_ex(ctx, EVP_aes_256_ecb(), NULL, key, NULL, encrypt) == 1 &&
          EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 && EVP_CipherUpdate(ctx, out, &n, in, 16) == 1 && n == 16;
     EVP_CIPHER_CTX_free(ctx);
@@ -121,7 +120,6 @@ int ztp_secret_cursor_seal(const char *scope, unsigned long long pos, char out[Z
 
 int ztp_secret_cursor_open(const char *scope, const char *text, unsigned long long *pos)
 {
-    static const unsigned char zeros[8];
     unsigned char sealed[16], block[16];
     size_t n;
 
@@ -129,7 +127,7 @@ int ztp_secret_cursor_open(const char *scope, const char *text, unsigned long lo
         sodium_hex2bin(sealed, sizeof(sealed), text, ZTP_CURSOR_LEN, NULL, &n, NULL) != 0 || n != sizeof(sealed))
         return -1;
     for (int gen = ZTP_SECRET_CURRENT; gen <= ZTP_SECRET_PREVIOUS; gen++) {
-        if (cursor_block((ztp_secret_gen_t)gen, scope, 0, sealed, block) != 0 || memcmp(block + 8, zeros, 8) != 0)
+        if (cursor_block((ztp_secret_gen_t)gen, scope, 0, sealed, block) != 0 || !sodium_is_zero(block + 8, 8))
             continue;
         *pos = 0;
         for (int i = 0; i < 8; i++)

@@ -217,6 +217,10 @@ class ProviderApiTest(ServerTest):
         plan = self.pg.psql(self.db, "EXPLAIN (VERBOSE, COSTS OFF) SELECT ztp_device_json(d) FROM devices d")
         self.assertIn("to_char", plan)
         self.assertNotIn("ztp_", plan)
+        # and the page cursors' (0031)
+        plan = self.pg.psql(self.db, "EXPLAIN (VERBOSE, COSTS OFF) SELECT ztp_page_cursor(created_at, id),"
+                                     " ztp_page_cursor_at(name) FROM profiles")
+        self.assertNotIn("ztp_", plan)
         self.assertEqual(self.pg.psql(self.db, "SELECT ztp_time('2026-01-02 03:04:05.678901+05')"),
                          "2026-01-01T22:04:05.678901Z")
 
