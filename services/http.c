@@ -188,6 +188,8 @@ int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const cha
 
 int ztp_http_form_ok(const char *s, size_t len)
 {
+    if (memchr(s, '\0', len) != NULL)
+        return 0;
     for (const char *p = memchr(s, '%', len); p != NULL; p = memchr(p + 1, '%', len - (size_t)(p + 1 - s))) {
         size_t left = len - (size_t)(p - s);
         if (left < 3 || ztp_hex_value((unsigned char)p[1]) < 0 || ztp_hex_value((unsigned char)p[2]) < 0 ||

@@ -46,7 +46,8 @@ const char *ztp_http_get_header_str(h2o_req_t *req, const char *name);
 int ztp_http_form_get(h2o_mem_pool_t *pool, const char *s, size_t len, const char *name, const char **out);
 
 /* Whether every percent-escape of form text s[0..len) is two hex digits
- * and none is a NUL: what ztp_http_form_get decodes for any name. */
+ * and no byte, raw or escaped, is a NUL: what ztp_http_form_get decodes for
+ * any name. */
 int ztp_http_form_ok(const char *s, size_t len);
 
 /* ztp_http_form_ok for the request's query string (none is fine). */

@@ -18,6 +18,8 @@
 #include "../../redirect/profile.h"
 #include "../../redirect/useragent.h"
 #include "../../redirect/vendor.h"
+#include "../../services/http.h"
+#include "../../services/secret.h"
 #include "../../tools/ztp-phone/rule.h"
 #include "../../tools/ztp-phone/vendor.h"
 
@@ -39,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
     if (size == 0)
         return 0;
-    int which = data[0] % 12;
+    int which = data[0] % 14;
     data++;
     size--;
     text = malloc(size + 1);
@@ -165,6 +167,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         (void)ztp_user_email_ok(text);
         (void)ztp_user_password_problem(text, size);
+        break;
+    }
+    case 12: { /* query strings: what ztp_http_form_ok passes, ztp_http_form_get decodes under any name */
+        h2o_mem_pool_t pool;
+        const char *v;
+        h2o_mem_init_pool(&pool);
+        if (ztp_http_form_ok(text, size))
+            for (const char *name = text; name < text + size; name += strcspn(name, "&") + 1) {
+                char key[64];
+                size_t n = strcspn(name, "=&");
+                if (n >= sizeof(key))
+                    continue;
+                memcpy(key, name, n);
+                key[n] = '\0';
+                if (strlen(key) == n && ztp_http_form_get(&pool, text, size, key, &v) != 0)
+                    abort();
+            }
+        h2o_mem_clear_pool(&pool);
+        break;
+    }
+    case 13: { /* cursors: only a sealed one opens, to what was sealed */
+        static const unsigned char master[32] = {7};
+        static int ready;
+        unsigned long long pos;
+        char again[ZTP_CURSOR_LEN + 1];
+        if (!ready)
+            ready = ztp_secret_init(master, NULL) == 0;
+        if (ztp_secret_cursor_open("scope", text, &pos) == 0 &&
+            (ztp_secret_cursor_seal("scope", pos, again) != 0 || strcmp(again, text) != 0))
+            abort();
         break;
     }
     }
