@@ -7,6 +7,11 @@
  * however many guesses arrive at once, at most ZTP_ACTIVATION_FAILURES get
  * past the limit per window; guessing costs the database nothing once it is
  * reached, and a correct code is refused too while it holds.
+ *
+ * An IPv6 source is also counted by its /48 (NET_FAILURES): one site holds
+ * 65,536 /64s, enough to fill the tables with blocked entries, and a full
+ * table refuses newcomers (it fails closed): so one /48 blocks at most 16
+ * MACs and 16 /64s of its own, not every phone's activation.
  */
 #include "handler.h"
 #include "code.h"
@@ -28,6 +33,7 @@
 
 #define LIMITER_CAPACITY (1u << 16)
 #define ZTP_ACTIVATION_FAILURES 10
+#define NET_FAILURES (16 * ZTP_ACTIVATION_FAILURES)
 #define WINDOW_MS (15 * 60 * 1000)
 #define MIN_BLOCK_MS (60 * 1000)
 #define SWEEP_MS (3600 * 1000)
@@ -62,12 +68,14 @@ static const char *const outcome_labels[AC_COUNT] = {
     "outcome=\"conflict\"", "outcome=\"gone\"",        "outcome=\"rate_limited\"", "outcome=\"unavailable\""};
 static int outcome_metric[AC_COUNT];
 static int failures_metric;
-static ztp_limiter_t *by_addr, *by_mac;
+static ztp_limiter_t *by_addr, *by_net, *by_mac;
 
 typedef struct redeem {
     ztp_hold_t *hold;
     int json;
     unsigned char addr[16]; /* the limiter's key: /64 folded */
+    unsigned char net[16];  /* an IPv6 source's /48 */
+    int has_net;
     uint64_t reserved_at;
     uint8_t mac[6];
     char mac_text[13];
@@ -98,13 +106,23 @@ typedef struct queue {
 
 static __thread queue_t *queue;
 
-/* Takes a failure slot for the source and (when not NULL) the MAC. Returns
- * 0, or the wait when either is over its limit (then nothing is taken). */
-static uint64_t reserve(const unsigned char addr[16], const uint8_t *mac, uint64_t now)
+/* Takes a failure slot for the source, its network (when not NULL) and the
+ * MAC (when not NULL). Returns 0, or the wait when one is over its limit
+ * (then nothing is taken). */
+static uint64_t reserve(const unsigned char addr[16], const unsigned char *net, const uint8_t *mac, uint64_t now)
 {
     uint64_t wait = ztp_limiter_reserve(by_addr, addr, now);
-    if (wait == 0 && mac != NULL && (wait = ztp_limiter_reserve(by_mac, mac, now)) > 0)
+    if (wait > 0)
+        return wait;
+    if (net != NULL && (wait = ztp_limiter_reserve(by_net, net, now)) > 0) {
         ztp_limiter_refund(by_addr, addr, now, now);
+        return wait;
+    }
+    if (mac != NULL && (wait = ztp_limiter_reserve(by_mac, mac, now)) > 0) {
+        ztp_limiter_refund(by_addr, addr, now, now);
+        if (net != NULL)
+            ztp_limiter_refund(by_net, net, now, now);
+    }
     return wait;
 }
 
@@ -113,6 +131,8 @@ static void refund(const redeem_t *r)
 {
     uint64_t now = ztp_limiter_clock();
     ztp_limiter_refund(by_addr, r->addr, r->reserved_at, now);
+    if (r->has_net)
+        ztp_limiter_refund(by_net, r->net, r->reserved_at, now);
     ztp_limiter_refund(by_mac, r->mac, r->reserved_at, now);
 }
 
@@ -364,19 +384,20 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
 {
     const char *code, *mac, *model;
     char addr_text[64], digits[ZTP_CODE_DIGITS + 1];
-    unsigned char addr[16], key[16];
+    unsigned char addr[16], key[16], net[16] = {0};
     uint8_t macbin[6];
-    int have_mac, have_body, kind;
+    int have_mac, have_body, have_net, kind;
     uint64_t wait, now = ztp_limiter_clock();
     redeem_t *r;
 
     if (ztp_http_client_addr(req, addr_text, sizeof(addr_text), addr) != 0)
         memset(addr, 0, sizeof(addr));
     ztp_limiter_addr_key(addr, key);
+    have_net = ztp_limiter_net_key(addr, net);
     have_body = read_body(req, &code, &mac, &model) == 0;
     have_mac = have_body && mac != NULL && ztp_mac_parse(mac, strlen(mac), macbin) == 0;
     /* the attempt counts now, as a failure until it succeeds */
-    if ((wait = reserve(key, have_mac ? macbin : NULL, now)) > 0) {
+    if ((wait = reserve(key, have_net ? net : NULL, have_mac ? macbin : NULL, now)) > 0) {
         too_many(req, wait, "too many failed attempts; wait before trying again");
         return;
     }
@@ -404,6 +425,8 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
         abort(); /* as h2o_mem_alloc does */
     r->json = ztp_redirect_wants_json(req, 1);
     memcpy(r->addr, key, sizeof(key));
+    memcpy(r->net, net, sizeof(net));
+    r->has_net = have_net;
     r->reserved_at = now;
     memcpy(r->mac, macbin, sizeof(macbin));
     ztp_mac_format(macbin, r->mac_text);
@@ -461,6 +484,7 @@ static void on_thread_init(ztp_thread_t *t)
 void ztp_activation_register(size_t max_body)
 {
     by_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, ZTP_ACTIVATION_FAILURES, WINDOW_MS, MIN_BLOCK_MS);
+    by_net = ztp_limiter_new(LIMITER_CAPACITY, 16, NET_FAILURES, WINDOW_MS, MIN_BLOCK_MS);
     by_mac = ztp_limiter_new(LIMITER_CAPACITY, 6, ZTP_ACTIVATION_FAILURES, WINDOW_MS, MIN_BLOCK_MS);
     for (int i = 0; i < AC_COUNT; i++)
         outcome_metric[i] = ztp_metrics_counter("ztp_activations_total", "Activation attempts by outcome.",

@@ -170,6 +170,16 @@ void ztp_limiter_addr_key(const unsigned char addr[16], unsigned char key[16])
         memset(key + 8, 0, 8);
 }
 
+int ztp_limiter_net_key(const unsigned char addr[16], unsigned char key[16])
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0)
+        return 0;
+    memcpy(key, addr, 6);
+    memset(key + 6, 0, 10);
+    return 1;
+}
+
 uint64_t ztp_limiter_clock(void)
 {
     struct timespec ts;

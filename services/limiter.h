@@ -45,4 +45,9 @@ uint64_t ztp_limiter_clock(void);
  * limits it: an IPv4 address stays whole, an IPv6 one counts by its /64. */
 void ztp_limiter_addr_key(const unsigned char addr[16], unsigned char key[16]);
 
+/* The network around an IPv6 address, its /48 (a site's usual
+ * allocation, 65,536 /64s): writes its key and returns 1; returns 0 for
+ * IPv4, whose addresses are scarce enough to count one by one. */
+int ztp_limiter_net_key(const unsigned char addr[16], unsigned char key[16]);
+
 #endif

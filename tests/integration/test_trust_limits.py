@@ -173,6 +173,20 @@ class ProxiedLimitsTest(Base):
         r = self.srv.post("/activate", {"code": "1" * 16, "mac": self.mac()}, source=self.PROXY,
                           headers={"X-Forwarded-For": "2001:db8:5:7::1"})
         self.assertProblem(r, 404)
+
+    def test_one_ipv6_site_blocks_its_own_48_not_everyone(self):
+        # a /48 holds 65,536 /64s of ten failures each: enough to fill the
+        # tables, which then refuse every newcomer. 160 failures per /48.
+        for i in range(160):
+            r = self.srv.post("/activate", {"code": "x", "mac": self.mac()}, source=self.PROXY,
+                              headers={"X-Forwarded-For": "2001:db8:77:%x::1" % (i // 10)})
+            self.assertProblem(r, 400)
+        r = self.srv.post("/activate", {"code": "1" * 16, "mac": self.mac()}, source=self.PROXY,
+                          headers={"X-Forwarded-For": "2001:db8:77:ff::1"})
+        self.assertProblem(r, 429)
+        r = self.srv.post("/activate", {"code": "1" * 16, "mac": self.mac()}, source=self.PROXY,
+                          headers={"X-Forwarded-For": "2001:db8:78:ff::1"})
+        self.assertProblem(r, 404)
         # scanning too: 20 misses spread over one /64 block it
         for i in range(20):
             r = self.srv.get("/redirect/%s.xml" % self.mac(), source=self.PROXY,

@@ -164,6 +164,18 @@ static void ipv6_counts_by_its_64_and_ipv4_by_address(void **state)
     ztp_limiter_addr_key(v6b, kb);
     assert_true(ztp_limiter_wait(l, kb, T0 + 1) > 0);
     ztp_limiter_free(l);
+
+    /* the network: an IPv6 address's /48, none for IPv4 */
+    assert_int_equal(ztp_limiter_net_key(v6a, ka), 1);
+    assert_int_equal(ztp_limiter_net_key(v6c, kb), 1);
+    assert_memory_equal(ka, kb, 16); /* 2001:db8:1:2:: and 2001:db8:1:3:: share 2001:db8:1::/48 */
+    assert_int_equal(ka[5], 1);
+    for (int i = 6; i < 16; i++)
+        assert_int_equal(ka[i], 0);
+    v6c[5] = 2;
+    ztp_limiter_net_key(v6c, kb);
+    assert_memory_not_equal(ka, kb, 16);
+    assert_int_equal(ztp_limiter_net_key(v4a, ka), 0);
 }
 
 static void short_keys_such_as_macs_work(void **state)
