@@ -18,6 +18,8 @@
 #include <time.h>
 
 #define MAX_INFLIGHT 64
+/* A provider's share of them: one whose receiver hangs holds no more */
+#define PER_PROVIDER (MAX_INFLIGHT / 4)
 #define LEASE_SECONDS 60 /* longer than an attempt can take (10 s) */
 #define BODY_KEEP 4096   /* what is read of an answer before hanging up */
 #define COMPACT_MS 10000
@@ -28,7 +30,8 @@
  * state a pooler (PgBouncer in transaction mode) could hand to another. */
 static const char SQL_LISTEN[] = "LISTEN ztp_webhooks";
 static const char SQL_CLAIM[] = "SELECT delivery_id, attempt, url, secret_box, secret_key_id, event_id, data,"
-                                " age_seconds FROM ztp_webhook_claim($1::int, $2::int)";
+                                " age_seconds, provider_id"
+                                " FROM ztp_webhook_claim($1::int, $2::int, $3::int, $4::uuid[], $5::int[])";
 static const char SQL_ATTEMPTED[] = "SELECT ztp_webhook_attempted($1::bigint, $2::int, $3::int, $4, $5::float8)";
 static const char SQL_COMPACT[] = "SELECT ztp_stats_compact()";
 
@@ -38,6 +41,7 @@ typedef struct transfer {
     struct curl_slist *headers;
     char *body;
     char delivery_id[24];
+    char provider_id[40];
     int attempt;
     double age;
     size_t received;
@@ -223,6 +227,7 @@ static void start(PGresult *r, int row)
         abort();
     ninflight++;
     snprintf(t->delivery_id, sizeof(t->delivery_id), "%s", PQgetvalue(r, row, 0));
+    snprintf(t->provider_id, sizeof(t->provider_id), "%s", PQgetvalue(r, row, 8));
     t->attempt = atoi(PQgetvalue(r, row, 1));
     t->age = atof(PQgetvalue(r, row, 7));
     t->easy = curl_easy_init();
@@ -263,13 +268,25 @@ static void start(PGresult *r, int row)
 
 static void claim(void)
 {
-    char limit[16], lease[16];
+    /* the providers of the attempts in flight, once each per attempt: the
+     * claim sums them (at most MAX_INFLIGHT uuids of 36 characters) */
+    char limit[16], lease[16], per[16], busy[MAX_INFLIGHT * 37 + 3], ones[MAX_INFLIGHT * 2 + 3];
+    size_t nb = 0, no = 0;
     PGresult *r;
 
+    busy[nb++] = '{';
+    ones[no++] = '{';
+    for (transfer_t *t = inflight; t != NULL; t = t->next) {
+        nb += (size_t)snprintf(busy + nb, sizeof(busy) - nb, "%s%s", t == inflight ? "" : ",", t->provider_id);
+        no += (size_t)snprintf(ones + no, sizeof(ones) - no, "%s1", t == inflight ? "" : ",");
+    }
+    snprintf(busy + nb, sizeof(busy) - nb, "}");
+    snprintf(ones + no, sizeof(ones) - no, "}");
     snprintf(limit, sizeof(limit), "%d", MAX_INFLIGHT - ninflight);
     snprintf(lease, sizeof(lease), "%d", LEASE_SECONDS);
-    const char *p[2] = {limit, lease};
-    r = PQexecParams(conn, SQL_CLAIM, 2, NULL, p, NULL, NULL, 0);
+    snprintf(per, sizeof(per), "%d", PER_PROVIDER);
+    const char *p[5] = {limit, lease, per, busy, ones};
+    r = PQexecParams(conn, SQL_CLAIM, 5, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(r); i++)
             start(r, i);
@@ -289,10 +306,12 @@ static void reap(void)
             continue;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        if (t->refused)
-            record(t, 0, "the receiver's address is not public");
-        else if (status > 0)
+        /* a status came from an address the check let through: a name with a
+         * refused address and a public one is answered by the public one */
+        if (status > 0)
             record(t, status, NULL); /* a cut-off long answer still has its status */
+        else if (t->refused)
+            record(t, 0, "the receiver's address is not public");
         else
             record(t, 0, t->error[0] ? t->error : curl_easy_strerror(m->data.result));
         transfer_free(t);

@@ -227,6 +227,27 @@ class WebhookDeliveryTest(WebhookTestBase):
         self.assertLess(time.monotonic() - t0, 30)
         self.srv.delete("/v1/webhooks/" + h["id"], key=key)
 
+    def test_a_hanging_receiver_holds_only_its_providers_share_of_the_slots(self):
+        # 80 events to a receiver that answers after the 10 s timeout: they
+        # took all 64 attempts a delivery thread runs, and B's event waited
+        # for their timeouts. Now A holds 16, and B's arrives before any of
+        # A's attempts has ended (none is recorded yet).
+        a, b = self.provider()["api_key"], self.provider()["api_key"]
+        ha = self.hook(a, self.rx.url("/slow"), ["device.claimed"])
+        hb = self.hook(b, self.rx.url("/b-fair"), ["device.claimed"])
+        slow_before = len(self.rx.received("/slow"))
+        r = self.srv.post("/v1/devices/import", [{"mac": self.mac()} for _ in range(80)], key=a)
+        self.assertEqual(r.status, 200, r)
+        wait_until(lambda: len(self.rx.received("/slow")) - slow_before >= 16, 30, "A's first attempts")
+        self.srv.put("/v1/devices/" + self.mac(), {}, key=b)
+        self.events_at("/b-fair", 1)
+        started = len(self.rx.received("/slow")) - slow_before
+        # none ended, so none started since: an attempt is recorded before its slot is freed
+        self.assertEqual(self.attempts(a, ha["id"]), [], "B waited for one of A's attempts to end")
+        self.assertEqual(started, 16)
+        for key, h in ((a, ha), (b, hb)):
+            self.srv.delete("/v1/webhooks/" + h["id"], key=key)
+
     def test_deleted_webhook_gets_nothing_more_and_changes_are_audited(self):
         key = self.provider()["api_key"]
         path = "/gone-" + uuid.uuid4().hex[:6]
