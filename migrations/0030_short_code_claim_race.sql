@@ -5,8 +5,8 @@
 -- code): both were told yes, the last to commit kept the device. Now the
 -- conflict takes the row only while nobody else owns it; when another
 -- provider got there first the redemption is refused (false: 'conflict'),
--- and when the same provider did, the device is bound as if it had been
--- its own all along.
+-- and when the same provider did, the second look finds its row and binds
+-- it as its own (its status the one the event starts from).
 CREATE OR REPLACE FUNCTION ztp_bind_device(p_mac macaddr, p_provider uuid, p_profile uuid, p_model text,
                                            p_cause text)
 RETURNS boolean LANGUAGE plpgsql AS $$
@@ -32,7 +32,8 @@ BEGIN
             provider_id = p_provider, status = nxt,
             status_changed_at = CASE WHEN x.status <> nxt OR x.provider_id IS NULL THEN now()
                                      ELSE x.status_changed_at END
-        WHERE x.provider_id IS NULL OR x.provider_id = p_provider;
+        -- the caller's own row only when the look above found it: else `was` is not its status
+        WHERE x.provider_id IS NULL OR (x.provider_id = p_provider AND was IS NOT NULL);
         IF FOUND THEN
             UPDATE devices SET contacts = contacts + 1, last_contact_at = now() WHERE mac = p_mac;
             PERFORM ztp_record_status(p_mac, p_provider, was, nxt, p_cause);

@@ -18,8 +18,9 @@
 #include <time.h>
 
 #define MAX_INFLIGHT 64
-/* A provider's share of them: one whose receiver hangs holds no more */
-#define PER_PROVIDER (MAX_INFLIGHT / 4)
+/* A provider's share of them: one whose receiver hangs holds no more, and
+ * it takes eight such providers to fill the thread */
+#define PER_PROVIDER (MAX_INFLIGHT / 8)
 #define LEASE_SECONDS 60 /* longer than an attempt can take (10 s) */
 #define BODY_KEEP 4096   /* what is read of an answer before hanging up */
 #define COMPACT_MS 10000
@@ -31,7 +32,7 @@
 static const char SQL_LISTEN[] = "LISTEN ztp_webhooks";
 static const char SQL_CLAIM[] = "SELECT delivery_id, attempt, url, secret_box, secret_key_id, event_id, data,"
                                 " age_seconds, provider_id"
-                                " FROM ztp_webhook_claim($1::int, $2::int, $3::int, $4::uuid[], $5::int[])";
+                                " FROM ztp_webhook_claim($1::int, $2::int, $3::int, $4::uuid[])";
 static const char SQL_ATTEMPTED[] = "SELECT ztp_webhook_attempted($1::bigint, $2::int, $3::int, $4, $5::float8)";
 static const char SQL_COMPACT[] = "SELECT ztp_stats_compact()";
 
@@ -268,25 +269,21 @@ static void start(PGresult *r, int row)
 
 static void claim(void)
 {
-    /* the providers of the attempts in flight, once each per attempt: the
-     * claim sums them (at most MAX_INFLIGHT uuids of 36 characters) */
-    char limit[16], lease[16], per[16], busy[MAX_INFLIGHT * 37 + 3], ones[MAX_INFLIGHT * 2 + 3];
-    size_t nb = 0, no = 0;
+    /* the provider of each attempt in flight, repeated as often: the claim
+     * counts them (at most MAX_INFLIGHT uuids of 36 characters) */
+    char limit[16], lease[16], per[16], busy[MAX_INFLIGHT * 37 + 3];
+    size_t nb = 0;
     PGresult *r;
 
     busy[nb++] = '{';
-    ones[no++] = '{';
-    for (transfer_t *t = inflight; t != NULL; t = t->next) {
+    for (transfer_t *t = inflight; t != NULL; t = t->next)
         nb += (size_t)snprintf(busy + nb, sizeof(busy) - nb, "%s%s", t == inflight ? "" : ",", t->provider_id);
-        no += (size_t)snprintf(ones + no, sizeof(ones) - no, "%s1", t == inflight ? "" : ",");
-    }
     snprintf(busy + nb, sizeof(busy) - nb, "}");
-    snprintf(ones + no, sizeof(ones) - no, "}");
     snprintf(limit, sizeof(limit), "%d", MAX_INFLIGHT - ninflight);
     snprintf(lease, sizeof(lease), "%d", LEASE_SECONDS);
     snprintf(per, sizeof(per), "%d", PER_PROVIDER);
-    const char *p[5] = {limit, lease, per, busy, ones};
-    r = PQexecParams(conn, SQL_CLAIM, 5, NULL, p, NULL, NULL, 0);
+    const char *p[4] = {limit, lease, per, busy};
+    r = PQexecParams(conn, SQL_CLAIM, 4, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(r); i++)
             start(r, i);

@@ -235,6 +235,9 @@ class DeviceOwnerTest(unittest.TestCase):
         self.assertEqual((rc, out), (0, "t"), err)
         self.assertEqual(self.sql("SELECT provider_id || ' ' || profile_id || ' ' || contacts FROM devices"
                                   " WHERE mac = '%s'" % mac), "%s %s 1" % (p, profile))
+        # its events: the claim, then the bind from the status the claim left
+        self.assertEqual(self.sql("SELECT string_agg(coalesce(from_status, '-') || '>' || to_status, ' ' ORDER BY id)"
+                                  " FROM device_events WHERE mac = '%s'" % mac), "->open open>custom_pending")
 
 
 if __name__ == "__main__":
