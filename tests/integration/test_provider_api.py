@@ -1,6 +1,7 @@
 """The /v1 provider API (contract section 4) with two providers side by side."""
 import json
 import os
+import subprocess
 import urllib.parse
 import uuid
 
@@ -277,6 +278,24 @@ class ProviderApiTest(ServerTest):
                 break
         self.assertGreaterEqual(len(seen), 5)
         self.assertEqual(len({json.dumps(s, sort_keys=True) for s in seen}), len(seen))
+
+    def test_a_page_starts_at_its_cursor_in_the_index(self):
+        # the lists' functions are planned for any argument: with the bound
+        # written `p_after IS NULL OR ...` it was a filter, and a page read
+        # every row before its cursor (0033)
+        cursor = "1700000000000000_00000000-0000-0000-0000-000000000001"
+        calls = ["ztp_codes_list(NULL, '%s', 10)" % cursor, "ztp_transfer_page(NULL, '%s', 10)" % cursor,
+                 "ztp_profile_list('%s', 10)" % cursor, "ztp_audit_list(12345, 10)"]
+        script = ("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
+                  " SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;"
+                  " SET client_min_messages = notice; SET app.tenant = '%s';" % uuid.uuid4())
+        for call in calls:
+            r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.pg.url(self.db), "-c",
+                                script + " SELECT status FROM " + call], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            conds = [l for l in r.stderr.splitlines() if "Index Cond:" in l and "provider_id" in l]
+            self.assertTrue(conds and all(("ROW(created_at, id) >" in l or "(id >" in l) for l in conds),
+                            "%s: %s" % (call, r.stderr))
 
     def test_audit_cursors_tell_nothing_of_other_providers(self):
         # the rows' ids are one sequence for every provider: a cursor that
