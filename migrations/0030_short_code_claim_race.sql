@@ -46,3 +46,46 @@ BEGIN
     -- not reached: the second look finds the row the conflict found
     RAISE EXCEPTION USING ERRCODE = 'serialization_failure', MESSAGE = 'the device changed owner while being bound';
 END $$;
+
+-- A short code's hourly claims were counted before the bind: a claim lost
+-- to the race above spent one all the same. Counted once it is bound now
+-- (the profile's row lock, taken before the count, is held until then).
+CREATE OR REPLACE FUNCTION ztp_redeem_short(p_code text, p_mac macaddr, p_model text)
+RETURNS TABLE (outcome text, profile_rule text, upgrade_rule text, params jsonb, model text, token_key text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p profiles%ROWTYPE;
+    owner uuid;
+    mac_hex text := ztp_mac_text(p_mac);
+BEGIN
+    SELECT * INTO p FROM profiles WHERE short_code = p_code;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('not_found'); RETURN;
+    END IF;
+    IF p.short_code_prefixes IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM unnest(p.short_code_prefixes) x WHERE starts_with(mac_hex, x)) THEN
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('forbidden'); RETURN;
+    END IF;
+    SELECT d.provider_id INTO owner FROM devices d WHERE d.mac = p_mac FOR UPDATE;
+    IF owner IS NOT NULL AND owner <> p.provider_id THEN
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('conflict'); RETURN;
+    END IF;
+    IF owner IS NULL THEN
+        IF p.short_code_hourly_claims = 0 THEN
+            RETURN QUERY SELECT * FROM ztp_redeem_refusal('forbidden'); RETURN;
+        END IF;
+        -- one claim at a time per profile, so that the count holds under concurrency
+        PERFORM 1 FROM profiles WHERE id = p.id FOR NO KEY UPDATE;
+        DELETE FROM short_code_claims WHERE profile_id = p.id AND at <= now() - interval '1 hour';
+        IF (SELECT count(*) FROM short_code_claims WHERE profile_id = p.id) >= p.short_code_hourly_claims THEN
+            RETURN QUERY SELECT * FROM ztp_redeem_refusal('limited'); RETURN;
+        END IF;
+    END IF;
+    IF NOT ztp_bind_device(p_mac, p.provider_id, p.id, p_model, 'short_code') THEN
+        RETURN QUERY SELECT * FROM ztp_redeem_refusal('conflict'); RETURN;
+    END IF;
+    IF owner IS NULL THEN
+        INSERT INTO short_code_claims (profile_id) VALUES (p.id);
+    END IF;
+    RETURN QUERY SELECT * FROM ztp_redeem_answer(p.id, p_mac);
+END $$;

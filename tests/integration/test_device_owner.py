@@ -228,6 +228,14 @@ class DeviceOwnerTest(unittest.TestCase):
         rc, err, out = self.race(self.claim(mac), bind, (q, None))
         self.assertEqual((rc, out), (0, "f"), err)
         self.assertEqual(self.sql("SELECT provider_id FROM devices WHERE mac = '%s'" % mac), q)
+        # redeemed as a short code: refused, and the code's hourly claims not spent
+        short = str(uuid.uuid4().int)[:9]
+        self.sql("UPDATE profiles SET short_code = '%s' WHERE id = '%s'" % (short, profile))
+        (mac,) = self.macs(1)
+        redeem = "SELECT outcome FROM ztp_redeem_short('%s', '%s', NULL)" % (short, mac)
+        rc, err, out = self.race(self.claim(mac), redeem, (q, None))
+        self.assertEqual((rc, out), (0, "conflict"), err)
+        self.assertEqual(self.sql("SELECT count(*) FROM short_code_claims WHERE profile_id = '%s'" % profile), "0")
         # bound while its own provider claims it: bound, one device, counted once
         (mac,) = self.macs(1)
         bind = "SELECT ztp_bind_device('%s', '%s', '%s', NULL, 'short_code')" % (mac, p, profile)
