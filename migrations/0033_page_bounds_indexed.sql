@@ -7,6 +7,17 @@
 -- comparison that holds for every row when there is no cursor, which the
 -- (provider_id, created_at, id) indexes, and audit's (provider_id, id),
 -- start from: 0.1 ms at the same depth. The answers are the same.
+--
+-- No cursor is the position before every row, said once, here: the lists
+-- below compare with these and nothing else.
+CREATE OR REPLACE FUNCTION ztp_page_cursor_at(p_cursor text) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce('epoch'::timestamptz + (split_part(p_cursor, '_', 1) || ' microseconds')::interval, '-infinity')
+$$;
+CREATE OR REPLACE FUNCTION ztp_page_cursor_id(p_cursor text) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(split_part(p_cursor, '_', 2)::uuid, '00000000-0000-0000-0000-000000000000')
+$$;
 CREATE OR REPLACE FUNCTION ztp_codes_list(p_state text, p_after text, p_limit int, OUT status int, OUT body json)
 LANGUAGE sql STABLE AS $$
     SELECT 200, ztp_page_body(ARRAY(
@@ -16,8 +27,7 @@ LANGUAGE sql STABLE AS $$
                    'redeemed_at', ztp_time(c.redeemed_at), 'redeemed_by', ztp_mac_text(c.redeemed_by)))::ztp_page_row
         FROM activation_codes c
         WHERE c.provider_id = ztp_tenant() AND (p_state IS NULL OR ztp_code_state(c) = p_state)
-          AND (c.created_at, c.id) > (coalesce(ztp_page_cursor_at(p_after), '-infinity'),
-                                      coalesce(ztp_page_cursor_id(p_after), '00000000-0000-0000-0000-000000000000'))
+          AND (c.created_at, c.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after))
         ORDER BY c.created_at, c.id LIMIT p_limit + 1), p_limit)
 $$;
 
@@ -29,8 +39,7 @@ LANGUAGE sql STABLE AS $$
         FROM transfers t
         WHERE t.provider_id = ztp_tenant()
           AND (p_state IS NULL OR ztp_transfer_state_of(t.accepted_at, t.cancelled_at, t.expires_at) = p_state)
-          AND (t.created_at, t.id) > (coalesce(ztp_page_cursor_at(p_after), '-infinity'),
-                                      coalesce(ztp_page_cursor_id(p_after), '00000000-0000-0000-0000-000000000000'))
+          AND (t.created_at, t.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after))
         ORDER BY t.created_at, t.id LIMIT p_limit + 1), p_limit)
 $$;
 
@@ -40,8 +49,7 @@ LANGUAGE sql STABLE AS $$
         SELECT ROW(p.created_at, p.id, ztp_profile_json(p))::ztp_page_row
         FROM profiles p
         WHERE p.provider_id = ztp_tenant()
-          AND (p.created_at, p.id) > (coalesce(ztp_page_cursor_at(p_after), '-infinity'),
-                                      coalesce(ztp_page_cursor_id(p_after), '00000000-0000-0000-0000-000000000000'))
+          AND (p.created_at, p.id) > (ztp_page_cursor_at(p_after), ztp_page_cursor_id(p_after))
         ORDER BY p.created_at, p.id LIMIT p_limit + 1), p_limit)
 $$;
 
