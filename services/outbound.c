@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "netguard.h"
+#include "pgarray.h"
 #include "secret.h"
 
 #include <curl/curl.h>
@@ -57,6 +58,7 @@ static CURLM *multi;
 static PGconn *conn;
 static int ninflight;
 static transfer_t *inflight;
+static ztp_pgarray_t busy; /* the claim's: the provider of each attempt in flight, repeated as often */
 
 void ztp_outbound_sign(const unsigned char *key, size_t keylen, const char *msg_id, long long timestamp,
                        const char *body, size_t bodylen, char *out, size_t outlen)
@@ -269,20 +271,16 @@ static void start(PGresult *r, int row)
 
 static void claim(void)
 {
-    /* the provider of each attempt in flight, repeated as often: the claim
-     * counts them (at most MAX_INFLIGHT uuids of 36 characters) */
-    char limit[16], lease[16], per[16], busy[MAX_INFLIGHT * 37 + 3];
-    size_t nb = 0;
+    char limit[16], lease[16], per[16];
     PGresult *r;
 
-    busy[nb++] = '{';
+    ztp_pgarray_reset(&busy);
     for (transfer_t *t = inflight; t != NULL; t = t->next)
-        nb += (size_t)snprintf(busy + nb, sizeof(busy) - nb, "%s%s", t == inflight ? "" : ",", t->provider_id);
-    snprintf(busy + nb, sizeof(busy) - nb, "}");
+        ztp_pgarray_add(&busy, t->provider_id);
     snprintf(limit, sizeof(limit), "%d", MAX_INFLIGHT - ninflight);
     snprintf(lease, sizeof(lease), "%d", LEASE_SECONDS);
     snprintf(per, sizeof(per), "%d", PER_PROVIDER);
-    const char *p[4] = {limit, lease, per, busy};
+    const char *p[4] = {limit, lease, per, ztp_pgarray_text(&busy)};
     r = PQexecParams(conn, SQL_CLAIM, 4, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(r); i++)
@@ -390,6 +388,7 @@ void ztp_outbound_stop(void)
      * restarted, tries them when it expires */
     while (inflight != NULL)
         transfer_free(inflight);
+    ztp_pgarray_free(&busy);
     curl_multi_cleanup(multi);
     if (conn != NULL)
         PQfinish(conn);
