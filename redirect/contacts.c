@@ -90,6 +90,20 @@ static ztp_sql_t sql_batch = {NULL, NCOLS, -1};
 ZTP_SQL(sql_plan_generic, 0, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)");
 ZTP_SQL(sql_plan_default, 0, "SELECT set_config('plan_cache_mode', NULL, true)");
 
+/*
+ * Every batch commits durably, whether or not it changed a row: a
+ * transaction that wrote nothing commits without waiting for the disk, so
+ * that a phone with an unknown MAC (or a guarded one asking without its
+ * certificate) had its 404 sooner than one with a claimed MAC whose profile
+ * is not set yet (its contact is written, and flushed): the same answer,
+ * told apart by its time. A transactional message in the WAL (a few bytes,
+ * for logical decoding, which ignores its prefix) makes the commit one that
+ * is flushed, and with a synchronous standby replicated, like any other; a
+ * transaction id alone would not: a commit that wrote no WAL before it is
+ * not waited for.
+ */
+ZTP_SQL(sql_durable, 0, "SELECT pg_logical_emit_message(true, 'ztp.contacts', '')");
+
 /* The status after `e` happens to the device d, as SQL: a constant when the
  * state machine moves every status to the same one, else a CASE over d.status. */
 static void append_next(ztp_buf_t *b, ztp_event_t e)
@@ -357,11 +371,13 @@ static void flush(ztp_defer_t *d)
     for (int i = 0; i < NCOLS; i++)
         params[i] = ztp_pgarray_text(&q->cols[i]);
     ztp_db_unit_t *u = ztp_db_unit_new(ZTP_DB_SHARED, on_batch, b);
-    b->result = ztp_config.db_prepare && row < GENERIC_BELOW;
-    if (b->result)
+    int generic = ztp_config.db_prepare && row < GENERIC_BELOW;
+    ztp_db_unit_add(u, &sql_durable, NULL, NULL);
+    if (generic)
         ztp_db_unit_add(u, &sql_plan_generic, NULL, NULL);
+    b->result = 1 + generic;
     ztp_db_unit_add(u, &sql_batch, params, NULL);
-    if (b->result)
+    if (generic)
         ztp_db_unit_add(u, &sql_plan_default, NULL, NULL);
     ztp_db_unit_since(u, q->oldest);
     q->inflight++;

@@ -1,12 +1,14 @@
 """GET /redirect/{mac}: the contract's section 3 (redirect) and the status machine."""
+import json
 import os
 import re
 import signal
 import subprocess
 import threading
+import unittest
 import uuid
 
-from harness import ServerTest, Ztpd, migrate, postgres, create_provider, wait_until
+from harness import Postgres, ServerTest, Ztpd, migrate, postgres, create_provider, wait_until, ztpd_cmd
 
 RULE = "https://prov.acme.example/$PSN/$MA.xml"
 
@@ -160,3 +162,42 @@ class DurabilityTest(ServerTest):
         type(self).srv = Ztpd(self.db).start()
         r = self.srv.get("/v1/devices/00562b043700", key=p["api_key"])
         self.assertEqual(r.json()["contacts"], 1)
+
+
+class MissTimingTest(unittest.TestCase):
+    """A miss waits for what a contact waits for: a durable commit.
+
+    An unknown MAC writes nothing, a claimed one without a profile writes its
+    contact: both are the same 404, and were told apart by its time (a
+    transaction that wrote nothing commits without a flush). Here commits
+    that need a flush never end (a synchronous standby that does not exist),
+    so each request ends with the database's deadline (503) exactly when it
+    waited for one: the two must end alike. Its own cluster, as the setting
+    holds for a whole cluster.
+    """
+
+    def test_unknown_and_claimed_macs_wait_alike(self):
+        pg = Postgres()
+        pg.start()
+        srv = None
+        try:
+            db = pg.new_database()
+            env = {"DATABASE_URL": pg.url(db)}
+            self.assertEqual(ztpd_cmd(db, "migrate", **env).returncode, 0)
+            p = json.loads(ztpd_cmd(db, "provider", "create", "timing", **env).stdout)
+            mac = "0056%08x" % int.from_bytes(os.urandom(4), "big")
+            srv = Ztpd(db, ZTP_DB_TIMEOUT_MS=1000, **env).start()
+            self.assertEqual(srv.put("/v1/devices/" + mac, {}, key=p["api_key"]).status, 201)
+            self.assertEqual(srv.get("/redirect/%s.xml" % mac).status, 404)  # a contact: open -> pending
+            pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+            pg.psql("postgres", "SELECT pg_reload_conf()")
+            claimed = srv.get("/redirect/%s.xml" % mac)
+            unknown = srv.get("/redirect/%012x.xml" % (int(mac, 16) ^ 1))
+            self.assertEqual(claimed.status, 503, claimed)  # its contact waits for the flush
+            self.assertEqual(unknown.status, 503, unknown)  # and so does the miss
+        finally:
+            pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+            pg.psql("postgres", "SELECT pg_reload_conf()")
+            if srv is not None:
+                srv.stop()
+            pg.stop()
