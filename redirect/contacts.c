@@ -58,6 +58,18 @@ static const char batch_head[] =
     "        last_contact_at = now(), last_addr = r.addr, user_agent = r.ua, ua_vendor = r.vendor,\n"
     "        ua_model = coalesce(r.model, d.ua_model), ua_firmware = coalesce(r.firmware, d.ua_firmware),\n"
     "        last_contact_certified = r.certified, previous_status = d.status,\n";
+/*
+ * A device keeps about its newest 1,000 events, what GET
+ * /v1/devices/{mac}/events shows (migration 0029): strangers can move a
+ * known device's status (a /boot for a vendor its profile has no URL for,
+ * then a /redirect: two events), and its history must not grow without
+ * bound. One new event in TRIM_EVERY (by its id: one in so many of any
+ * device's events, whoever causes them) trims its device to the 1,000
+ * newest before it; the others cost nothing. A device holds at most about
+ * 1,000 + TRIM_EVERY events.
+ */
+#define KEEP_EVENTS_BEFORE "999" /* the oldest event kept: 999 after the newest */
+#define TRIM_EVERY "100"
 static const char batch_tail[] =
     "    FROM r, g\n"
     "    WHERE d.mac = r.mac AND (r.n_certified > 0 OR NOT coalesce(d.profile_id = ANY (g.ids), false))\n"
@@ -66,6 +78,13 @@ static const char batch_tail[] =
     "), events AS (\n"
     "    INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)\n"
     "    SELECT mac, provider_id, was, status, 'redirect' FROM upd WHERE was <> status\n"
+    "    RETURNING mac, id\n"
+    "), trimmed AS (\n"
+    "    DELETE FROM device_events e\n"
+    "    USING (SELECT n.mac, (SELECT o.id FROM device_events o WHERE o.mac = n.mac\n"
+    "                          ORDER BY o.id DESC OFFSET " KEEP_EVENTS_BEFORE " LIMIT 1) AS oldest_kept\n"
+    "           FROM events n WHERE n.id % " TRIM_EVERY " = 0) k\n"
+    "    WHERE e.mac = k.mac AND e.id < k.oldest_kept\n"
     ")\n"
     "SELECT i::int, provider_id IS NULL, profile_id, guarded, (SELECT epoch FROM profile_epoch) FROM upd\n";
 #define HAS_PROFILE                                                                                          \
