@@ -26,8 +26,8 @@ ZTP_BENCH_ONLY=imports (the single import of ZTP_BENCH_DEVICES rows, then
 the job); ZTP_BENCH_PROFILE=1 prints pg_stat_statements' top entries.
 ZTP_BENCH_ONLY=activation (redemptions and guesses alone). ZTP_BENCH_BASELINE_ZTPD=path: the
 redemptions measured also with that binary (say, main's, built apart) in the same run, and the ratio;
-with ZTP_BENCH_ONLY=redirect, the redirect runs of that binary first, each binary in a database it
-migrated itself and seeded alike, and the CPU per redirect of both.
+with ZTP_BENCH_ONLY=redirect, the redirect runs of that binary too, each right before this build's
+(each binary in a database it migrated itself and seeded alike), and the CPU per redirect of both.
 PostgreSQL: shared_buffers sized for the devices (ZTP_BENCH_SHARED_BUFFERS_MB overrides);
 ZTP_BENCH_PG_SETTINGS="name=value;..." adds settings (say fsync=off, to see what the disk's
 flushes cost). Each redirect run also prints its WAL per redirect and WAL flushes per second.
@@ -79,8 +79,11 @@ for _setting in PG_SETTINGS:
 # PostgreSQL sized as the README's "Sizing PostgreSQL" advises: room in the
 # shared buffers for the devices table and its indexes (about 290 MB per
 # million devices), never under 512 MB.
-SHARED_BUFFERS_MB = env_int("ZTP_BENCH_SHARED_BUFFERS_MB", max(512, DEVICES * 350 // 1000000))
 BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
+# (twice that when a baseline build's redirect runs take turns with this
+# build's, each in a database of its own)
+SHARED_BUFFERS_MB = env_int("ZTP_BENCH_SHARED_BUFFERS_MB", max(512, DEVICES * 350 // 1000000)
+                            * (2 if BASELINE_ZTPD and ONLY_REDIRECT else 1))
 JOB_ROWS = env_int("ZTP_BENCH_JOB_ROWS", 10000000)
 PROVIDERS = env_int("ZTP_BENCH_PROVIDERS", 1000)
 THREADS = env_int("ZTP_BENCH_ZTPD_THREADS", 2)  # ztpd's loop threads in the redirect and storm runs
@@ -262,64 +265,75 @@ def wal_per_request(before, after, n):
             "wal_syncs_per_s": (after[2] - before[2]) / SECONDS}
 
 
-def bench_redirect(pg, db, results, sport, ztpd=ZTPD, label=""):
-    port = harness.free_port()
-    srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % port,
-                                                                ZTP_ACCESS_LOG=0, ZTP_THREADS=THREADS),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    harness.wait_until(lambda: _up(port, "/healthz"), 10, "ztpd")
+class Contender:
+    """A ztpd build serving its own database, and the figures of its runs."""
+
+    def __init__(self, pg, db, results, ztpd=ZTPD, label=""):
+        self.pg, self.db, self.results, self.label = pg, db, results, label
+        self.port = harness.free_port()
+        self.srv = subprocess.Popen([ztpd, "serve"], env=harness.ztpd_env(db, ZTP_LISTEN="127.0.0.1:%d" % self.port,
+                                                                          ZTP_ACCESS_LOG=0, ZTP_THREADS=THREADS),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        harness.wait_until(lambda: _up(self.port, "/healthz"), 10, "ztpd")
+        self.ticks = Ticks(pg, self.srv.pid)
+
+    def stop(self):
+        self.srv.terminate()
+        self.srv.wait()
+
+
+def bench_redirect(pg, contenders, sport):
+    """The redirect runs of each contender (a build and its database), in turn at each step: with a
+    baseline build, each of its runs comes right before this build's, so that both meet the machine
+    in the same state (when all of one build's runs came first, the other's met a fuller cache and
+    the timed checkpoint, and paid for its full-page images: a p99 two to four times higher, the
+    same build in either place)."""
     env = {"ZTP_BENCH_FIRST": str(FIRST_MAC), "ZTP_BENCH_COUNT": str(DEVICES)}
-    contacts_before = int(pg.psql(db, "SELECT sum(contacts) FROM devices"))
-    ticks = Ticks(pg, srv.pid)
     hz = os.sysconf("SC_CLK_TCK")
 
-    def measured(conns, wenv):
-        """One wrk run of random MACs: its figures, CPU and WAL per redirect."""
-        wal = wal_counters(pg, db)
-        ticks.start()
-        z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, wenv)
-        pg_ticks, z_ticks = ticks.stop()
+    def measured(c, conns, script, wenv, perf=False):
+        """One wrk run of c: its figures, CPU and WAL per redirect."""
+        pg.psql(c.db, "SELECT pg_stat_statements_reset()")
+        wal = wal_counters(pg, c.db)
+        c.ticks.start()
+        perfs = [perf_record([c.srv.pid], "%sztpd-%d.data" % (c.label, conns)),
+                 perf_record(c.ticks.pids(), "%spostgres-%d.data" % (c.label, conns))] if perf else []
+        z = wrk(c.port, os.path.join(HERE, script), conns, wenv)
+        pg_ticks, z_ticks = c.ticks.stop()
+        wal_after = wal_counters(pg, c.db)
+        for p in perfs:
+            if p is not None:
+                p.wait()
+        if z["non2xx"] > 0:  # a figure made of errors is no figure
+            raise SystemExit("ztpd answered %d requests with errors at %d connections" % (z["non2xx"], conns))
         n = z["rps"] * SECONDS
         out = {"ztpd": z, "pg_us_per_req": pg_ticks * 1e6 / hz / n, "ztpd_us_per_req": z_ticks * 1e6 / hz / n}
-        out.update(wal_per_request(wal, wal_counters(pg, db), n))
+        out.update(wal_per_request(wal, wal_after, n))
         return out
 
-    try:
-        # first, on ztpd's fresh connections: one phone at a time per loop thread (a quiet hour, batches of one)
-        results["redirect_2"] = measured(2, env)
-        wrk(port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
-        for conns in (64, 256):
-            s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
-            pg.psql(db, "SELECT pg_stat_statements_reset()")
-            wal = wal_counters(pg, db)
-            ticks.start()
-            perfs = [perf_record([srv.pid], "%sztpd-%d.data" % (label, conns)),
-                     perf_record(ticks.pids(), "%spostgres-%d.data" % (label, conns))] if conns == 256 else []
-            z = wrk(port, os.path.join(HERE, "random_mac.lua"), conns, env)
-            pg_ticks, z_ticks = ticks.stop()
-            wal_after = wal_counters(pg, db)
-            for p in perfs:
-                if p is not None:
-                    p.wait()
-            if z["non2xx"] > 0:  # a figure made of errors is no figure
-                raise SystemExit("ztpd answered %d requests with errors at %d connections" % (z["non2xx"], conns))
-            n = z["rps"] * SECONDS
-            results["redirect_%d" % conns] = {"ztpd": z, "static": s, "ratio_rps": z["rps"] / s["rps"],
-                                              "ratio_p99": z["p99_ms"] / s["p99_ms"],
-                                              "pg_us_per_req": pg_ticks * 1e6 / hz / n,
-                                              "ztpd_us_per_req": z_ticks * 1e6 / hz / n,
-                                              "top_statements": top_statements(pg, db)}
-            results["redirect_%d" % conns].update(wal_per_request(wal, wal_after, n))
-        # repeat contacts: the same phones asking again (every one of them has asked before)
-        renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
-        wrk(port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
-        results["repeat_256"] = measured(256, renv)
-        results["ztpd_peak_rss_mb"] = peak_rss_mb(srv.pid)
-    finally:
-        srv.terminate()
-        srv.wait()
-    contacts = int(pg.psql(db, "SELECT sum(contacts) FROM devices")) - contacts_before
-    results["contacts_recorded"] = contacts
+    for c in contenders:
+        c.contacts_before = int(pg.psql(c.db, "SELECT sum(contacts) FROM devices"))
+    # first, on ztpd's fresh connections: one phone at a time per loop thread (a quiet hour, batches of one)
+    for c in contenders:
+        c.results["redirect_2"] = measured(c, 2, "random_mac.lua", env)
+    for c in contenders:
+        wrk(c.port, os.path.join(HERE, "random_mac.lua"), 64, env)  # warm-up
+    for conns in (64, 256):
+        s = wrk(sport, os.path.join(HERE, "static.lua"), conns)
+        for c in contenders:
+            r = measured(c, conns, "random_mac.lua", env, perf=conns == 256)
+            r.update({"static": s, "ratio_rps": r["ztpd"]["rps"] / s["rps"],
+                      "ratio_p99": r["ztpd"]["p99_ms"] / s["p99_ms"], "top_statements": top_statements(pg, c.db)})
+            c.results["redirect_%d" % conns] = r
+    # repeat contacts: the same phones asking again (every one of them has asked before)
+    renv = dict(env, ZTP_BENCH_COUNT=str(min(REPEAT_PHONES, DEVICES)))
+    for c in contenders:
+        wrk(c.port, os.path.join(HERE, "sequential_mac.lua"), 256, renv)
+    for c in contenders:
+        c.results["repeat_256"] = measured(c, 256, "random_mac.lua", renv)
+        c.results["ztpd_peak_rss_mb"] = peak_rss_mb(c.srv.pid)
+    for c in contenders:
+        c.results["contacts_recorded"] = int(pg.psql(c.db, "SELECT sum(contacts) FROM devices")) - c.contacts_before
 
 
 def bench_storm(pg, db, results, sport):
@@ -548,7 +562,10 @@ def print_activation(r):
 def main():
     pg = harness.Postgres()
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
-        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = %dMB\nmax_wal_size = 4GB\n" % SHARED_BUFFERS_MB +
+        # no timed checkpoint within the bench (the seeding ends with one): runs
+        # that met one paid for its full-page images, runs that did not, not
+        f.write("\nfsync = on\nsynchronous_commit = on\nshared_buffers = %dMB\nmax_wal_size = 8GB\n"
+                "checkpoint_timeout = 1h\n" % SHARED_BUFFERS_MB +
                 "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
         for setting in PG_SETTINGS:  # last: they override the above
             f.write(setting + "\n")
@@ -584,10 +601,17 @@ def main():
         seed(pg, db)
         sport, docroot, static = make_static()
         try:
-            if ONLY_REDIRECT and BASELINE_ZTPD:
-                results["before"] = {}
-                bench_redirect(pg, baseline_database(pg), results["before"], sport, BASELINE_ZTPD, "before-")
-            bench_redirect(pg, db, results, sport)
+            contenders = []
+            try:
+                if ONLY_REDIRECT and BASELINE_ZTPD:
+                    results["before"] = {}
+                    contenders.append(Contender(pg, baseline_database(pg), results["before"], BASELINE_ZTPD,
+                                                "before-"))
+                contenders.append(Contender(pg, db, results))
+                bench_redirect(pg, contenders, sport)
+            finally:
+                for c in contenders:
+                    c.stop()
             if not ONLY_REDIRECT:
                 bench_storm(pg, db, results, sport)
         finally:
@@ -628,15 +652,15 @@ def main():
         print("    pg_stat_statements c=256: %8s ms %8s calls %9s rows  %s" % (ms, calls, rows, query))
     print("  ztpd peak RSS %.1f MB; contacts recorded %d" % (r["ztpd_peak_rss_mb"], r["contacts_recorded"]))
     if "before" in r:
-        print("  before: %s, in a database it migrated (its runs came first)" % BASELINE_ZTPD)
+        print("  before: %s, in a database it migrated, each of its runs right before this build's" % BASELINE_ZTPD)
         for key, what in (("redirect_2", "c=2  "), ("redirect_64", "c=64 "), ("redirect_256", "c=256"),
                           ("repeat_256", "repeat c=256")):
             b, a = r["before"][key], r[key]
             print("    %-12s req/s %8.0f -> %8.0f (%.2fx) | PostgreSQL CPU per redirect %6.1f -> %6.1f us (%.2fx less)"
-                  " | ztpd %5.1f -> %5.1f us" % (what, b["ztpd"]["rps"], a["ztpd"]["rps"],
-                                                 a["ztpd"]["rps"] / b["ztpd"]["rps"], b["pg_us_per_req"],
-                                                 a["pg_us_per_req"], b["pg_us_per_req"] / a["pg_us_per_req"],
-                                                 b["ztpd_us_per_req"], a["ztpd_us_per_req"]))
+                  " | ztpd %5.1f -> %5.1f us | p99 %.1f -> %.1f ms"
+                  % (what, b["ztpd"]["rps"], a["ztpd"]["rps"], a["ztpd"]["rps"] / b["ztpd"]["rps"],
+                     b["pg_us_per_req"], a["pg_us_per_req"], b["pg_us_per_req"] / a["pg_us_per_req"],
+                     b["ztpd_us_per_req"], a["ztpd_us_per_req"], b["ztpd"]["p99_ms"], a["ztpd"]["p99_ms"]))
     if ONLY_REDIRECT:
         print(json.dumps(results))
         return
