@@ -346,19 +346,21 @@ static void enqueue(redeem_t *r)
     schedule(q);
 }
 
-/* Reads code, mac and model from a JSON or form body into pool strings. */
+/* Reads code, mac and model from a JSON or form body into pool strings: 0,
+ * -1 for a body that is neither, -2 for JSON sent as a form (`curl -d`). */
 static int read_body(h2o_req_t *req, const char **code, const char **mac, const char **model)
 {
     const char *base = req->entity.base;
     size_t len = req->entity.base ? req->entity.len : 0;
 
     *code = *mac = *model = NULL;
-    if (ztp_http_content_type_is(req, "application/x-www-form-urlencoded"))
-        return ztp_http_form_get(&req->pool, base, len, "code", code) != 0 ||
-                       ztp_http_form_get(&req->pool, base, len, "mac", mac) != 0 ||
-                       ztp_http_form_get(&req->pool, base, len, "model", model) != 0
-                   ? -1
-                   : 0;
+    if (ztp_http_content_type_is(req, "application/x-www-form-urlencoded")) {
+        if (ztp_http_form_get(&req->pool, base, len, "code", code) != 0 ||
+            ztp_http_form_get(&req->pool, base, len, "mac", mac) != 0 ||
+            ztp_http_form_get(&req->pool, base, len, "model", model) != 0)
+            return -1;
+        return *code == NULL && *mac == NULL && len > 0 && base[0] == '{' ? -2 : 0;
+    }
     json_t *o = json_loadb(base ? base : "", len, JSON_REJECT_DUPLICATES, NULL);
     const char *fields[3] = {"code", "mac", "model"};
     const char **outs[3] = {code, mac, model};
@@ -386,7 +388,7 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     char addr_text[64], digits[ZTP_CODE_DIGITS + 1];
     unsigned char addr[16], key[16], net[16] = {0};
     uint8_t macbin[6];
-    int have_mac, have_body, have_net, kind;
+    int have_mac, have_body, have_net, kind, body;
     uint64_t wait, now = ztp_limiter_clock();
     redeem_t *r;
 
@@ -394,7 +396,7 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
         memset(addr, 0, sizeof(addr));
     ztp_limiter_addr_key(addr, key);
     have_net = ztp_limiter_net_key(addr, net);
-    have_body = read_body(req, &code, &mac, &model) == 0;
+    have_body = (body = read_body(req, &code, &mac, &model)) == 0;
     have_mac = have_body && mac != NULL && ztp_mac_parse(mac, strlen(mac), macbin) == 0;
     /* the attempt counts now, as a failure until it succeeds */
     if ((wait = reserve(key, have_net ? net : NULL, have_mac ? macbin : NULL, now)) > 0) {
@@ -402,7 +404,9 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
         return;
     }
     if (!have_body) {
-        refuse(req, AC_BAD, 400, "send code and mac as JSON or as a form");
+        refuse(req, AC_BAD, 400,
+               body == -2 ? "the body is JSON but its Content-Type says a form: send Content-Type: application/json"
+                          : "send code and mac as JSON or as a form");
         return;
     }
     if (!have_mac) {

@@ -1,4 +1,5 @@
 """POST /activate and /v1/activation-codes: contract sections 3 and 4."""
+import json
 import threading
 import urllib.parse
 import uuid
@@ -152,6 +153,10 @@ class ActivationTest(ServerTest):
         r = self.srv.post("/activate", urllib.parse.urlencode({"code": code, "mac": mac}),
                           headers={"Content-Type": "application/x-www-form-urlencoded"}, source=self.src)
         self.assertEqual(r.status, 200, r)
+        # JSON sent as a form (curl -d): the 400 says what to change
+        r = self.srv.post("/activate", json.dumps({"code": code, "mac": mac}),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, source=self.src)
+        self.assertIn("Content-Type: application/json", self.assertProblem(r, 400)["detail"])
 
     def test_error_table(self):
         mac = self.mac()
