@@ -8,7 +8,7 @@
 
 #define MAX_THREADS 256
 
-static const int statuses[ZTP_METRICS_NSTATUS] = {0,   200, 201, 204, 301, 302, 304, 400, 401, 403,
+static const int statuses[ZTP_METRICS_NSTATUS] = {0,   200, 201, 202, 204, 301, 302, 304, 400, 401, 403,
                                                   404, 405, 409, 410, 413, 415, 422, 429, 500, 503};
 static const double bounds[ZTP_METRICS_NBUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,   0.1,   0.25,   0.5,   1,    2.5};

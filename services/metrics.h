@@ -9,7 +9,7 @@
 
 #define ZTP_METRICS_MAX_ROUTES 96
 #define ZTP_METRICS_MAX_COUNTERS 64
-#define ZTP_METRICS_NSTATUS 20
+#define ZTP_METRICS_NSTATUS 21
 #define ZTP_METRICS_NBUCKETS 13 /* the last one is +Inf */
 
 /* One thread's counters; threads write their own, /metrics sums them all. */

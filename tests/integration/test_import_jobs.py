@@ -67,6 +67,7 @@ class ImportJobTest(ServerTest):
         self.assertEqual((got["parts"], got["rows"]), (2, 500))
         r = self.a.start(job["id"])
         self.assertEqual(r.status, 202, r)
+        self.assertRegex(self.srv.get("/metrics").text, r'ztp_http_requests_total\{route="[^"]*start",status="202"\} [1-9]')
         done = self.a.finished(job["id"])
         self.assertEqual((done["state"], done["created"], done["updated"], done["rows_done"]),
                          ("succeeded", 500, 0, 500), done)
