@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../services/buf.h"
 #include "../../tools/ztp-phone/rule.h"
 
 static void rules_parse_options_and_url(void **state)
@@ -52,7 +53,7 @@ static void delays_repeat_the_last_and_add_jitter(void **state)
     assert_int_equal(ztp_delays_parse("0.5,10+4", &d), 0);
     assert_true(ztp_delays_at(&d, 1, 0.9) == 0.5);
     assert_true(ztp_delays_at(&d, 2, 0.5) == 12);
-    static const char *const bad[] = {"", "a", "1,", ",1", "-1", "1+", "1,,2", "1;2"};
+    static const char *const bad[] = {"", "a", "1,", ",1", "-1", "1+", "1,,2", "1;2", "nan", "1+nan", "inf"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(ztp_delays_parse(bad[i], &d), -1);
 }
@@ -87,6 +88,18 @@ static void flat_profiles_are_read_or_refused(void **state)
     static const char *const bad[] = {"<flat-profile><Profile_Rule>x", "not xml", "", "\x01\x02\x03"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(ztp_flat_profile_rule(bad[i], strlen(bad[i]), &rule), -1);
+    /* a rule longer than a phone holds is refused, not cut: 4,000 characters,
+     * an entity, then 200 more (expat gives them as three pieces) */
+    ztp_buf_t b = {0};
+    ztp_buf_puts(&b, "<flat-profile><Profile_Rule>http://h/");
+    for (int i = 0; i < 4000; i++)
+        ztp_buf_puts(&b, "A");
+    ztp_buf_puts(&b, "&amp;");
+    for (int i = 0; i < 200; i++)
+        ztp_buf_puts(&b, "B");
+    ztp_buf_puts(&b, "&amp;tail</Profile_Rule></flat-profile>");
+    assert_int_equal(ztp_flat_profile_rule(b.p, b.len, &rule), -1);
+    ztp_buf_free(&b);
 }
 
 int main(void)

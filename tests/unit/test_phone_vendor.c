@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../redirect/bootcfg.h"
+#include "../../services/buf.h"
 #include "../../tools/ztp-phone/vendor.h"
 
 static const ztp_phone_id_t id = {"0015654aa937", "M1", "28.72.0.1", "", 0};
@@ -93,6 +94,35 @@ static void refuses_what_is_not_the_vendors_answer(void **state)
     }
 }
 
+/* A hostile server's answers: a value made huge by an entity (expat allows
+ * 100 times the document), a plain value too long for a phone, and an empty
+ * element after a full one (its value is empty, not the other's). */
+static void refuses_values_no_phone_would_hold(void **state)
+{
+    ztp_first_answer_t a;
+    ztp_buf_t b = {0};
+    ztp_buf_puts(&b, "<!DOCTYPE s [<!ENTITY e \"");
+    for (int i = 0; i < 290; i++)
+        ztp_buf_puts(&b, "x");
+    ztp_buf_puts(&b, "\">]><settings><phone-settings><setting_server>http://h/");
+    for (int i = 0; i < 100; i++)
+        ztp_buf_puts(&b, "&e;");
+    ztp_buf_puts(&b, "</setting_server></phone-settings></settings>");
+    assert_int_equal(ztp_phone_read_first(ZTP_VENDOR_SNOM, "http://h/boot/f", b.p, b.len, &id, &a), -1);
+    ztp_buf_free(&b);
+    ztp_buf_puts(&b, "#!version:1.0.0.1\nstatic.auto_provision.server.url = http://h/");
+    for (int i = 0; i < 5000; i++)
+        ztp_buf_puts(&b, "a");
+    ztp_buf_puts(&b, "\n");
+    assert_int_equal(ztp_phone_read_first(ZTP_VENDOR_YEALINK, "http://h/boot/f", b.p, b.len, &id, &a), -1);
+    ztp_buf_free(&b);
+    const char *gs = "<gs_provision><config><P212>2</P212><P237></P237></config></gs_provision>";
+    if (ztp_phone_read_first(ZTP_VENDOR_GRANDSTREAM, "http://h/boot/f", gs, strlen(gs), &id, &a) == 0) {
+        assert_null(strstr(a.provisioning_url, "2"));
+        ztp_first_answer_free(&a);
+    }
+}
+
 static void user_agents_read_back_as_their_vendor(void **state)
 {
     for (int v = 0; v < ZTP_VENDOR_COUNT; v++) {
@@ -117,6 +147,7 @@ int main(void)
         cmocka_unit_test(reads_each_vendors_answer_back),
         cmocka_unit_test(poly_master_leads_to_the_file_it_names),
         cmocka_unit_test(refuses_what_is_not_the_vendors_answer),
+        cmocka_unit_test(refuses_values_no_phone_would_hold),
         cmocka_unit_test(user_agents_read_back_as_their_vendor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

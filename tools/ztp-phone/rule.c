@@ -119,12 +119,12 @@ int ztp_delays_parse(const char *list, ztp_delays_t *out)
     while (*p != '\0') {
         char *end;
         double base = strtod(p, &end), jitter = 0;
-        if (end == p || base < 0 || base > 86400 || out->n == ZTP_PHONE_MAX_DELAYS)
+        if (end == p || !(base >= 0 && base <= 86400) || out->n == ZTP_PHONE_MAX_DELAYS) /* NaN too */
             return -1;
         p = end;
         if (*p == '+') {
             jitter = strtod(p + 1, &end);
-            if (end == p + 1 || jitter < 0 || jitter > 86400)
+            if (end == p + 1 || !(jitter >= 0 && jitter <= 86400))
                 return -1;
             p = end;
         }
@@ -171,8 +171,10 @@ ztp_next_t ztp_answer_next(int status, int hops, int auths, const char *current_
 typedef struct flat {
     int depth, in_rule;
     ztp_buf_t rule;
-    int found;
+    int found, too_long;
 } flat_t;
+
+#define MAX_RULE 4096 /* a longer Profile_Rule makes the profile unusable */
 
 static void on_start(void *data, const XML_Char *name, const XML_Char **attrs)
 {
@@ -199,7 +201,9 @@ static void on_end(void *data, const XML_Char *name)
 static void on_text(void *data, const XML_Char *s, int len)
 {
     flat_t *f = data;
-    if (f->in_rule && f->rule.len + (size_t)len <= 4096)
+    if (f->in_rule && f->rule.len + (size_t)len > MAX_RULE)
+        f->too_long = 1; /* not cut: what is left would be another URL */
+    else if (f->in_rule)
         ztp_buf_append(&f->rule, s, (size_t)len);
 }
 
@@ -215,7 +219,7 @@ int ztp_flat_profile_rule(const char *body, size_t len, char **rule)
     XML_SetCharacterDataHandler(parser, on_text);
     ok = len <= (size_t)1 << 30 && XML_Parse(parser, body, (int)len, 1) == XML_STATUS_OK;
     XML_ParserFree(parser);
-    if (!ok) {
+    if (!ok || f.too_long) {
         ztp_buf_free(&f.rule);
         return -1;
     }

@@ -59,7 +59,13 @@ typedef struct xml_find {
     char *found[3]; /* what the vendor's answer names: see on_start */
     int in;         /* inside the element whose text is wanted: its slot + 1 */
     ztp_buf_t text;
+    int too_long; /* a value over MAX_VALUE: the answer is refused */
 } xml_find_t;
+
+/* The longest value read from an answer (a URL, a file name): longer ones,
+ * an entity's expansion say, make the answer unusable, as the phone's own
+ * buffers would. */
+#define MAX_VALUE 4096
 
 static const char *attr(const XML_Char **attrs, const char *name)
 {
@@ -71,7 +77,9 @@ static const char *attr(const XML_Char **attrs, const char *name)
 
 static void keep(xml_find_t *f, int slot, const char *value)
 {
-    if (value != NULL && f->found[slot] == NULL)
+    if (value != NULL && strlen(value) > MAX_VALUE)
+        f->too_long = 1;
+    else if (value != NULL && f->found[slot] == NULL)
         f->found[slot] = strdup(value);
 }
 
@@ -82,6 +90,8 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attrs)
     xml_find_t *f = data;
     f->in = 0;
     f->text.len = 0;
+    if (f->text.p != NULL)
+        f->text.p[0] = '\0'; /* an empty element's value is empty, not the last one's */
     switch (f->vendor) {
     case ZTP_VENDOR_POLY:
         if (strcmp(name, "APPLICATION") == 0)
@@ -107,7 +117,9 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attrs)
 static void on_text(void *data, const XML_Char *s, int len)
 {
     xml_find_t *f = data;
-    if (f->in)
+    if (f->in && f->text.len + (size_t)len > MAX_VALUE)
+        f->too_long = 1;
+    else if (f->in)
         ztp_buf_append(&f->text, s, (size_t)len);
 }
 
@@ -129,7 +141,7 @@ static int parse_xml(xml_find_t *f, const char *body, size_t len)
     ok = len <= (size_t)1 << 30 && XML_Parse(parser, body, (int)len, 1) == XML_STATUS_OK;
     XML_ParserFree(parser);
     ztp_buf_free(&f->text);
-    return ok ? 0 : -1;
+    return ok && !f->too_long ? 0 : -1;
 }
 
 /* The value of "name<sep>value" on a line of its own in text (spaces
@@ -151,7 +163,7 @@ static char *text_value(const char *body, size_t len, const char *name, char sep
                     ;
                 while (stop > v && (stop[-1] == ' ' || stop[-1] == '\r'))
                     stop--;
-                return strndup(v, (size_t)(stop - v));
+                return stop - v > MAX_VALUE ? NULL : strndup(v, (size_t)(stop - v));
             }
         }
         line = eol + 1;
