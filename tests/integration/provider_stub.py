@@ -12,8 +12,13 @@ GET /<kind>/<mac>.xml answers according to <kind>:
   truncated  200 text/xml, cut short
   json       200 application/json
   loop       200 with a new Profile_Rule each time
+  notutf8    302 to a Location that is not UTF-8
+  xhost      401 (Basic) unless alice:secret, then 302 to another origin
+             (localhost for 127.0.0.1), whose /leak/ answers 401 (Basic) and
+             keeps the Authorization headers it got in leaked
 GET /vendor/... answers 200 with a config of no particular format (another
 vendor's provisioning server); the paths asked are kept in vendor_paths.
+GET /polyloop/... answers a Poly master that names itself again.
 """
 import base64
 import hashlib
@@ -40,6 +45,7 @@ class Stub:
         self.hits = Counter()
         self.seen = set()
         self.vendor_paths = []
+        self.leaked = []
         self.lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -62,7 +68,7 @@ class Stub:
         self.server.server_close()
 
     def rule(self, kind):
-        creds = "[--uid %s --pwd %s] " % (USER, PASSWORD) if kind in ("basic", "digest") else ""
+        creds = "[--uid %s --pwd %s] " % (USER, PASSWORD) if kind in ("basic", "digest", "xhost") else ""
         return creds + "%s/%s/$MA.xml" % (self.base, kind)
 
     def send(self, h, status, body=b"", ctype="text/xml", headers=()):
@@ -84,6 +90,12 @@ class Stub:
             with self.lock:
                 self.vendor_paths.append(h.path)
             return self.send(h, 200, b"# provisioned\n", ctype="text/plain")
+        if h.path.startswith("/polyloop/"):
+            return self.send(h, 200, b'<APPLICATION CONFIG_FILES="again.cfg"/>')
+        if h.path.startswith("/leak/"):
+            with self.lock:
+                self.leaked.append(h.headers.get("Authorization"))
+            return self.send(h, 401, b"", headers=[("WWW-Authenticate", 'Basic realm="elsewhere"')])
         m = re.match(r"^/([a-z0-9]+)/([0-9a-f]{12})\.xml", h.path)
         if not m:
             return self.send(h, 404, b"no")
@@ -96,11 +108,15 @@ class Stub:
             return self.send(h, 200, self.profile(self.rule("cfg")))
         if kind == "r302":
             return self.send(h, 302, b"", headers=[("Location", "%s/cfg/%s.xml" % (self.base, mac))])
-        if kind == "basic":
+        if kind in ("basic", "xhost"):
             want = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
             if h.headers.get("Authorization") != want:
                 return self.send(h, 401, b"", headers=[("WWW-Authenticate", 'Basic realm="%s"' % REALM)])
+            if kind == "xhost":
+                return self.send(h, 302, b"", headers=[("Location", "http://localhost:%d/leak/%s.xml" % (self.port, mac))])
             return self.send(h, 200, self.profile(self.rule("basic")))
+        if kind == "notutf8":
+            return self.send(h, 302, b"", headers=[("Location", "%s/cfg/\xff\xfe%s.xml" % (self.base, mac))])
         if kind == "digest":
             if not self.digest_ok(h):
                 nonce = uuid.uuid4().hex

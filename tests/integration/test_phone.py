@@ -124,6 +124,38 @@ class PhoneTest(ServerTest):
                                       "0000000000000000", "--mac", "0056ac000005")
         self.assertEqual((code, reqs[-1]["status"]), (1, 404))
 
+    def test_hostile_servers_end_cleanly(self):
+        # a Location that is not UTF-8: reported (as U+FFFD), not a crash
+        code, reqs, last = self.boot("0056ab7f0001", "--max-attempts", "1", rule=self.stub.rule("notutf8"))
+        self.assertEqual((code, last["result"]), (1, "failed"), (reqs, last))
+        self.assertIn("\ufffd", reqs[-1]["url"])
+        # a Poly master that names itself: a few requests, then the attempt fails
+        code, reqs, last = self.phone("boot", "--vendor", "poly", "--server", self.stub.base + "/polyloop/",
+                                      "--mac", "0004f27f0001", "--max-attempts", "1", timeout=30)
+        self.assertEqual((code, last["result"]), (1, "failed"), (reqs, last))
+        self.assertLessEqual(last["requests"], 8)
+        self.assertEqual(reqs[-1]["outcome"], "redirect_loop")
+
+    def test_credentials_stay_with_their_server(self):
+        # the rule's server takes them, then redirects to another origin that asks too
+        code, reqs, last = self.boot("0056ab7f0002", "--max-attempts", "1", rule=self.stub.rule("xhost"))
+        self.assertEqual(code, 1, (reqs, last))
+        self.assertIn("/leak/", reqs[-1]["url"])
+        self.assertTrue(self.stub.leaked, reqs)
+        self.assertEqual([a for a in self.stub.leaked if a is not None], [])
+
+    def test_unusable_arguments_are_refused_at_once(self):
+        for args in (["storm", "--rule", "tftp://h/$MA.cfg", "--macs", "0056ab7f1000:2"],
+                     ["activate", "--server", "http://127.0.0.1:1",
+                      "--code", b"12\xff", "--mac", "0056ab7f0003"],
+                     ["boot", "--mac", "0056ab7f0004", "--rule", "http://127.0.0.1:1/$MA", "--retry-delays", "nan"],
+                     ["storm", "--rule", "http://127.0.0.1:1/$MA", "--macs", "0056ab7f2000:2", "--random-delay",
+                      "nan"]):
+            r = subprocess.run([PHONE] + args, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r))
+            self.assertEqual(r.stdout, b"", args)
+            self.assertTrue(r.stderr.startswith(b"ztp-phone:"), (args, r.stderr))
+
     def test_a_storm_of_2000_phones(self):
         first = 0x0056ad000000
         n = 2000

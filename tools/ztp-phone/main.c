@@ -33,6 +33,7 @@
 
 #define MAX_BODY (1 << 20) /* a flat profile larger than this fails the attempt */
 #define MAX_RESYNCS 5
+#define MAX_FIRST_HOPS 5 /* Poly masters naming further files, in one attempt */
 
 enum { P_WAITING, P_ACTIVE, P_DONE_OK, P_DONE_FAIL };
 
@@ -44,6 +45,7 @@ typedef struct phone {
     char *post; /* the activation body, until the activation answered */
     int hops, auths, resyncs, failures, requests;
     int creds;      /* send credentials on the next request */
+    char *auth_origin; /* where they may go: the rule's (or provider's) scheme, host and port */
     int first_file; /* another vendor: asking the server for the first files, this one next */
     int state;
     double wake_at, started;
@@ -127,18 +129,95 @@ static phone_t *heap_pop(void)
 
 /* ---- one phone ---- */
 
-static void print_request(const char *url, long status, const char *outcome)
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_at(const unsigned char *s, size_t n)
 {
-    json_t *o;
-    char *text;
-    if (!opt.verbose)
-        return;
-    o = json_pack("{s:s, s:i, s:s}", "url", url, "status", (int)status, "outcome", outcome);
-    text = json_dumps(o, JSON_COMPACT);
-    printf("%s\n", text);
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                                 : s[0] >= 0xf0 && s[0] <= 0xf4                                  ? 4
+                                                                                                  : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, a surrogate, past U+10FFFF */
+    return len;
+}
+
+/* A JSON string of text from a server or the command line, whatever its
+ * bytes: those that are not UTF-8 become U+FFFD (JSON holds only UTF-8). */
+static json_t *json_text(const char *text)
+{
+    ztp_buf_t b = {0};
+    json_t *j;
+    if (text == NULL)
+        return json_null();
+    for (size_t i = 0, n = strlen(text), k; i < n; i += k ? k : 1) {
+        k = utf8_at((const unsigned char *)text + i, n - i);
+        ztp_buf_append(&b, k ? text + i : "\xef\xbf\xbd", k ? k : 3);
+    }
+    j = json_string(b.p ? b.p : "");
+    ztp_buf_free(&b);
+    return j;
+}
+
+/* One JSON object on a line of stdout. */
+static void print_json(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (text != NULL)
+        printf("%s\n", text);
     fflush(stdout);
     free(text);
     json_decref(o);
+}
+
+static void print_request(const char *url, long status, const char *outcome)
+{
+    if (!opt.verbose)
+        return;
+    print_json(json_pack("{s:o, s:i, s:s}", "url", json_text(url), "status", (int)status, "outcome", outcome));
+}
+
+/* scheme://host:port of url, malloc'ed, or NULL. */
+static char *origin_of(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        ztp_buf_t b = {0};
+        for (char *c = host; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        ztp_buf_printf(&b, "%s://%s:%s", scheme, host, port);
+        out = b.p;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* Credentials go where they were given for: the rule's server, or the
+ * provider another vendor's phone was sent to, never where a redirect
+ * from there points (another host, or plain HTTP). */
+static void authorize(phone_t *p, const char *url)
+{
+    free(p->auth_origin);
+    p->auth_origin = origin_of(url);
+}
+
+static int may_authenticate(const phone_t *p)
+{
+    char *here = origin_of(p->url);
+    int ok = here != NULL && p->auth_origin != NULL && strcmp(here, p->auth_origin) == 0;
+    free(here);
+    return ok;
 }
 
 /* Points the phone's next request at its rule, expanded; 0 or -1 (unusable rule). */
@@ -152,6 +231,7 @@ static int aim_at_rule(phone_t *p)
     free(p->url);
     p->url = b.p;
     p->hops = p->auths = 0;
+    authorize(p, p->url);
     return 0;
 }
 
@@ -173,6 +253,7 @@ static int aim_at_file(phone_t *p, int n)
     p->url = b.p;
     p->first_file = n;
     p->hops = p->auths = 0;
+    authorize(p, p->url);
     return 0;
 }
 
@@ -263,7 +344,7 @@ static CURL *make_easy(phone_t *p)
         uid = r.uid;
         pwd = r.pwd;
     }
-    if (p->creds && uid != NULL) {
+    if (p->creds && uid != NULL && may_authenticate(p)) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)(CURLAUTH_BASIC | CURLAUTH_DIGEST));
         curl_easy_setopt(e, CURLOPT_USERNAME, uid);
         curl_easy_setopt(e, CURLOPT_PASSWORD, pwd ? pwd : "");
@@ -322,6 +403,10 @@ static void on_first_file(phone_t *p, const char *url, long status)
             free(p->rule);
             p->rule = a.provisioning_url;
             p->first_file = -1;
+            authorize(p, p->url);
+        } else if (++p->hops > MAX_FIRST_HOPS) { /* a master naming masters */
+            fail_attempt(p, url, status, "redirect_loop");
+            return;
         }
         print_request(url, status, "resync");
         schedule(p, 0);
@@ -522,17 +607,14 @@ static void phone_free(phone_t *p)
     free(p->rule);
     free(p->url);
     free(p->post);
+    free(p->auth_origin);
     ztp_buf_free(&p->body);
 }
 
 static int finish_one(phone_t *p)
 {
-    json_t *o = json_pack("{s:s, s:s?, s:i}", "result", p->state == P_DONE_OK ? "provisioned" : "failed",
-                          "profile_rule", p->rule, "requests", p->requests);
-    char *text = json_dumps(o, JSON_COMPACT);
-    printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    print_json(json_pack("{s:s, s:o, s:i}", "result", p->state == P_DONE_OK ? "provisioned" : "failed",
+                         "profile_rule", json_text(p->rule), "requests", p->requests));
     return p->state == P_DONE_OK ? 0 : 1;
 }
 
@@ -636,8 +718,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "ztp-phone: --retry-delays must be seconds separated by commas, e.g. 60,120,240\n");
         return 2;
     }
-    if (opt.max_attempts < 1 || opt.concurrency < 1 || opt.random_delay < 0) {
+    if (opt.max_attempts < 1 || opt.concurrency < 1) {
         fprintf(stderr, "ztp-phone: --max-attempts and --concurrency must be at least 1\n");
+        return 2;
+    }
+    if (!(opt.random_delay >= 0 && opt.random_delay <= 86400)) { /* NaN too */
+        fprintf(stderr, "ztp-phone: --random-delay must be seconds, 0 to 86400\n");
         return 2;
     }
     srandom((unsigned)(time(NULL) ^ getpid()));
@@ -660,8 +746,14 @@ int main(int argc, char **argv)
             json_t *body =
                 json_pack("{s:s, s:s, s:s}", "code", opt.code, "mac", p.id.mac, "model", opt.model);
             ztp_buf_t u = {0};
+            if (body == NULL) {
+                fprintf(stderr, "ztp-phone: --code and --model must be UTF-8 text\n");
+                phone_free(&p);
+                return 2;
+            }
             ztp_buf_printf(&u, "%s/activate", opt.server);
             p.url = u.p;
+            authorize(&p, p.url);
             p.post = json_dumps(body, JSON_COMPACT);
             json_decref(body);
         } else if (aim_at_start(&p) != 0) {
@@ -700,6 +792,15 @@ int main(int argc, char **argv)
             setrlimit(RLIMIT_NOFILE, &rl);
             if ((rlim_t)opt.concurrency + 64 > rl.rlim_cur)
                 opt.concurrency = (int)rl.rlim_cur - 64;
+            if (opt.concurrency < 1) {
+                fprintf(stderr, "ztp-phone: too few file descriptors for a storm (ulimit -n)\n");
+                return 2;
+            }
+        }
+        ztp_rule_t r;
+        if (ztp_rule_parse(rule, &r) != 0 || r.tftp) {
+            fprintf(stderr, "ztp-phone: --rule must be an http or https rule ztp-phone can follow\n");
+            return 2;
         }
         phone_t *phones = calloc((size_t)count, sizeof(phone_t));
         for (long i = 0; i < count; i++) {
@@ -719,14 +820,10 @@ int main(int argc, char **argv)
         }
         free(phones);
         qsort(latencies, nlat, sizeof(double), cmp_double);
-        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "phones", (json_int_t)count,
-                              "provisioned", (json_int_t)ok, "failed", (json_int_t)(count - ok), "requests",
-                              (json_int_t)total_requests, "seconds", secs, "p50_ms", percentile(0.5),
-                              "p99_ms", percentile(0.99));
-        char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        printf("%s\n", text);
-        free(text);
-        json_decref(o);
+        print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "phones", (json_int_t)count, "provisioned",
+                             (json_int_t)ok, "failed", (json_int_t)(count - ok), "requests",
+                             (json_int_t)total_requests, "seconds", secs, "p50_ms", percentile(0.5), "p99_ms",
+                             percentile(0.99)));
         rc = ok == count ? 0 : 1;
     } else {
         return usage();
