@@ -105,21 +105,27 @@ class RedirectTest(ServerTest):
     def test_a_devices_history_keeps_its_newest_events(self):
         # strangers can move a known device's status (a /boot for a vendor its
         # profile lacks, then a /redirect): 1,500 such events already, and the
-        # next one's id is one of those (one in 100) that trim the device's
+        # next is its contacts' 100th (migration 0034's count), which trims
         mac = "0056%08x" % int.from_bytes(os.urandom(4), "big")
         self.claim(mac, profile=False)
         self.pg.psql(self.db, "INSERT INTO device_events (mac, provider_id, from_status, to_status, cause)"
-                              " SELECT mac, provider_id, 'pending', 'open', 'test' FROM devices, generate_series(1, 1500)"
-                              " WHERE mac = '%s'" % mac)
+                              " SELECT mac, provider_id, 'pending', 'open', 'redirect' FROM devices,"
+                              " generate_series(1, 1500) WHERE mac = '%s';"
+                              " UPDATE devices SET contact_events = 99 WHERE mac = '%s'" % (mac, mac))
         last = int(self.pg.psql(self.db, "SELECT max(id) FROM device_events WHERE mac = '%s'" % mac))
-        self.pg.psql(self.db, "SELECT setval('device_events_id_seq', (SELECT (max(id) / 100 + 1) * 100 - 1"
-                              " FROM device_events))")
         self.assertProblem(self.srv.get("/redirect/%s.xml" % mac), 404)  # open -> pending
-        kept = self.pg.psql(self.db, "SELECT count(*), min(id) FROM device_events WHERE mac = '%s'" % mac)
-        self.assertEqual(kept, "1001|%d" % (last - 999))  # the newest 1,000 before it, and it
+        kept = self.pg.psql(self.db, "SELECT count(*), min(id) FILTER (WHERE cause = 'redirect'),"
+                                     " count(*) FILTER (WHERE cause = 'claimed') FROM device_events"
+                                     " WHERE mac = '%s'" % mac)
+        # the newest 1,000 before it, it, and what its owner did (the claim)
+        self.assertEqual(kept, "1002|%d|1" % (last - 999))
         events = self.events(mac)
         self.assertEqual(len(events), 1000)
         self.assertEqual(events[-1], ("open", "pending", "redirect"))
+        # the 99 contact events after it trim nothing
+        self.pg.psql(self.db, "UPDATE devices SET status = 'open' WHERE mac = '%s'" % mac)
+        self.assertProblem(self.srv.get("/redirect/%s.xml" % mac), 404)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_events WHERE mac = '%s'" % mac), "1003")
 
     def test_status_and_events_through_a_phones_life(self):
         mac = "00562b043619"
