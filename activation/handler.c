@@ -359,7 +359,10 @@ static int read_body(h2o_req_t *req, const char **code, const char **mac, const 
             ztp_http_form_get(&req->pool, base, len, "mac", mac) != 0 ||
             ztp_http_form_get(&req->pool, base, len, "model", model) != 0)
             return -1;
-        return *code == NULL && *mac == NULL && len > 0 && base[0] == '{' ? -2 : 0;
+        size_t i = 0;
+        while (i < len && (base[i] == ' ' || base[i] == '\t' || base[i] == '\r' || base[i] == '\n'))
+            i++;
+        return *code == NULL && *mac == NULL && i < len && base[i] == '{' ? -2 : 0;
     }
     json_t *o = json_loadb(base ? base : "", len, JSON_REJECT_DUPLICATES, NULL);
     const char *fields[3] = {"code", "mac", "model"};
