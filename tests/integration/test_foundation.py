@@ -53,6 +53,16 @@ class CommandTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("changed", r.stderr)
 
+    def test_migrate_says_when_contacts_could_not_commit_durably(self):
+        # every contact batch writes a WAL message (redirect/contacts.c): a
+        # database that refuses it would answer every phone 503, so migrate says so
+        self.pg.psql(self.db, "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC")
+        r = ztpd_cmd(self.db, "migrate")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("GRANT EXECUTE ON FUNCTION pg_logical_emit_message", r.stderr)
+        self.pg.psql(self.db, "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO ztp_system")
+        self.assertEqual(ztpd_cmd(self.db, "migrate").returncode, 0)
+
     def test_provider_create_prints_one_json_object(self):
         migrate(self.db)
         r = ztpd_cmd(self.db, "provider", "create", "Acme Telecom")
