@@ -16,6 +16,7 @@ GET /<kind>/<mac>.xml answers according to <kind>:
   xhost      401 (Basic) unless alice:secret, then 302 to another origin
              (localhost for 127.0.0.1), whose /leak/ answers 401 (Basic) and
              keeps the Authorization headers it got in leaked
+  xrule      302 to another origin, whose profile names a rule there (/leak/)
 GET /vendor/... answers 200 with a config of no particular format (another
 vendor's provisioning server); the paths asked are kept in vendor_paths.
 GET /polyloop/... answers a Poly master that names itself again.
@@ -115,6 +116,10 @@ class Stub:
             if kind == "xhost":
                 return self.send(h, 302, b"", headers=[("Location", "http://localhost:%d/leak/%s.xml" % (self.port, mac))])
             return self.send(h, 200, self.profile(self.rule("basic")))
+        if kind == "xrule":
+            return self.send(h, 302, b"", headers=[("Location", "http://localhost:%d/xprofile/%s.xml" % (self.port, mac))])
+        if kind == "xprofile":
+            return self.send(h, 200, self.profile("http://localhost:%d/leak/$MA.xml" % self.port))
         if kind == "notutf8":
             return self.send(h, 302, b"", headers=[("Location", "%s/cfg/\xff\xfe%s.xml" % (self.base, mac))])
         if kind == "digest":

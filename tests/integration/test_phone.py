@@ -143,6 +143,13 @@ class PhoneTest(ServerTest):
         self.assertIn("/leak/", reqs[-1]["url"])
         self.assertTrue(self.stub.leaked, reqs)
         self.assertEqual([a for a in self.stub.leaked if a is not None], [])
+        # nor to the rule a profile from there names, for the command line's credentials
+        n = len(self.stub.leaked)
+        code, reqs, last = self.boot("0056ab7f0005", "--uid", "alice", "--pwd", "secret", "--max-attempts", "1",
+                                     rule=self.stub.rule("xrule"))
+        self.assertEqual((code, reqs[-1]["outcome"]), (1, "unauthorized"), (reqs, last))
+        self.assertGreater(len(self.stub.leaked), n, reqs)
+        self.assertEqual([a for a in self.stub.leaked if a is not None], [])
 
     def test_unusable_arguments_are_refused_at_once(self):
         for args in (["storm", "--rule", "tftp://h/$MA.cfg", "--macs", "0056ab7f1000:2"],

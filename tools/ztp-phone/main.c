@@ -186,7 +186,7 @@ static char *origin_of(const char *url)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
-    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) == CURLUE_OK && /* as curl does */
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
@@ -204,8 +204,9 @@ static char *origin_of(const char *url)
 }
 
 /* Credentials go where they were given for: the rule's server, or the
- * provider another vendor's phone was sent to, never where a redirect
- * from there points (another host, or plain HTTP). */
+ * provider another vendor's phone was sent to; never where a redirect from
+ * there points (another host, or plain HTTP), nor to a rule that such a
+ * server's profile names, nor to the boot server. */
 static void authorize(phone_t *p, const char *url)
 {
     free(p->auth_origin);
@@ -253,13 +254,15 @@ static int aim_at_file(phone_t *p, int n)
     p->url = b.p;
     p->first_file = n;
     p->hops = p->auths = 0;
-    authorize(p, p->url);
+    free(p->auth_origin); /* the boot server gets none: the provider it names may */
+    p->auth_origin = NULL;
     return 0;
 }
 
 /* Where an attempt starts: the rule, or another vendor's first file. */
 static int aim_at_start(phone_t *p)
 {
+    p->creds = 0; /* a new attempt: asked for again, where they may go */
     return opt.vendor == ZTP_VENDOR_CISCO ? aim_at_rule(p) : aim_at_file(p, 0);
 }
 
@@ -403,6 +406,7 @@ static void on_first_file(phone_t *p, const char *url, long status)
             free(p->rule);
             p->rule = a.provisioning_url;
             p->first_file = -1;
+            p->hops = 0; /* the provider's redirects have their own budget */
             authorize(p, p->url);
         } else if (++p->hops > MAX_FIRST_HOPS) { /* a master naming masters */
             fail_attempt(p, url, status, "redirect_loop");
@@ -425,6 +429,7 @@ static void on_done(phone_t *p, CURLcode rc)
     long status = 0;
     char *location = NULL, *new_rule = NULL;
     char *url = strdup(p->url);
+    int trusted;
 
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(p->easy, CURLINFO_REDIRECT_URL, &location);
@@ -467,7 +472,7 @@ static void on_done(phone_t *p, CURLcode rc)
         schedule(p, 0);
         break;
     case ZTP_NEXT_AUTH:
-        if (opt.uid == NULL && (p->rule == NULL || strstr(p->rule, "--uid") == NULL)) {
+        if ((opt.uid == NULL && (p->rule == NULL || strstr(p->rule, "--uid") == NULL)) || !may_authenticate(p)) {
             fail_attempt(p, url, status, "unauthorized");
             break;
         }
@@ -477,6 +482,7 @@ static void on_done(phone_t *p, CURLcode rc)
         schedule(p, 0);
         break;
     case ZTP_NEXT_RESYNC:
+        trusted = may_authenticate(p); /* the profile came from where credentials may go */
         free(p->rule);
         p->rule = new_rule;
         new_rule = NULL;
@@ -487,6 +493,10 @@ static void on_done(phone_t *p, CURLcode rc)
             print_request(url, status, p->resyncs > MAX_RESYNCS ? "resync_loop" : "unsupported_rule");
             p->state = P_DONE_FAIL;
             break;
+        }
+        if (!trusted) { /* a server a redirect led to names a rule: no credentials of ours follow it */
+            free(p->auth_origin);
+            p->auth_origin = NULL;
         }
         print_request(url, status, "resync");
         schedule(p, 0);
