@@ -20,6 +20,9 @@ GET /<kind>/<mac>.xml answers according to <kind>:
 GET /vendor/... answers 200 with a config of no particular format (another
 vendor's provisioning server); the paths asked are kept in vendor_paths.
 GET /polyloop/... answers a Poly master that names itself again.
+GET /ylboot/... answers a Yealink first file naming /ylprov/ (which takes
+alice:secret, then redirects nowhere), then 401; what Authorization it got
+is kept in boot_auth.
 """
 import base64
 import hashlib
@@ -47,6 +50,7 @@ class Stub:
         self.seen = set()
         self.vendor_paths = []
         self.leaked = []
+        self.boot_auth = []
         self.lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,6 +95,19 @@ class Stub:
             with self.lock:
                 self.vendor_paths.append(h.path)
             return self.send(h, 200, b"# provisioned\n", ctype="text/plain")
+        if h.path.startswith("/ylboot/"):  # a boot server: a Yealink answer, then 401 (asking for what is not its)
+            with self.lock:
+                self.boot_auth.append(h.headers.get("Authorization"))
+                again = len(self.boot_auth) > 1
+            if again:
+                return self.send(h, 401, b"", headers=[("WWW-Authenticate", 'Basic realm="boot"')])
+            return self.send(h, 200, b"#!version:1.0.0.1\nstatic.auto_provision.server.url = %s/ylprov/\n"
+                             % self.base.encode(), ctype="text/plain")
+        if h.path.startswith("/ylprov/"):  # its provider: credentials, then a redirect to nowhere
+            want = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+            if h.headers.get("Authorization") != want:
+                return self.send(h, 401, b"", headers=[("WWW-Authenticate", 'Basic realm="%s"' % REALM)])
+            return self.send(h, 302, b"", headers=[("Location", "http://127.0.0.1:1/gone")])
         if h.path.startswith("/polyloop/"):
             return self.send(h, 200, b'<APPLICATION CONFIG_FILES="again.cfg"/>')
         if h.path.startswith("/leak/"):

@@ -151,6 +151,17 @@ class PhoneTest(ServerTest):
         self.assertGreater(len(self.stub.leaked), n, reqs)
         self.assertEqual([a for a in self.stub.leaked if a is not None], [])
 
+    def test_a_vendor_phones_credentials_are_its_providers(self):
+        # attempt 1: the boot server names the provider, which takes them, then fails;
+        # attempt 2: the boot server asks for them: it does not get them
+        code, reqs, last = self.phone("boot", "--vendor", "yealink", "--server", self.stub.base + "/ylboot/",
+                                      "--mac", "805ec07f0001", "--uid", "alice", "--pwd", "secret",
+                                      "--max-attempts", "2", "--retry-delays", "0.05", timeout=60)
+        self.assertEqual((code, last["result"]), (1, "failed"), (reqs, last))
+        self.assertIn("auth", [r["outcome"] for r in reqs if "/ylprov/" in r["url"]], reqs)
+        self.assertGreater(len(self.stub.boot_auth), 1, reqs)
+        self.assertEqual(set(self.stub.boot_auth), {None})
+
     def test_unusable_arguments_are_refused_at_once(self):
         for args in (["storm", "--rule", "tftp://h/$MA.cfg", "--macs", "0056ab7f1000:2"],
                      ["activate", "--server", "http://127.0.0.1:1",
