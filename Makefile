@@ -82,7 +82,7 @@ build/san/tests/%: tests/unit/%.c $(SAN_OBJS) $(GEN_SAN) $(PHONE_SAN)
 		-lexpat -lcmocka -pthread
 
 build/ztp-phone: $(PHONE_SRCS) build/obj/redirect/profile.o build/obj/services/buf.o build/obj/redirect/useragent.o \
-		build/obj/redirect/mac.o build/obj/redirect/vendor.o $(wildcard tools/ztp-phone/*.h)
+		build/obj/redirect/mac.o build/obj/redirect/vendor.o build/obj/services/copytext.o $(wildcard tools/ztp-phone/*.h)
 	$(CC) $(BASE) $(shell pkg-config --cflags libcurl expat 2>/dev/null) $(CFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(shell pkg-config --libs libcurl expat jansson libsodium 2>/dev/null) -lm -pthread
 

@@ -3,44 +3,45 @@
 
 #include <stdint.h>
 
+size_t ztp_utf8_char(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t len;
+    uint32_t cp;
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0; /* a continuation byte first, an overlong C0/C1, or past U+10FFFF */
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    /* overlong forms, surrogates, beyond Unicode */
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 int ztp_copy_text_ok(const char *s, size_t len)
 {
-    const uint8_t *p = (const uint8_t *)s, *end = p + len;
-    while (p < end) {
-        uint8_t c = *p;
-        size_t n;
-        uint32_t cp;
-        if (c == 0)
+    for (size_t i = 0, k; i < len; i += k)
+        if (s[i] == '\0' || (k = ztp_utf8_char(s + i, len - i)) == 0)
             return 0;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0; /* a continuation byte first, an overlong C0/C1, or past U+10FFFF */
-        }
-        if ((size_t)(end - p) <= n)
-            return 0;
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        /* overlong forms, surrogates, beyond Unicode */
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += n + 1;
-    }
     return 1;
 }
 

@@ -12,6 +12,11 @@
  * PostgreSQL cannot hold in a text column is refused, not sent: a NUL byte,
  * or bytes that are not UTF-8. */
 
+/* The length of the UTF-8 character at s (n bytes left: 1 to 4), or 0 when
+ * the bytes there are none (a stray continuation byte, an overlong form, a
+ * surrogate, past U+10FFFF, cut short). NUL is a character of length 1. */
+size_t ztp_utf8_char(const char *s, size_t n);
+
 /* Whether s[0..len) is UTF-8 without NUL (what a text column accepts). */
 int ztp_copy_text_ok(const char *s, size_t len);
 

@@ -115,12 +115,38 @@ static void refuses_what_no_text_column_holds(void **state)
     assert_true(ztp_copy_text_ok("\xef\xbf\xbd", 3));
 }
 
+/* One character at a time, as ztp-phone writes what servers send it. */
+static void reads_one_utf8_character(void **state)
+{
+    static const struct {
+        const char *s;
+        size_t n, want;
+    } cases[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 2},             /* é */
+        {"\xe2\x82\xac", 3, 3},         /* € */
+        {"\xf0\x9f\x98\x80", 4, 4},     /* an emoji */
+        {"\xe2\x82\xac", 2, 0},         /* cut short */
+        {"\x80", 1, 0},                 /* a continuation byte first */
+        {"\xc0\xaf", 2, 0},             /* overlong */
+        {"\xe0\x80\xaf", 3, 0},         /* overlong */
+        {"\xed\xa0\x80", 3, 0},         /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},     /* past U+10FFFF */
+        {"\xe2\x28\xa1", 3, 0},         /* not a continuation */
+        {"", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ztp_utf8_char(cases[i].s, cases[i].n) != cases[i].want)
+            fail_msg("case %zu: %zu, not %zu", i, ztp_utf8_char(cases[i].s, cases[i].n), cases[i].want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fields_round_trip_whatever_they_hold),
         cmocka_unit_test(nulls_and_rows),
         cmocka_unit_test(refuses_what_no_text_column_holds),
+        cmocka_unit_test(reads_one_utf8_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "vendor.h"
 
 #include "../../redirect/mac.h"
+#include "../../services/copytext.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -129,23 +130,6 @@ static phone_t *heap_pop(void)
 
 /* ---- one phone ---- */
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_at(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-                                 : s[0] >= 0xf0 && s[0] <= 0xf4                                  ? 4
-                                                                                                  : 0;
-    if (len == 0 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
-        (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0; /* overlong, a surrogate, past U+10FFFF */
-    return len;
-}
-
 /* A JSON string of text from a server or the command line, whatever its
  * bytes: those that are not UTF-8 become U+FFFD (JSON holds only UTF-8). */
 static json_t *json_text(const char *text)
@@ -155,7 +139,7 @@ static json_t *json_text(const char *text)
     if (text == NULL)
         return json_null();
     for (size_t i = 0, n = strlen(text), k; i < n; i += k ? k : 1) {
-        k = utf8_at((const unsigned char *)text + i, n - i);
+        k = ztp_utf8_char(text + i, n - i);
         ztp_buf_append(&b, k ? text + i : "\xef\xbf\xbd", k ? k : 3);
     }
     j = json_string(b.p ? b.p : "");
