@@ -93,9 +93,10 @@ class DeviceOwnerTest(unittest.TestCase):
         return self.sql(
             "SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM ("
             " SELECT status, sum(delta) AS n FROM ("
+            "  SELECT status, n AS delta FROM device_status_totals WHERE provider_id = '%s' UNION ALL"
             "  SELECT status, delta FROM device_status_deltas WHERE provider_id = '%s' UNION ALL"
             "  SELECT u.s, u.d FROM device_stat_batches b, unnest(b.s_provider, b.s_status, b.s_delta) u(p, s, d)"
-            "  WHERE u.p = '%s') x GROUP BY 1 HAVING sum(delta) <> 0) y" % (provider, provider))
+            "  WHERE u.p = '%s') x GROUP BY 1 HAVING sum(delta) <> 0) y" % (provider, provider, provider))
 
     def test_an_update_of_a_whole_fleet_takes_time_in_proportion_to_its_rows(self):
         # 0022's statistics trigger joined the statement's old and new rows

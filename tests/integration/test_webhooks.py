@@ -6,9 +6,11 @@ delays a hundred times shorter. Signatures are checked exactly as the
 Standard Webhooks specification says a receiver must.
 """
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.server
+import itertools
 import json
 import threading
 import time
@@ -409,21 +411,78 @@ class StatsTest(WebhookTestBase):
         self.assertEqual(o["status_counts"]["open"], 1)
         self.assertEqual(sum(h["contacts"] for h in o["contacts_per_hour"]), 0)
 
-    def test_stats_survive_compaction(self):
-        # ztpd folds the batches every 10 s; this session holds the folding's
-        # lock so that only the test folds, once it has read the unfolded stats
+    @contextlib.contextmanager
+    def folding(self):
+        """A session holding the folding's lock, so that ztpd's own folds
+        (every 10 s) skip: yields fold(), which returns once that session has
+        run a compaction."""
         folder = self.pg.psql_session(self.db)
         folder.stdin.write("SELECT pg_advisory_lock(7349001);\n")
         folder.stdin.flush()
+        runs = itertools.count(1)
+
+        def fold():
+            n = next(runs)
+            folder.stdin.write("SET ROLE ztp_system; SELECT ztp_stats_compact(); SET application_name = 'folded-%d';\n"
+                               % n)
+            folder.stdin.flush()
+            wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_stat_activity"
+                                                     " WHERE application_name = 'folded-%d'" % n) == "1", 30, "the fold")
         try:
             wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                                                      " AND objid = 7349001 AND granted") == "1", 30, "the lock")
-            self.check_stats_survive_compaction(folder)
+            yield fold
         finally:
             folder.stdin.close()
             folder.wait(30)
 
-    def check_stats_survive_compaction(self, folder):
+    def test_stats_survive_compaction(self):
+        with self.folding() as fold:
+            self.check_stats_survive_compaction(fold)
+
+    def totals(self):
+        """Every folded row with the transaction that last wrote it."""
+        return dict(tuple(line.rsplit("|", 1)) for line in self.pg.psql(
+            self.db, "SELECT 's|' || provider_id || '|' || status || '|' || n, xmin FROM device_status_totals"
+                     " UNION ALL SELECT 'h|' || provider_id || '|' || hour || '|' || contacts, xmin"
+                     " FROM contact_hour_totals").splitlines())
+
+    def test_a_compaction_writes_only_what_changed(self):
+        # it once rewrote every folded row every 10 s: with 1,000 providers'
+        # 8 days of hours, 0.55 s of a core and 44 MB of WAL per call, idle
+        p = self.provider()
+        key, pid = p["api_key"], p["id"]
+        prof = self.profile(key)
+        mac = self.mac()
+        with self.folding() as fold:
+            self.assertEqual(self.srv.put("/v1/devices/" + mac, {"profile_id": prof}, key=key).status, 201)
+            fold()
+            self.pg.psql(self.db,
+                         "INSERT INTO contact_hour_totals SELECT gen_random_uuid(), date_trunc('hour', now())"
+                         " - h * interval '1 hour', 7 FROM generate_series(1, 150) h;"
+                         "INSERT INTO contact_hour_totals VALUES"
+                         " ('{0}', date_trunc('hour', now()) - interval '20 hours', 5),"
+                         " ('{0}', date_trunc('hour', now()) - interval '50 hours', 6),"
+                         " ('{0}', date_trunc('hour', now()) - interval '9 days', 8)".format(pid))
+            kept = self.totals()
+            self.assertEqual(len(kept), 154, kept)  # the claim's status, 150 + 3 hours
+            self.assertEqual(self.srv.get("/redirect/%s.xml" % mac).status, 200)
+            before = self.srv.get("/v1/stats", key=key).json()
+            fold()
+            after = self.totals()
+            untouched = {r: x for r, x in kept.items() if not r.startswith("s|" + pid) and not r.endswith("|8")}
+            self.assertEqual({r: after.get(r) for r in untouched}, untouched)  # not written again
+            changed = {r for r in after if after[r] != kept.get(r)}
+            self.assertEqual(changed - {r for r in changed if r.startswith("h|%s|" % pid) and r.endswith("|1")},
+                             {"s|%s|open|0" % pid, "s|%s|custom_pending|1" % pid}, after)
+            self.assertEqual(len(changed), 3, after)  # and this hour's contact
+            self.assertEqual([r for r in after if r.endswith("|8")], [], after)  # older than 8 days: gone
+            self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
+            self.assertEqual(sum(h["contacts"] for h in before["contacts_per_hour"]), 5 + 6 + 1)
+            fold()  # nothing to fold: nothing written
+            self.assertEqual(self.totals(), after)
+
+    def check_stats_survive_compaction(self, fold):
         key = self.provider()["api_key"]
         other = self.provider()["api_key"]
         prof = self.profile(key)
@@ -442,10 +501,8 @@ class StatsTest(WebhookTestBase):
             self.pg.psql(self.db, "SET ROLE ztp_tenant; SELECT count(*) FROM device_stat_batches")
         before = self.srv.get("/v1/stats", key=key).json()
         before_other = self.srv.get("/v1/stats", key=other).json()
-        folder.stdin.write("SET ROLE ztp_system; SELECT ztp_stats_compact();\n")
-        folder.stdin.flush()
-        wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches") == "0", 30,
-                   "the batches to be folded")
+        fold()
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
         self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
         self.assertEqual(self.srv.get("/v1/stats", key=other).json(), before_other)
         self.assertEqual(before["status_counts"], {"open": 1, "pending": 0, "custom_pending": 1, "acquired": 1,
