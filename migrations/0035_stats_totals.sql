@@ -79,6 +79,9 @@ BEGIN
     WHERE x.h > now() - interval '8 days'
     GROUP BY 1, 2 HAVING sum(x.c) <> 0
     ON CONFLICT (provider_id, hour) DO UPDATE SET contacts = t.contacts + excluded.contacts;
+    -- a count that fell to zero (a provider's devices all gone from a
+    -- status, or the provider itself): not kept (a few thousand rows to read)
+    DELETE FROM device_status_totals WHERE n = 0;
     DELETE FROM contact_hour_totals WHERE hour <= now() - interval '8 days';
     DELETE FROM webhook_attempts WHERE at < now() - interval '30 days';
     DELETE FROM webhook_events e WHERE e.at < now() - interval '30 days'
@@ -91,6 +94,8 @@ ALTER FUNCTION ztp_stats_compact() SET statement_timeout = '30s';
 -- compaction that may be running in a replica not yet upgraded).
 SELECT pg_advisory_xact_lock(7349001);
 SELECT ztp_stats_compact();
+-- ztpd folds as ztp_system, its owner; nobody else needs to
+REVOKE ALL ON FUNCTION ztp_stats_compact() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION ztp_stats(OUT status int, OUT body json) LANGUAGE sql STABLE AS $$
     WITH pending AS MATERIALIZED (SELECT * FROM ztp_stat_batches_mine())

@@ -474,8 +474,9 @@ class StatsTest(WebhookTestBase):
             self.assertEqual({r: after.get(r) for r in untouched}, untouched)  # not written again
             changed = {r for r in after if after[r] != kept.get(r)}
             self.assertEqual(changed - {r for r in changed if r.startswith("h|%s|" % pid) and r.endswith("|1")},
-                             {"s|%s|open|0" % pid, "s|%s|custom_pending|1" % pid}, after)
-            self.assertEqual(len(changed), 3, after)  # and this hour's contact
+                             {"s|%s|custom_pending|1" % pid}, after)
+            self.assertEqual(len(changed), 2, after)  # and this hour's contact
+            self.assertEqual([r for r in after if r.startswith("s|%s|open" % pid)], [], after)  # fell to 0: gone
             self.assertEqual([r for r in after if r.endswith("|8")], [], after)  # older than 8 days: gone
             self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
             self.assertEqual(sum(h["contacts"] for h in before["contacts_per_hour"]), 5 + 6 + 1)
