@@ -440,6 +440,84 @@ class StatsTest(WebhookTestBase):
         with self.folding() as fold:
             self.check_stats_survive_compaction(fold)
 
+    def test_counts_stay_exact_while_folds_race_writers(self):
+        """Three writers (contacts of 5 devices a statement, moves between
+        two owners, deletes, claims, rolled-back updates; a commit each)
+        while a fourth session folds in a loop until they are done: every
+        count read back equals the devices, no contact lost or counted twice."""
+        p, q = self.provider(), self.provider()
+        base = 0x025000000000 + (uuid.uuid4().int & 0xffff) * 0x10000
+        mac = "lpad(to_hex(%d + %%s), 12, '0')::macaddr" % base
+        done = "fold_race_%s" % uuid.uuid4().hex[:8]
+        self.pg.psql(self.db, "CREATE TABLE %s (k int);"
+                              "INSERT INTO devices (mac, provider_id, status) SELECT %s, '%s', 'open'"
+                              " FROM generate_series(0, 179) k" % (done, mac % "k", p["id"]))
+        writer = """DO $$
+            DECLARE b int := {w} * 60;
+            BEGIN
+                FOR i IN 0..149 LOOP
+                    CASE i % 5
+                    WHEN 0 THEN  -- 5 contacts: status flips, one contact each
+                        UPDATE devices SET contacts = contacts + 1,
+                                           status = CASE status WHEN 'open' THEN 'pending' ELSE 'open' END
+                        WHERE mac IN (SELECT {mac} FROM generate_series(b + i % 8 * 5, b + i % 8 * 5 + 4) k);
+                    WHEN 1 THEN  -- a device moves to the other owner
+                        UPDATE devices SET provider_id = CASE provider_id WHEN '{p}' THEN '{q}'::uuid ELSE '{p}' END
+                        WHERE mac = (SELECT {mac} FROM (SELECT b + 40 + i % 10 AS k) x);
+                    WHEN 2 THEN
+                        DELETE FROM devices WHERE mac = (SELECT {mac} FROM (SELECT b + 50 + i % 10 AS k) x);
+                    WHEN 3 THEN
+                        INSERT INTO devices (mac, provider_id, status)
+                        SELECT {mac}, '{p}', 'acquired' FROM (SELECT b + 50 + (i + 3) % 10 AS k) x
+                        ON CONFLICT DO NOTHING;
+                    ELSE
+                        BEGIN
+                            UPDATE devices SET status = 'aborted', contacts = contacts + 7
+                            WHERE mac IN (SELECT {mac} FROM generate_series(b, b + 59) k);
+                            RAISE EXCEPTION 'rolled back';
+                        EXCEPTION WHEN raise_exception THEN NULL;
+                        END;
+                    END CASE;
+                    COMMIT;
+                END LOOP;
+                INSERT INTO {done} VALUES ({w});
+            END $$;
+"""
+        folder = """SET ROLE ztp_system;
+DO $$
+DECLARE n int := 0;
+BEGIN
+    LOOP
+        PERFORM ztp_stats_compact();
+        COMMIT;
+        n := n + 1;
+        EXIT WHEN (SELECT count(*) FROM {done}) = 3;
+    END LOOP;
+    INSERT INTO {done} VALUES (-n);
+END $$;
+""".format(done=done)
+        self.pg.psql(self.db, "GRANT SELECT, INSERT ON %s TO ztp_system" % done)
+        sessions = [self.pg.psql_session(self.db) for _ in range(4)]
+        scripts = [writer.format(w=w, mac=mac % "k", p=p["id"], q=q["id"], done=done) for w in range(3)] + [folder]
+        for session, script in zip(sessions, scripts):
+            session.stdin.write("\\set ON_ERROR_STOP on\n" + script)
+            session.stdin.close()
+        for session in sessions:
+            self.assertEqual(session.wait(120), 0)
+        folds = -int(self.pg.psql(self.db, "SELECT min(k) FROM %s" % done))
+        self.assertGreater(folds, 1)  # some ran while the writers wrote
+        for who in (p, q):
+            stats = self.srv.get("/v1/stats", key=who["api_key"]).json()
+            counts = self.pg.psql(self.db, "SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM"
+                                           " (SELECT status, count(*) AS n FROM devices WHERE provider_id = '%s'"
+                                           " GROUP BY 1) x" % who["id"])
+            self.assertEqual(",".join("%s:%d" % (k, v) for k, v in sorted(stats["status_counts"].items()) if v),
+                             counts)
+        contacts = sum(h["contacts"] for h in self.srv.get("/v1/stats", key=p["api_key"]).json()["contacts_per_hour"])
+        self.assertEqual(contacts, 3 * 30 * 5)  # the flips' devices never move: every contact is p's
+        self.assertEqual(self.pg.psql(self.db, "SELECT sum(contacts) FROM devices WHERE provider_id = '%s'" % p["id"]),
+                         str(3 * 30 * 5))
+
     def totals(self):
         """Every folded row with the transaction that last wrote it."""
         return dict(tuple(line.rsplit("|", 1)) for line in self.pg.psql(
