@@ -87,8 +87,9 @@ BEGIN
     DELETE FROM webhook_events e WHERE e.at < now() - interval '30 days'
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending');
 END $$;
--- (CREATE OR REPLACE keeps the owner, not the settings.)
-ALTER FUNCTION ztp_stats_compact() SET statement_timeout = '30s';
+-- (CREATE OR REPLACE drops the statement_timeout 0022 set on it, which never
+-- limited the call anyway: PostgreSQL arms that timer when the calling
+-- statement starts. The delivery thread sets it for the call's transaction.)
 
 -- What was folded until now becomes the first totals (waiting for a
 -- compaction that may be running in a replica not yet upgraded).

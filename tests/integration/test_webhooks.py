@@ -330,6 +330,23 @@ class WebhookDeliveryTest(WebhookTestBase):
         self.assertEqual(events["import_job.finished"]["created"], 1)
         self.assertEqual(events["device.claimed"]["mac"], mac)
 
+    def test_a_claim_waiting_on_a_lock_gives_up_within_its_limit(self):
+        # the claim's own SET statement_timeout never applied to the call:
+        # held up by a lock, the delivery thread waited for as long as it was held
+        lock = self.pg.psql_session(self.db)
+        lock.stdin.write("BEGIN; LOCK TABLE webhooks IN ACCESS EXCLUSIVE MODE;\n")
+        lock.stdin.flush()
+        waiting = ("SELECT query_start FROM pg_stat_activity WHERE application_name = 'ztpd-webhooks'"
+                   " AND wait_event_type = 'Lock'")
+        try:
+            first = wait_until(lambda: self.pg.psql(self.db, waiting), 30, "a claim to wait on the lock")
+            wait_until(lambda: self.pg.psql(self.db, waiting) not in ("", first), 30,
+                       "that claim to give up (after 5 s) and the next to wait")
+        finally:
+            lock.stdin.write("ROLLBACK;\n")
+            lock.stdin.close()
+            lock.wait(30)
+
     def test_at_most_20_webhooks_per_provider(self):
         key = self.provider()["api_key"]
         for i in range(20):
