@@ -250,6 +250,27 @@ class ActivationTest(ServerTest):
         self.srv.put("/v1/devices/" + owned, {}, key=self.b)
         self.assertProblem(self.activate(short, owned), 409)
 
+    def test_a_short_code_redeemed_again_for_its_device_writes_nothing(self):
+        # each repeat bound the device again: a write, an event and an audit
+        # row per request, without bound (1,000 in 0.7 s from one connection)
+        short, mac = "#" + self.pa["short_code"], self.mac()
+        first = self.activate(short, mac, headers={"Accept": "application/json"})
+        self.assertEqual(first.status, 200, first)
+        written = ("SELECT (SELECT count(*) FROM audit_events WHERE target = ztp_mac_text('{0}'))"
+                   " || '/' || (SELECT count(*) FROM device_events WHERE mac = '{0}')"
+                   " || '/' || (SELECT xmin FROM devices WHERE mac = '{0}')").format(mac)
+        before = self.pg.psql(self.db, written)
+        for _ in range(3):
+            again = self.activate(short, mac, headers={"Accept": "application/json"})
+            self.assertEqual((again.status, again.json()), (200, first.json()))
+        self.assertEqual(self.pg.psql(self.db, written), before)
+        self.assertTrue(before.startswith("1/1/"), before)  # the first binding's own
+        # another of the provider's short codes still moves the device to its profile
+        other = self.srv.post("/v1/profiles", {"name": "other-" + uuid.uuid4().hex[:8], "profile_rule": RULE,
+                                               "short_code": str(uuid.uuid4().int)[:9]}, key=self.a).json()
+        self.assertEqual(self.activate("#" + other["short_code"], mac).status, 200)
+        self.assertEqual(self.srv.get("/v1/devices/" + mac, key=self.a).json()["profile_id"], other["id"])
+
     def test_a_stored_longest_model_ending_in_a_wide_character_expands_whole(self):
         # $PSN cut that model through its "é": no JSON, a text/plain 500, the code spent
         mac, model = self.mac(), "A" * 62 + "\u00e9"
