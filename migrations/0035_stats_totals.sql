@@ -83,13 +83,35 @@ BEGIN
     -- status, or the provider itself): not kept (a few thousand rows to read)
     DELETE FROM device_status_totals WHERE n = 0;
     DELETE FROM contact_hour_totals WHERE hour <= now() - interval '8 days';
-    DELETE FROM webhook_attempts WHERE at < now() - interval '30 days';
-    DELETE FROM webhook_events e WHERE e.at < now() - interval '30 days'
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending');
 END $$;
 -- (CREATE OR REPLACE drops the statement_timeout 0022 set on it, which never
 -- limited the call anyway: PostgreSQL arms that timer when the calling
 -- statement starts. The delivery thread sets it for the call's transaction.)
+
+-- Webhook attempts and events older than 30 days (the events' deliveries go
+-- with them; an event still pending stays), p_limit of each at most: a
+-- backlog (ztpd stopped for a week) goes in slices the caller repeats, each
+-- a transaction within its time limit. They were deleted whole, in the
+-- fold's own transaction: a backlog too large for its time would have
+-- stopped the statistics with it. Returns how many rows it deleted.
+CREATE FUNCTION ztp_webhooks_expire(p_limit int) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    attempts bigint;
+    events bigint;
+BEGIN
+    DELETE FROM webhook_attempts WHERE id IN (
+        SELECT a.id FROM webhook_attempts a WHERE a.at < now() - interval '30 days' ORDER BY a.at LIMIT p_limit);
+    GET DIAGNOSTICS attempts = ROW_COUNT;
+    DELETE FROM webhook_events WHERE id IN (
+        SELECT e.id FROM webhook_events e WHERE e.at < now() - interval '30 days'
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.state = 'pending')
+        ORDER BY e.at LIMIT p_limit);
+    GET DIAGNOSTICS events = ROW_COUNT;
+    RETURN attempts + events;
+END $$;
+ALTER FUNCTION ztp_webhooks_expire(int) OWNER TO ztp_system;
+REVOKE ALL ON FUNCTION ztp_webhooks_expire(int) FROM PUBLIC;
 
 -- What was folded until now becomes the first totals (waiting for a
 -- compaction that may be running in a replica not yet upgraded).

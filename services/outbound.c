@@ -38,6 +38,8 @@ static const char SQL_CLAIM[] = "SELECT delivery_id, attempt, url, secret_box, s
                                 " FROM ztp_webhook_claim($1::int, $2::int, $3::int, $4::uuid[])";
 static const char SQL_ATTEMPTED[] = "SELECT ztp_webhook_attempted($1::bigint, $2::int, $3::int, $4, $5::float8)";
 static const char SQL_COMPACT[] = "SELECT ztp_stats_compact()";
+#define EXPIRE_SLICE 5000 /* old attempts, and old events with their deliveries, per call */
+static const char SQL_EXPIRE[] = "SELECT ztp_webhooks_expire($1::int)";
 
 typedef struct transfer {
     struct transfer *prev, *next; /* the attempts in flight */
@@ -363,9 +365,23 @@ static int drain_notifications(void)
     return any;
 }
 
+/* One slice of webhook history past its 30 days; when the slice was full
+ * (a backlog: ztpd stopped for a while), the next comes a second later,
+ * deliveries running in between, else with the next fold. Returns when. */
+static uint64_t expire(void)
+{
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%d", EXPIRE_SLICE);
+    const char *p[1] = {limit};
+    PGresult *r = exec_within(COMPACT_SECONDS, SQL_EXPIRE, 1, p);
+    int full = r != NULL && PQntuples(r) == 1 && atol(PQgetvalue(r, 0, 0)) >= EXPIRE_SLICE;
+    PQclear(r);
+    return full ? 1000 : COMPACT_MS;
+}
+
 static void *run(void *unused)
 {
-    uint64_t next_claim = 0, next_compact = 0;
+    uint64_t next_claim = 0, next_compact = 0, next_expire = 0;
     int poll_ms = POLL_MS / (ztp_config.webhook_retry_scale < 20 ? ztp_config.webhook_retry_scale : 20);
     int running;
 
@@ -379,6 +395,8 @@ static void *run(void *unused)
             PQclear(exec_within(COMPACT_SECONDS, SQL_COMPACT, 0, NULL));
             next_compact = now + COMPACT_MS;
         }
+        if (now >= next_expire && database() != NULL)
+            next_expire = now + expire();
         curl_multi_perform(multi, &running);
         reap();
         struct curl_waitfd pg = {conn != NULL ? PQsocket(conn) : -1, CURL_WAIT_POLLIN, 0};

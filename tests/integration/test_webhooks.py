@@ -18,7 +18,7 @@ import time
 import unittest
 import uuid
 
-from harness import ServerTest, migrate, postgres, wait_until
+from harness import ServerTest, Ztpd, migrate, postgres, wait_until
 
 RULE = "https://prov.example/$PSN/$MA.xml"
 ALL_DEVICE_EVENTS = ["device.status_changed", "device.claimed", "device.released", "code.redeemed"]
@@ -355,7 +355,7 @@ class WebhookDeliveryTest(WebhookTestBase):
                                          key=key), 422)
 
 
-class WebhookClaimTest(unittest.TestCase):
+class WebhookUpkeepTest(unittest.TestCase):
     def test_a_claim_reads_each_providers_due_deliveries_only(self):
         """One receiver down with 20,000 deliveries due, 100 providers with a
         webhook, statistics taken while none was pending (the usual state):
@@ -391,6 +391,41 @@ class WebhookClaimTest(unittest.TestCase):
         after = int(session(read)[0])
         self.assertEqual(claimed, "8")  # its share
         self.assertLess(after - before, 2000, "blocks read by one claim")
+
+    def test_history_past_30_days_goes_in_slices_keeping_what_is_pending(self):
+        # it went whole, in the fold's transaction: a backlog too large for
+        # that transaction's time would have stopped the statistics as well
+        pg = postgres()
+        db = pg.new_database()
+        migrate(db)
+        pg.psql(db, "INSERT INTO providers (name) VALUES ('p');"
+                    "INSERT INTO webhooks (provider_id, url, events, secret_box, secret_key_id)"
+                    " SELECT id, 'https://example.com/h', ARRAY['device.status_changed'], '\\x00', 'k' FROM providers;"
+                    "INSERT INTO webhook_events (provider_id, type, data, at)"
+                    " SELECT provider_id, 'old-' || i, '{}'::jsonb, now() - interval '31 days' FROM webhooks, generate_series(1, 7) i"
+                    " UNION ALL SELECT provider_id, 'new', '{}', now() - interval '29 days' FROM webhooks, generate_series(1, 2);"
+                    "INSERT INTO webhook_deliveries (webhook_id, event_id, provider_id, state)"
+                    " SELECT w.id, e.id, e.provider_id, CASE e.type WHEN 'old-7' THEN 'pending' ELSE 'failed' END"
+                    " FROM webhook_events e JOIN webhooks w ON w.provider_id = e.provider_id;"
+                    "INSERT INTO webhook_attempts (webhook_id, provider_id, event_id, event_type, attempt, at)"
+                    " SELECT w.id, w.provider_id, gen_random_uuid(), 'x', 1, now() - d * interval '1 day'"
+                    " FROM webhooks w, unnest(ARRAY[31, 32, 33, 34, 35, 1, 29]) d")
+        expire = "SET ROLE ztp_system; SELECT ztp_webhooks_expire(3)"
+        self.assertEqual([pg.psql(db, expire) for _ in range(4)], ["6", "5", "0", "0"])
+        self.assertEqual(pg.psql(db, "SELECT string_agg(type, ',' ORDER BY type) FROM webhook_events"), "new,new,old-7")
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM webhook_deliveries"), "3")  # theirs
+        self.assertEqual(pg.psql(db, "SELECT count(*) FROM webhook_attempts"), "2")
+        with self.assertRaisesRegex(AssertionError, "permission denied"):
+            pg.psql(db, "SET ROLE ztp_tenant; SELECT ztp_webhooks_expire(3)")
+        # and ztpd's delivery thread calls it
+        pg.psql(db, "INSERT INTO webhook_attempts (webhook_id, provider_id, event_id, event_type, attempt, at)"
+                    " SELECT id, provider_id, gen_random_uuid(), 'x', 1, now() - interval '40 days' FROM webhooks")
+        srv = Ztpd(db).start()
+        try:
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM webhook_attempts"
+                                           " WHERE at < now() - interval '30 days'") == "0", 30, "the expiry")
+        finally:
+            srv.stop()
 
 
 class WebhookPublicOnlyTest(WebhookTestBase):
