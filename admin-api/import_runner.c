@@ -58,13 +58,8 @@ static const char SQL_FAILED[] =
     " jsonb_build_array(jsonb_build_object('line', 0, 'detail', $2::text)))"
     " WHERE id = $1 AND state = 'running'";
 static const char SQL_DROP_ROWS[] = "DELETE FROM import_job_rows WHERE job_id = $1";
-static const char SQL_SWEEP[] =
-    "BEGIN; SELECT set_config('role', 'ztp_system', true);"
-    " DELETE FROM import_job_rows r USING import_jobs j"
-    " WHERE r.job_id = j.id AND j.state NOT IN ('open', 'running');"
-    " DELETE FROM import_jobs WHERE finished_at < now() - interval '" RETENTION "'"
-    " OR (state = 'open' AND created_at < now() - interval '" RETENTION "');"
-    " COMMIT";
+static const char SQL_SWEEP[] = "BEGIN; SELECT set_config('role', 'ztp_system', true);"
+                                " SELECT ztp_import_sweep(interval '" RETENTION "'); COMMIT";
 
 static PGconn *connect_db(void)
 {
