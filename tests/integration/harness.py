@@ -110,6 +110,18 @@ class Postgres:
             raise AssertionError("psql failed: " + r.stderr)
         return r.stdout.strip()
 
+    def psql_counted(self, db, *statements):
+        """Runs statements one message each, then makes the session flush its
+        statistics (pg_statio_*, pg_stat_*) before it ends: a later session
+        reads every block they touched. Returns their output's words."""
+        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url(db)]
+        for statement in statements + ("SELECT pg_stat_force_next_flush()", "SELECT 'idle'"):
+            cmd += ["-c", statement]  # flushed when next idle, before the last
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError("psql failed: " + r.stderr)
+        return r.stdout.split()
+
     def psql_session(self, db, env=None):
         """A psql reading commands from its stdin: to hold a lock while a test acts."""
         return subprocess.Popen(["psql", "-X", "-q", self.url(db)], stdin=subprocess.PIPE, text=True,

@@ -1,6 +1,6 @@
 """Import jobs: parts, background runs, all or nothing, taken over after a crash."""
+import functools
 import signal
-import subprocess
 import unittest
 import uuid
 
@@ -264,17 +264,11 @@ class ImportSweepTest(unittest.TestCase):
         db = pg.new_database()
         migrate(db)
         provider = create_provider(db, "sweep-" + uuid.uuid4().hex[:8])["id"]
-
-        def session(*statements):
-            """One statement per message: counts flushed once the session is idle."""
-            cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", pg.url(db)]
-            for statement in statements + ("SELECT pg_stat_force_next_flush()", "SELECT 'idle'"):
-                cmd += ["-c", statement]
-            return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+        counted = functools.partial(pg.psql_counted, db)
 
         # an open job with 20,000 staged rows, three ended ones, one of them
         # with rows its runner never deleted
-        session("ALTER TABLE import_job_rows SET (autovacuum_enabled = false);"
+        counted("ALTER TABLE import_job_rows SET (autovacuum_enabled = false);"
                 "INSERT INTO import_jobs (provider_id, format, state, finished_at)"
                 " SELECT '{0}', 'csv', s, CASE WHEN s <> 'open' THEN now() END"
                 " FROM unnest(ARRAY['open', 'succeeded', 'failed', 'cancelled']) s;"
@@ -288,15 +282,15 @@ class ImportSweepTest(unittest.TestCase):
                 "ANALYZE import_job_rows".format(provider))
         read = ("SELECT heap_blks_hit + heap_blks_read + idx_blks_hit + idx_blks_read"
                 " FROM pg_statio_user_tables WHERE relname = 'import_job_rows'")
-        before = int(session(read)[0])
-        session("SET ROLE ztp_system; SELECT ztp_import_sweep(interval '7 days')")
-        after = int(session(read)[0])
-        self.assertEqual(session("SELECT string_agg(j.state || ':' || (SELECT count(*) FROM import_job_rows r"
+        before = int(counted(read)[0])
+        counted("SET ROLE ztp_system; SELECT ztp_import_sweep(interval '7 days')")
+        after = int(counted(read)[0])
+        self.assertEqual(counted("SELECT string_agg(j.state || ':' || (SELECT count(*) FROM import_job_rows r"
                                  " WHERE r.job_id = j.id), ',' ORDER BY j.state) FROM import_jobs j")[0],
                          "cancelled:0,failed:0,open:20000,succeeded:0")
         self.assertLess(after - before, 100, "blocks of staged rows read by the sweep")
         # and ztpd's runner sweeps with it when it starts
-        session("INSERT INTO import_job_rows (job_id, part, line, provider_id, mac)"
+        counted("INSERT INTO import_job_rows (job_id, part, line, provider_id, mac)"
                 " SELECT id, 1, 1, provider_id, '06:00:00:00:00:01' FROM import_jobs WHERE state = 'succeeded'")
         srv = Ztpd(db).start()
         try:
