@@ -11,3 +11,10 @@
 -- 4 to 8 ms without the index).
 DROP FUNCTION ztp_webhook_claim(int, int);
 DROP INDEX webhook_deliveries_due;
+
+-- The delivery thread limits each call by its transaction (services/
+-- outbound.c): a function's SET statement_timeout never limited the call
+-- (PostgreSQL arms that timer when the calling statement starts), so the
+-- settings that said so go.
+ALTER FUNCTION ztp_webhook_claim(int, int, int, uuid[]) RESET statement_timeout;
+ALTER FUNCTION ztp_webhook_attempted(bigint, int, int, text, double precision) RESET statement_timeout;

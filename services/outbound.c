@@ -111,49 +111,40 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int exec_ok(const char *sql, int n, const char *const *params)
+/* sql's result, or NULL (its error logged). */
+static PGresult *exec_checked(const char *sql, int n, const char *const *params)
 {
     PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
-        ztp_log_error("webhook delivery: %s", msg);
-    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+        return r;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+    ztp_log_error("webhook delivery: %s", msg);
     PQclear(r);
-    return ok;
+    return NULL;
 }
 
 static int command_ok(const char *sql)
 {
-    PGresult *r = PQexec(conn, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PGresult *r = exec_checked(sql, 0, NULL);
     PQclear(r);
-    return ok;
+    return r != NULL;
 }
 
 /*
  * Runs sql in a transaction of its own, its statements limited to `seconds`:
  * its result once committed, else NULL. PostgreSQL arms statement_timeout
- * when a statement starts, so the SET clauses the functions carry never
+ * when a statement starts, so the SET clauses the functions carried never
  * limited the call itself (an audit saw a 5 s claim run 6 s, and a claim
  * waiting on a lock would wait for ever, and every delivery with it).
  */
 static PGresult *exec_within(int seconds, const char *sql, int n, const char *const *params)
 {
-    char begin[64];
+    char limit[64];
     PGresult *r = NULL;
-    snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL statement_timeout = '%ds'", seconds);
-    if (command_ok(begin)) {
-        r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
-            ztp_log_error("webhook delivery: %s", msg);
-            PQclear(r);
-            r = NULL;
-        }
-    }
+    snprintf(limit, sizeof(limit), "SET LOCAL statement_timeout = '%ds'", seconds);
+    if (command_ok("BEGIN") && command_ok(limit))
+        r = exec_checked(sql, n, params);
     if (!command_ok(r != NULL ? "COMMIT" : "ROLLBACK") && r != NULL) {
         PQclear(r);
         r = NULL;
@@ -175,7 +166,7 @@ static PGconn *database(void)
         PQfinish(conn);
     conn = PQconnectdbParams(keys, vals, 1);
     /* LISTEN needs a session of its own: behind a pooler, the poll alone */
-    if (PQstatus(conn) != CONNECTION_OK || (ztp_config.db_prepare && !exec_ok(SQL_LISTEN, 0, NULL))) {
+    if (PQstatus(conn) != CONNECTION_OK || (ztp_config.db_prepare && !command_ok(SQL_LISTEN))) {
         PQfinish(conn);
         conn = NULL;
     }
