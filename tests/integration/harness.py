@@ -103,24 +103,22 @@ class Postgres:
     def url(self, db="postgres"):
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
 
-    def psql(self, db, sql, *args):
-        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url(db), "-c", sql]
+    def psql(self, db, sql, *more):
+        """sql (then each of `more`, a message each) in one session: their output."""
+        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url(db)]
+        for statement in (sql,) + more:
+            cmd += ["-c", statement]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError("psql failed: " + r.stderr)
         return r.stdout.strip()
 
     def psql_counted(self, db, *statements):
-        """Runs statements one message each, then makes the session flush its
-        statistics (pg_statio_*, pg_stat_*) before it ends: a later session
-        reads every block they touched. Returns their output's words."""
-        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.url(db)]
-        for statement in statements + ("SELECT pg_stat_force_next_flush()", "SELECT 'idle'"):
-            cmd += ["-c", statement]  # flushed when next idle, before the last
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise AssertionError("psql failed: " + r.stderr)
-        return r.stdout.split()
+        """Runs statements, then makes the session flush its statistics
+        (pg_statio_*, pg_stat_*) before it ends: a later session reads every
+        block they touched (flushed when next idle, before the last message).
+        Returns their output's words."""
+        return self.psql(db, *statements, "SELECT pg_stat_force_next_flush()", "SELECT 'idle'").split()
 
     def psql_session(self, db, env=None):
         """A psql reading commands from its stdin: to hold a lock while a test acts."""
