@@ -77,12 +77,12 @@ for _setting in PG_SETTINGS:
     if not re.fullmatch(r"[a-z_.]+\s*=\s*[\w.'-]+", _setting):
         raise SystemExit("ZTP_BENCH_PG_SETTINGS: %r is not name=value" % _setting)
 # PostgreSQL sized as the README's "Sizing PostgreSQL" advises: room in the
-# shared buffers for the devices table and its indexes (about 290 MB per
+# shared buffers for the devices table and its indexes (about 375 MB per
 # million devices), never under 512 MB.
 BASELINE_ZTPD = os.environ.get("ZTP_BENCH_BASELINE_ZTPD")
 # (twice that when a baseline build's redirect runs take turns with this
 # build's, each in a database of its own)
-SHARED_BUFFERS_MB = env_int("ZTP_BENCH_SHARED_BUFFERS_MB", max(512, DEVICES * 350 // 1000000)
+SHARED_BUFFERS_MB = env_int("ZTP_BENCH_SHARED_BUFFERS_MB", max(512, DEVICES * 400 // 1000000)
                             * (2 if BASELINE_ZTPD and ONLY_REDIRECT else 1))
 JOB_ROWS = env_int("ZTP_BENCH_JOB_ROWS", 10000000)
 PROVIDERS = env_int("ZTP_BENCH_PROVIDERS", 1000)

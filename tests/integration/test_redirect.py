@@ -173,6 +173,29 @@ class RedirectTest(ServerTest):
         self.assertRegex(r.text, r'ztp_redirects_total\{outcome="bad_mac"\} [1-9]')
 
 
+class FirstContactTest(ServerTest):
+    """A boot storm after an import: every device's first contact is a HOT update, its new version on its own page
+    (a row grows by its contact, from about 120 to about 230 bytes; at fillfactor 70 a page kept room for half of
+    its devices' first contacts, and the others' rows moved, with an entry in each of the devices' four indexes)."""
+
+    def test_imported_devices_take_their_first_contact_in_place(self):
+        p = self.provider()
+        prof = self.srv.post("/v1/profiles", {"name": "main", "profile_rule": RULE}, key=p["api_key"]).json()
+        macs = ["0056%08x" % (0x2b050000 + i) for i in range(200)]  # about six pages, the fewest bytes per row
+        r = self.srv.post("/v1/devices/import", "mac,profile\n" + "".join("%s,main\n" % m for m in macs),
+                          key=p["api_key"], headers={"Content-Type": "text/csv"})
+        self.assertEqual(r.json()["created"], 200, r)
+        blocks = "SELECT string_agg(mac::text || ' ' || (ctid::text::point)[0], ',' ORDER BY mac) FROM devices"
+        before = self.pg.psql(self.db, blocks)
+        for m in macs:
+            ua = "Cisco-CP-8845-3PCC/11.3.1 (%s)" % m  # as the phone sends it, its MAC in it
+            self.assertEqual(self.srv.get("/redirect/%s.xml" % m, headers={"User-Agent": ua}).status, 200)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM devices WHERE user_agent LIKE 'Cisco-%'"),
+                         "200")
+        self.assertEqual(self.pg.psql(self.db, blocks), before)
+        self.assertEqual(prof["name"], "main")
+
+
 class DurabilityTest(ServerTest):
     def test_contact_survives_a_kill_right_after_the_200(self):
         p = self.provider()
