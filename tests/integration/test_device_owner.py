@@ -95,8 +95,9 @@ class DeviceOwnerTest(unittest.TestCase):
             " SELECT status, sum(delta) AS n FROM ("
             "  SELECT status, n AS delta FROM device_status_totals WHERE provider_id = '%s' UNION ALL"
             "  SELECT status, delta FROM device_status_deltas WHERE provider_id = '%s' UNION ALL"
-            "  SELECT u.s, u.d FROM device_stat_batches b, unnest(b.s_provider, b.s_status, b.s_delta) u(p, s, d)"
-            "  WHERE u.p = '%s') x GROUP BY 1 HAVING sum(delta) <> 0) y" % (provider, provider, provider))
+            "  SELECT e.status, e.n FROM device_stat_batches b, ztp_stat_batch_entries(b.providers, b.counts) e"
+            "  WHERE e.provider_id = '%s' AND e.status IS NOT NULL) x GROUP BY 1 HAVING sum(delta) <> 0) y"
+            % (provider, provider, provider))
 
     def test_an_update_of_a_whole_fleet_takes_time_in_proportion_to_its_rows(self):
         # 0022's statistics trigger joined the statement's old and new rows

@@ -536,9 +536,18 @@ class StatsTest(WebhookTestBase):
         self.pg.psql(self.db, "CREATE TABLE %s (k int);"
                               "INSERT INTO devices (mac, provider_id, status) SELECT %s, '%s', 'open'"
                               " FROM generate_series(0, 179) k" % (done, mac % "k", p["id"]))
+        # the writers start once a fold has ended, and end once another has
+        # (the folder counts its folds down in {done}: -1, -2, ...), so that
+        # some fold runs while they write, however fast either side is
         writer = """DO $$
             DECLARE b int := {w} * 60;
+            DECLARE seen int;
             BEGIN
+                LOOP
+                    seen := (SELECT min(k) FROM {done});
+                    EXIT WHEN seen < 0;
+                    PERFORM pg_sleep(0.002);
+                END LOOP;
                 FOR i IN 0..149 LOOP
                     CASE i % 5
                     WHEN 0 THEN  -- 5 contacts: status flips, one contact each
@@ -564,6 +573,9 @@ class StatsTest(WebhookTestBase):
                     END CASE;
                     COMMIT;
                 END LOOP;
+                WHILE (SELECT min(k) FROM {done}) >= seen LOOP
+                    PERFORM pg_sleep(0.002);
+                END LOOP;
                 INSERT INTO {done} VALUES ({w});
             END $$;
 """
@@ -573,11 +585,11 @@ DECLARE n int := 0;
 BEGIN
     LOOP
         PERFORM ztp_stats_compact();
-        COMMIT;
         n := n + 1;
-        EXIT WHEN (SELECT count(*) FROM {done}) = 3;
+        INSERT INTO {done} VALUES (-n);
+        COMMIT;
+        EXIT WHEN (SELECT count(*) FROM {done} WHERE k >= 0) = 3;
     END LOOP;
-    INSERT INTO {done} VALUES (-n);
 END $$;
 """.format(done=done)
         self.pg.psql(self.db, "GRANT SELECT, INSERT ON %s TO ztp_system" % done)
@@ -589,7 +601,7 @@ END $$;
         for session in sessions:
             self.assertEqual(session.wait(120), 0)
         folds = -int(self.pg.psql(self.db, "SELECT min(k) FROM %s" % done))
-        self.assertGreater(folds, 1)  # some ran while the writers wrote
+        self.assertGreater(folds, 1)  # some ran while the writers wrote (the writers wait for it)
         for who in (p, q):
             stats = self.srv.get("/v1/stats", key=who["api_key"]).json()
             counts = self.pg.psql(self.db, "SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM"
