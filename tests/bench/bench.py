@@ -198,13 +198,15 @@ def perf_record(pids, path):
 
 
 def top_statements(pg, db, n=6):
-    """pg_stat_statements' heaviest statements since its last reset: (ms total, calls, rows, query head); the
-    calls say how many plans were made (with track_planning) and how long JIT compiled, when it did."""
+    """pg_stat_statements' heaviest statements in db since its last reset (it holds the idle build's too, its
+    fold, its autovacuum): (ms total, calls, rows, query head); the calls say how many plans were made (with
+    track_planning) and how long JIT compiled, when it did."""
     rows = pg.psql(db, "SELECT round(total_exec_time)::bigint, calls || CASE WHEN plans > 0 THEN ' (' || plans ||"
                        " ' plans)' ELSE '' END || CASE WHEN jit_functions > 0 THEN ' (JIT ' || round("
                        "jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time) ||"
                        " ' ms)' ELSE '' END, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90)"
-                       " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % n)
+                       " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname ="
+                       " current_database()) ORDER BY total_exec_time DESC LIMIT %d" % n)
     return [r.split("|", 3) for r in rows.splitlines() if r]
 
 

@@ -271,6 +271,48 @@ def migrate(db):
         raise AssertionError("migrate failed: " + r.stderr)
 
 
+class OwnCluster:
+    """A PostgreSQL cluster of one test's own, with one database migrated: for settings that hold cluster-wide,
+    or a horizon no other test's snapshot may hold back. `with OwnCluster() as c:` then c.cmd(...) runs ztpd
+    commands against it and c.serve(**env) starts a ztpd on it; at the end the servers stop, then the cluster."""
+
+    def __enter__(self):
+        self.pg, self.servers = Postgres(), []
+        self.pg.start()
+        try:
+            self.db = self.pg.new_database()
+            self.env = {"DATABASE_URL": self.pg.url(self.db)}
+            r = self.cmd("migrate")
+            if r.returncode != 0:
+                raise AssertionError("migrate failed: " + r.stderr)
+        except BaseException:
+            self.pg.stop()
+            raise
+        return self
+
+    def cmd(self, *args):
+        return ztpd_cmd(self.db, *args, **self.env)
+
+    def provider(self, name):
+        r = self.cmd("provider", "create", name)
+        if r.returncode != 0:
+            raise AssertionError("provider create failed: " + r.stderr)
+        return json.loads(r.stdout)
+
+    def serve(self, check=True, **env):
+        """A ztpd on the database; with check, its exit must be clean (Ztpd.stop)."""
+        srv = Ztpd(self.db, **dict(self.env, **env)).start()
+        self.servers.append((srv, check))
+        return srv
+
+    def __exit__(self, *exc):
+        try:
+            for srv, check in self.servers:
+                srv.stop(check=check)
+        finally:
+            self.pg.stop()
+
+
 def create_provider(db, name):
     r = ztpd_cmd(db, "provider", "create", name)
     if r.returncode != 0:

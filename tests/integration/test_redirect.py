@@ -1,14 +1,11 @@
 """GET /redirect/{mac}: the contract's section 3 (redirect) and the status machine."""
-import json
 import os
 import re
 import signal
-import subprocess
-import threading
 import unittest
 import uuid
 
-from harness import Postgres, ServerTest, Ztpd, migrate, postgres, create_provider, wait_until, ztpd_cmd
+from harness import OwnCluster, ServerTest, Ztpd, wait_until
 
 RULE = "https://prov.acme.example/$PSN/$MA.xml"
 
@@ -181,31 +178,21 @@ class FirstContactTest(unittest.TestCase):
     cluster (another test's) would keep."""
 
     def test_imported_devices_take_their_first_contact_in_place(self):
-        pg = Postgres()
-        pg.start()
-        srv = None
-        try:
-            db = pg.new_database()
-            env = {"DATABASE_URL": pg.url(db)}
-            self.assertEqual(ztpd_cmd(db, "migrate", **env).returncode, 0)
-            key = json.loads(ztpd_cmd(db, "provider", "create", "storm", **env).stdout)["api_key"]
-            srv = Ztpd(db, **env).start()
+        with OwnCluster() as c:
+            key = c.provider("storm")["api_key"]
+            srv = c.serve()
             self.assertEqual(srv.post("/v1/profiles", {"name": "main", "profile_rule": RULE}, key=key).status, 201)
             macs = ["0056%08x" % (0x2b050000 + i) for i in range(200)]  # about six pages, the fewest bytes per row
             r = srv.post("/v1/devices/import", "mac,profile\n" + "".join("%s,main\n" % m for m in macs),
                          key=key, headers={"Content-Type": "text/csv"})
             self.assertEqual(r.json()["created"], 200, r)
             blocks = "SELECT string_agg(mac::text || ' ' || (ctid::text::point)[0], ',' ORDER BY mac) FROM devices"
-            before = pg.psql(db, blocks)
+            before = c.pg.psql(c.db, blocks)
             for m in macs:
                 ua = "Cisco-CP-8845-3PCC/11.3.1 (%s)" % m  # as the phone sends it, its MAC in it
                 self.assertEqual(srv.get("/redirect/%s.xml" % m, headers={"User-Agent": ua}).status, 200)
-            self.assertEqual(pg.psql(db, "SELECT count(*) FROM devices WHERE user_agent LIKE 'Cisco-%'"), "200")
-            self.assertEqual(pg.psql(db, blocks), before)
-        finally:
-            if srv is not None:
-                srv.stop()
-            pg.stop()
+            self.assertEqual(c.pg.psql(c.db, "SELECT count(*) FROM devices WHERE user_agent LIKE 'Cisco-%'"), "200")
+            self.assertEqual(c.pg.psql(c.db, blocks), before)
 
 
 class DurabilityTest(ServerTest):
@@ -237,31 +224,25 @@ class MissTimingTest(unittest.TestCase):
     """
 
     def test_unknown_and_claimed_macs_wait_alike(self):
-        pg = Postgres()
-        pg.start()
-        srv = None
-        try:
-            db = pg.new_database()
-            env = {"DATABASE_URL": pg.url(db)}
-            self.assertEqual(ztpd_cmd(db, "migrate", **env).returncode, 0)
-            p = json.loads(ztpd_cmd(db, "provider", "create", "timing", **env).stdout)
+        with OwnCluster() as c:
+            pg = c.pg
+            p = c.provider("timing")
             mac = "0056%08x" % int.from_bytes(os.urandom(4), "big")
-            srv = Ztpd(db, ZTP_DB_TIMEOUT_MS=1000, **env).start()
+            srv = c.serve(ZTP_DB_TIMEOUT_MS=1000)
             self.assertEqual(srv.put("/v1/devices/" + mac, {}, key=p["api_key"]).status, 201)
             self.assertEqual(srv.get("/redirect/%s.xml" % mac).status, 404)  # a contact: open -> pending
-            pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
-            pg.psql("postgres", "SELECT pg_reload_conf()")
-            # the postmaster reloads, then signals its backends (ztpd's among
-            # them, which read the setting again before their next statement):
-            # a new session showing the setting comes after both
-            wait_until(lambda: pg.psql("postgres", "SHOW synchronous_standby_names") == "nobody", 10, "the reload")
-            claimed = srv.get("/redirect/%s.xml" % mac)
-            unknown = srv.get("/redirect/%012x.xml" % (int(mac, 16) ^ 1))
-            self.assertEqual(claimed.status, 503, claimed)  # its contact waits for the flush
-            self.assertEqual(unknown.status, 503, unknown)  # and so does the miss
-        finally:
-            pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
-            pg.psql("postgres", "SELECT pg_reload_conf()")
-            if srv is not None:
-                srv.stop()
-            pg.stop()
+            try:
+                pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+                pg.psql("postgres", "SELECT pg_reload_conf()")
+                # the postmaster reloads, then signals its backends (ztpd's
+                # among them, which read the setting again before their next
+                # statement): a new session showing the setting comes after both
+                wait_until(lambda: pg.psql("postgres", "SHOW synchronous_standby_names") == "nobody", 10,
+                           "the reload")
+                claimed = srv.get("/redirect/%s.xml" % mac)
+                unknown = srv.get("/redirect/%012x.xml" % (int(mac, 16) ^ 1))
+                self.assertEqual(claimed.status, 503, claimed)  # its contact waits for the flush
+                self.assertEqual(unknown.status, 503, unknown)  # and so does the miss
+            finally:  # what waits for the flush ends, and ztpd with it
+                pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+                pg.psql("postgres", "SELECT pg_reload_conf()")

@@ -6,7 +6,7 @@ import threading
 import unittest
 import uuid
 
-from harness import Postgres, ServerTest, Ztpd, wait_until, ztpd_cmd
+from harness import OwnCluster, ServerTest, wait_until
 
 THREADS = 2
 
@@ -216,13 +216,8 @@ class DurabilityTest(unittest.TestCase):
     nothing answered 200 may be lost in a failover (test_failover counts contacts)."""
 
     def test_no_contact_is_answered_before_the_standby_has_it(self):
-        pg = Postgres()
-        pg.start()
-        srv = None
-        try:
-            db = pg.new_database()
-            r = ztpd_cmd(db, "migrate", DATABASE_URL=pg.url(db))
-            self.assertEqual(r.returncode, 0, r.stderr)
+        with OwnCluster() as c:
+            pg, db = c.pg, c.db
             first, again = "0c1167200001", "0c1167200002"
             pg.psql(db, """
                 SET synchronous_commit = local; SET role ztp_system;
@@ -232,7 +227,7 @@ class DurabilityTest(unittest.TestCase):
                     SELECT m::macaddr, p.provider_id, p.id, s FROM profiles p,
                            (VALUES ('%s', 'open'), ('%s', 'custom_pending')) v(m, s);
             """ % (first, again))
-            srv = Ztpd(db, DATABASE_URL=pg.url(db), ZTP_DB_TIMEOUT_MS="1500").start()
+            srv = c.serve(check=False, ZTP_DB_TIMEOUT_MS="1500")
             self.assertEqual(srv.get("/redirect/%s.xml" % again).status, 200)
             pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
             pg.psql("postgres", "SELECT pg_reload_conf()")
@@ -241,7 +236,3 @@ class DurabilityTest(unittest.TestCase):
             for mac in (again, first):
                 r = srv.get("/redirect/%s.xml" % mac, timeout=30)
                 self.assertEqual(r.status, 503, (mac, r))
-        finally:
-            if srv is not None:
-                srv.stop(check=False)
-            pg.stop()
