@@ -8,9 +8,11 @@
 -- batch statement over a million such devices read 24.5 us of PostgreSQL's
 -- CPU per contact while the contacts stayed HOT, then 32 to 34 us once a
 -- third of them no longer were. At fillfactor 50 a page holds 33 such rows,
--- every one of them contacted with room for one more version; the table is
--- as large, once its devices have asked, as it was at 70 (the moved rows
--- had filled new pages).
+-- every one of them contacted with room for one more version, the old
+-- versions pruned as updates come (not while a snapshot taken before them
+-- is held somewhere: a long transaction, a pg_dump); the table is as large,
+-- once its devices have asked, as it was at 70 (the moved rows had filled
+-- new pages).
 --
 -- This applies to pages filled from now on (imports, claims); the pages of
 -- devices already stored keep their rows (rewriting them would lock the

@@ -277,7 +277,7 @@ class OwnCluster:
     commands against it and c.serve(**env) starts a ztpd on it; at the end the servers stop, then the cluster."""
 
     def __enter__(self):
-        self.pg, self.servers = Postgres(), []
+        self.pg, self.servers, self.probes = Postgres(), [], []
         self.pg.start()
         try:
             self.db = self.pg.new_database()
@@ -299,6 +299,22 @@ class OwnCluster:
             raise AssertionError("provider create failed: " + r.stderr)
         return json.loads(r.stdout)
 
+    def commits_wait_for_standby(self):
+        """Whether a commit now waits for the synchronous standby. After a reload naming one, a backend waits once
+        it has read the setting (the postmaster signals it) and once the checkpointer, on its own reload, has told
+        every backend that standbys are named: a probe session commits and is seen waiting (wait event SyncRep),
+        or its commit ends (not yet). A waiting probe is left to end with the setting, or with the cluster."""
+        # a commit waits only after writing WAL (an xid alone is not enough): a transactional message writes some
+        probe = subprocess.Popen(["psql", "-X", "-q", "-c", "SELECT pg_logical_emit_message(true, 'probe', '')",
+                                  self.pg.url("postgres")],
+                                 env=dict(os.environ, PGAPPNAME="ztp-sync-probe"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.probes.append(probe)
+        waiting = ("SELECT count(*) FROM pg_stat_activity"
+                   " WHERE application_name = 'ztp-sync-probe' AND wait_event = 'SyncRep'")
+        wait_until(lambda: probe.poll() is not None or self.pg.psql("postgres", waiting) != "0", 20, "a probe's commit")
+        return probe.poll() is None
+
     def serve(self, check=True, **env):
         """A ztpd on the database; with check, its exit must be clean (Ztpd.stop)."""
         srv = Ztpd(self.db, **dict(self.env, **env)).start()
@@ -311,6 +327,9 @@ class OwnCluster:
                 srv.stop(check=check)
         finally:
             self.pg.stop()
+            for probe in self.probes:
+                probe.kill()
+                probe.wait()
 
 
 def create_provider(db, name):

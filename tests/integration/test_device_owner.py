@@ -95,7 +95,8 @@ class DeviceOwnerTest(unittest.TestCase):
             " SELECT status, sum(delta) AS n FROM ("
             "  SELECT status, n AS delta FROM device_status_totals WHERE provider_id = '%s' UNION ALL"
             "  SELECT status, delta FROM device_status_deltas WHERE provider_id = '%s' UNION ALL"
-            "  SELECT e.status, e.n FROM device_stat_batches b, ztp_stat_batch_entries(b.providers, b.counts) e"
+            "  SELECT e.status, e.n FROM device_stat_counts c,"
+            "   ztp_stat_count_entries(c.providers, c.statuses, c.contacts) e"
             "  WHERE e.provider_id = '%s' AND e.status IS NOT NULL) x GROUP BY 1 HAVING sum(delta) <> 0) y"
             % (provider, provider, provider))
 

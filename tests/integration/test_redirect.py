@@ -234,11 +234,7 @@ class MissTimingTest(unittest.TestCase):
             try:
                 pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
                 pg.psql("postgres", "SELECT pg_reload_conf()")
-                # the postmaster reloads, then signals its backends (ztpd's
-                # among them, which read the setting again before their next
-                # statement): a new session showing the setting comes after both
-                wait_until(lambda: pg.psql("postgres", "SHOW synchronous_standby_names") == "nobody", 10,
-                           "the reload")
+                wait_until(c.commits_wait_for_standby, 20, "commits to wait for the standby")
                 claimed = srv.get("/redirect/%s.xml" % mac)
                 unknown = srv.get("/redirect/%012x.xml" % (int(mac, 16) ^ 1))
                 self.assertEqual(claimed.status, 503, claimed)  # its contact waits for the flush

@@ -231,8 +231,7 @@ class DurabilityTest(unittest.TestCase):
             self.assertEqual(srv.get("/redirect/%s.xml" % again).status, 200)
             pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
             pg.psql("postgres", "SELECT pg_reload_conf()")
-            # the postmaster signals its backends as it reloads; a new session shows that it has
-            wait_until(lambda: pg.psql("postgres", "SHOW synchronous_standby_names") == "ghost", 10, "the reload")
+            wait_until(c.commits_wait_for_standby, 20, "commits to wait for the standby")
             for mac in (again, first):
                 r = srv.get("/redirect/%s.xml" % mac, timeout=30)
                 self.assertEqual(r.status, 503, (mac, r))

@@ -524,6 +524,22 @@ class StatsTest(WebhookTestBase):
         with self.folding() as fold:
             self.check_stats_survive_compaction(fold)
 
+    def test_rows_of_the_old_trigger_are_read_and_folded(self):
+        # a statement whose trigger ran the code before migration 0040 while
+        # it was applied (a ztpd serving through the upgrade) wrote its row
+        # into 0022's table, the old way: counted, then folded, like the others
+        p = self.provider()
+        with self.folding() as fold:
+            self.pg.psql(self.db, "INSERT INTO device_stat_batches VALUES (date_trunc('hour', now()),"
+                                  " ARRAY['{p}', '{p}']::uuid[], ARRAY['pending', 'aborted'], ARRAY[2, 3],"
+                                  " ARRAY['{p}']::uuid[], ARRAY[7])".format(p=p["id"]))
+            before = self.srv.get("/v1/stats", key=p["api_key"]).json()
+            self.assertEqual((before["status_counts"]["pending"], before["status_counts"]["aborted"]), (2, 3))
+            self.assertEqual(sum(h["contacts"] for h in before["contacts_per_hour"]), 7)
+            fold()
+            self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
+            self.assertEqual(self.srv.get("/v1/stats", key=p["api_key"]).json(), before)
+
     def test_counts_stay_exact_while_folds_race_writers(self):
         """Three writers (contacts of 5 devices a statement, moves between
         two owners, deletes, claims, rolled-back updates; a commit each)
@@ -665,19 +681,20 @@ END $$;
         for m in macs:
             self.srv.put("/v1/devices/" + m, {"profile_id": prof}, key=key)
         # contacts and status changes of UPDATE statements (their deltas wait
-        # in device_stat_batches until folded), one device released, one claimed by another
+        # in device_stat_counts until folded), one device released, one claimed by another
         for m in macs[:3] + macs[:1]:
             self.assertEqual(self.srv.get("/redirect/%s.xml" % m).status, 200)
         self.srv.post("/v1/devices/%s/status" % macs[1], {"status": "acquired"}, key=key)
         self.assertEqual(self.srv.delete("/v1/devices/" + macs[2], key=key).status, 204)
         self.assertEqual(self.srv.put("/v1/devices/" + macs[2], {}, key=other).status, 201)
-        self.assertNotEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
-        with self.assertRaisesRegex(AssertionError, "permission denied"):  # mixed owners: no tenant reads it
-            self.pg.psql(self.db, "SET ROLE ztp_tenant; SELECT count(*) FROM device_stat_batches")
+        self.assertNotEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_counts"), "0")
+        for table in ("device_stat_counts", "device_stat_batches"):
+            with self.assertRaisesRegex(AssertionError, "permission denied"):  # mixed owners: no tenant reads it
+                self.pg.psql(self.db, "SET ROLE ztp_tenant; SELECT count(*) FROM " + table)
         before = self.srv.get("/v1/stats", key=key).json()
         before_other = self.srv.get("/v1/stats", key=other).json()
         fold()
-        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_batches"), "0")
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_stat_counts"), "0")
         self.assertEqual(self.srv.get("/v1/stats", key=key).json(), before)
         self.assertEqual(self.srv.get("/v1/stats", key=other).json(), before_other)
         self.assertEqual(before["status_counts"], {"open": 1, "pending": 0, "custom_pending": 1, "acquired": 1,
