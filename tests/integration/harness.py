@@ -212,6 +212,13 @@ class Ztpd:
         with open(self.stdout_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def __enter__(self):
+        """`with Ztpd(db) as srv:` starts it, and stops it at the end, cleanly."""
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self, check=True):
         """SIGTERM; the exit must be clean (0, no sanitizer report)."""
         if self.proc is None or self.proc.poll() is not None:
@@ -299,7 +306,18 @@ class OwnCluster:
             raise AssertionError("provider create failed: " + r.stderr)
         return json.loads(r.stdout)
 
-    def commits_wait_for_standby(self):
+    def name_synchronous_standby(self, name):
+        """Names a synchronous standby (one that never connects: every commit then waits for it), and returns
+        once commits do wait; the name None takes it back."""
+        if name is None:
+            self.pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+            self.pg.psql("postgres", "SELECT pg_reload_conf()")
+            return
+        self.pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = '%s'" % name)
+        self.pg.psql("postgres", "SELECT pg_reload_conf()")
+        wait_until(self._commits_wait_for_standby, 20, "commits to wait for the standby")
+
+    def _commits_wait_for_standby(self):
         """Whether a commit now waits for the synchronous standby. After a reload naming one, a backend waits once
         it has read the setting (the postmaster signals it) and once the checkpointer, on its own reload, has told
         every backend that standbys are named: a probe session commits and is seen waiting (wait event SyncRep),
@@ -330,6 +348,14 @@ class OwnCluster:
             for probe in self.probes:
                 probe.kill()
                 probe.wait()
+
+
+def migrated_database():
+    """A new database in the shared cluster, migrated: (the cluster, its name)."""
+    pg = postgres()
+    db = pg.new_database()
+    migrate(db)
+    return pg, db
 
 
 def create_provider(db, name):

@@ -4,7 +4,7 @@ import signal
 import unittest
 import uuid
 
-from harness import ServerTest, Ztpd, create_provider, migrate, postgres, wait_until
+from harness import ServerTest, Ztpd, create_provider, migrated_database, wait_until
 
 RULE = "https://prov.example/$MA.xml"
 # a job runs in the background: a loaded 2-core machine may take a while
@@ -181,9 +181,7 @@ def kill_while_the_job_waits_on(pg, db, srv, jobs, job_id, table, what):
 
 class ImportJobCrashTest(unittest.TestCase):
     def test_a_job_whose_ztpd_is_killed_finishes_after_a_restart_applied_once(self):
-        pg = postgres()
-        db = pg.new_database()
-        migrate(db)
+        pg, db = migrated_database()
         key = create_provider(db, "crash")["api_key"]
         srv = Ztpd(db).start()
         prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
@@ -215,9 +213,7 @@ class ImportJobCrashMidApplyTest(unittest.TestCase):
         the statistics trigger waits: after a restart, every device once,
         one event each, statistics equal to the devices, hostile texts
         stored as sent."""
-        pg = postgres()
-        db = pg.new_database()
-        migrate(db)
+        pg, db = migrated_database()
         key = create_provider(db, "crash-mid")["api_key"]
         srv = Ztpd(db).start()
         prefix = "02%04x" % (uuid.uuid4().int & 0xffff)
@@ -251,18 +247,12 @@ class ImportJobCrashMidApplyTest(unittest.TestCase):
         self.assertEqual(pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'import_job.finished'"), "1")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class ImportSweepTest(unittest.TestCase):
     def test_the_sweep_probes_ended_jobs_and_reads_no_open_jobs_rows(self):
         """The hourly sweep deleted ended jobs' staged rows by a join run as a
         scan of every staged row, open jobs' included (235 ms per 2M rows,
         hourly, on every replica): now a probe per ended job."""
-        pg = postgres()
-        db = pg.new_database()
-        migrate(db)
+        pg, db = migrated_database()
         provider = create_provider(db, "sweep-" + uuid.uuid4().hex[:8])["id"]
         counted = functools.partial(pg.psql_counted, db)
 
@@ -292,9 +282,10 @@ class ImportSweepTest(unittest.TestCase):
         # and ztpd's runner sweeps with it when it starts
         counted("INSERT INTO import_job_rows (job_id, part, line, provider_id, mac)"
                 " SELECT id, 1, 1, provider_id, '06:00:00:00:00:01' FROM import_jobs WHERE state = 'succeeded'")
-        srv = Ztpd(db).start()
-        try:
+        with Ztpd(db):
             wait_until(lambda: pg.psql(db, "SELECT count(*) FROM import_job_rows r JOIN import_jobs j ON j.id = r.job_id"
                                            " WHERE j.state = 'succeeded'") == "0", 30, "the runner's sweep")
-        finally:
-            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

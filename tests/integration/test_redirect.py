@@ -5,7 +5,7 @@ import signal
 import unittest
 import uuid
 
-from harness import OwnCluster, ServerTest, Ztpd, wait_until
+from harness import OwnCluster, ServerTest, Ztpd
 
 RULE = "https://prov.acme.example/$PSN/$MA.xml"
 
@@ -225,20 +225,16 @@ class MissTimingTest(unittest.TestCase):
 
     def test_unknown_and_claimed_macs_wait_alike(self):
         with OwnCluster() as c:
-            pg = c.pg
             p = c.provider("timing")
             mac = "0056%08x" % int.from_bytes(os.urandom(4), "big")
             srv = c.serve(ZTP_DB_TIMEOUT_MS=1000)
             self.assertEqual(srv.put("/v1/devices/" + mac, {}, key=p["api_key"]).status, 201)
             self.assertEqual(srv.get("/redirect/%s.xml" % mac).status, 404)  # a contact: open -> pending
             try:
-                pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
-                pg.psql("postgres", "SELECT pg_reload_conf()")
-                wait_until(c.commits_wait_for_standby, 20, "commits to wait for the standby")
+                c.name_synchronous_standby("nobody")
                 claimed = srv.get("/redirect/%s.xml" % mac)
                 unknown = srv.get("/redirect/%012x.xml" % (int(mac, 16) ^ 1))
                 self.assertEqual(claimed.status, 503, claimed)  # its contact waits for the flush
                 self.assertEqual(unknown.status, 503, unknown)  # and so does the miss
             finally:  # what waits for the flush ends, and ztpd with it
-                pg.psql("postgres", "ALTER SYSTEM RESET synchronous_standby_names")
-                pg.psql("postgres", "SELECT pg_reload_conf()")
+                c.name_synchronous_standby(None)

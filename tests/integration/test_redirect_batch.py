@@ -6,7 +6,7 @@ import threading
 import unittest
 import uuid
 
-from harness import OwnCluster, ServerTest, wait_until
+from harness import OwnCluster, ServerTest
 
 THREADS = 2
 
@@ -229,9 +229,7 @@ class DurabilityTest(unittest.TestCase):
             """ % (first, again))
             srv = c.serve(check=False, ZTP_DB_TIMEOUT_MS="1500")
             self.assertEqual(srv.get("/redirect/%s.xml" % again).status, 200)
-            pg.psql("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'ghost'")
-            pg.psql("postgres", "SELECT pg_reload_conf()")
-            wait_until(c.commits_wait_for_standby, 20, "commits to wait for the standby")
+            c.name_synchronous_standby("ghost")
             for mac in (again, first):
                 r = srv.get("/redirect/%s.xml" % mac, timeout=30)
                 self.assertEqual(r.status, 503, (mac, r))

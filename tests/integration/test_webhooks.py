@@ -18,7 +18,7 @@ import time
 import unittest
 import uuid
 
-from harness import ServerTest, Ztpd, migrate, postgres, wait_until
+from harness import ServerTest, Ztpd, migrated_database, wait_until
 
 RULE = "https://prov.example/$PSN/$MA.xml"
 ALL_DEVICE_EVENTS = ["device.status_changed", "device.claimed", "device.released", "code.redeemed"]
@@ -361,9 +361,7 @@ class WebhookUpkeepTest(unittest.TestCase):
         webhook, statistics taken while none was pending (the usual state):
         one claim reads its few rows per provider, not every due delivery
         once per provider (0009's index on the time alone made it 221 ms)."""
-        pg = postgres()
-        db = pg.new_database()  # no ztpd: nothing else claims
-        migrate(db)
+        pg, db = migrated_database()  # no ztpd: nothing else claims
         counted = functools.partial(pg.psql_counted, db)
         counted("ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false);"
                 "INSERT INTO providers (name) SELECT 'p' || i FROM generate_series(1, 100) i;"
@@ -387,9 +385,7 @@ class WebhookUpkeepTest(unittest.TestCase):
     def test_history_past_30_days_goes_in_slices_keeping_what_is_pending(self):
         # it went whole, in the fold's transaction: a backlog too large for
         # that transaction's time would have stopped the statistics as well
-        pg = postgres()
-        db = pg.new_database()
-        migrate(db)
+        pg, db = migrated_database()
         pg.psql(db, "INSERT INTO providers (name) VALUES ('p');"
                     "INSERT INTO webhooks (provider_id, url, events, secret_box, secret_key_id)"
                     " SELECT id, 'https://example.com/h', ARRAY['device.status_changed'], '\\x00', 'k' FROM providers;"
@@ -412,12 +408,9 @@ class WebhookUpkeepTest(unittest.TestCase):
         # and ztpd's delivery thread calls it
         pg.psql(db, "INSERT INTO webhook_attempts (webhook_id, provider_id, event_id, event_type, attempt, at)"
                     " SELECT id, provider_id, gen_random_uuid(), 'x', 1, now() - interval '40 days' FROM webhooks")
-        srv = Ztpd(db).start()
-        try:
+        with Ztpd(db):
             wait_until(lambda: pg.psql(db, "SELECT count(*) FROM webhook_attempts"
                                            " WHERE at < now() - interval '30 days'") == "0", 30, "the expiry")
-        finally:
-            srv.stop()
 
 
 class WebhookPublicOnlyTest(WebhookTestBase):
