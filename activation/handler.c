@@ -49,8 +49,8 @@
 ZTP_SQL(SQL_REDEEM_BATCH, NCOLS,
         "SELECT ord, outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_batch($1::text[], $2::text[], $3::text[], $4::macaddr[], $5::text[], $6::boolean[])");
-/* transfer codes are codes too: kept as long as activation codes once ended */
-ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_codes_sweep($1::int) + ztp_idem_sweep() + ztp_transfers_sweep($1::int)");
+/* what ended ZTP_CODE_RETENTION_DAYS ago goes, transfer codes and revoked API keys as codes (0041) */
+ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_sweep($1::int)");
 
 enum {
     AC_OK,
@@ -454,7 +454,8 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     enqueue(r);
 }
 
-/* ---- the sweep of codes and transfers that ended long ago (thread 0, hourly) ---- */
+/* ---- the sweep of what ended long ago (thread 0, hourly): codes, transfers,
+ * revoked API keys, idempotency keys, sessions (migration 0041) ---- */
 
 static h2o_timeout_t sweep_timeout;
 static h2o_timeout_entry_t sweep_entry;
@@ -463,7 +464,7 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
     if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s old activation codes, transfers and idempotency keys",
+        ztp_log_info("swept %s rows that ended (activation codes, transfers, API keys, idempotency keys, sessions)",
                      PQgetvalue(res->results[0], 0, 0));
 }
 

@@ -555,7 +555,7 @@ paths = {
     "/v1/api-keys": {
         "post": op("Create an API key (the secret is shown only here)",
                    {"201": js(ref("NewApiKey"), "created"), "400": problem("malformed JSON"),
-                    "422": problem("invalid name")},
+                    "422": problem("invalid name, or 1000 API keys already (revoked ones count until deleted)")},
                    "api keys", body=jbody({"type": "object", "required": ["name"], "properties": {"name": STR}}),
                    op_id="createKey"),
         "get": op("List API keys (no secrets)", {"200": js(items(ref("ApiKey")))}, "api keys", op_id="listKeys"),
@@ -607,7 +607,7 @@ paths = {
         "post": op("Invite a person; the invitation link is shown only here",
                    {"201": js(ref("NewUser"), "invited"), "400": problem("malformed JSON"),
                     "409": problem("this provider has a person with this email"),
-                    "422": problem("invalid email or role")},
+                    "422": problem("invalid email or role, or 1000 people already (invitations included)")},
                    "people", body=jbody({"type": "object", "required": ["email", "role"], "properties": {
                        "email": {"type": "string", "maxLength": 254}, "role": ROLE}}), op_id="inviteUser"),
         "get": op("List people (no tokens)", {"200": js(items(ref("User")))}, "people", op_id="listUsers"),
@@ -642,7 +642,8 @@ paths = {
                    {"201": js(ref("NewTransfer"), "made"), "400": problem("malformed JSON"),
                     "409": problem("a request with this Idempotency-Key is in progress, or its transfer was made "
                                    "under a ZTP_SECRET no longer configured"),
-                    "422": problem("invalid fields, or MACs that are not your devices (each named in errors)")},
+                    "422": problem("invalid fields, MACs that are not your devices (each named in errors), or 100 open "
+                                   "transfers already")},
                    "transfers", body=jbody({"type": "object", "required": ["macs"], "properties": {
                        "macs": {"type": "array", "minItems": 1, "maxItems": 100000, "items": STR,
                                 "description": MAC_DOC + "; each once"},

@@ -1,0 +1,150 @@
+-- What a provider piles up on its own is bounded, as its profiles (1,000)
+-- and webhooks (20) were: a tenant's API calls alone could grow its API
+-- keys, its people and its open transfers without end (an audit found it),
+-- and GET /v1/api-keys and GET /v1/users answer with every row at once.
+--
+-- - API keys: at most 1,000 per provider, revoked ones included until the
+--   hourly sweep deletes them, ZTP_CODE_RETENTION_DAYS after their
+--   revocation (a revoked key and a deleted one get the same 401; the audit
+--   trail keeps both events).
+-- - People: at most 1,000 per provider, invitations not yet accepted
+--   included.
+-- - Transfers: at most 100 open per provider (each holds up to 100,000
+--   MACs); those that ended are swept as before (0014).
+-- - Sessions: a person keeps at most 20 (signing in again ends the oldest
+--   beyond them), and the sweep deletes those that ended, which stayed until
+--   their person signed in again.
+--
+-- Each count and its insert run under a transaction-scoped advisory lock of
+-- the provider (as webhooks do, 0009), so that concurrent requests cannot
+-- pass a bound together. Too many: 422, with the bound in the detail.
+
+CREATE OR REPLACE FUNCTION ztp_key_create(p_id text, p_name text, p_hash text, p_secret_id text,
+                                          OUT status int, OUT body json) LANGUAGE plpgsql AS $$
+DECLARE k api_keys%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_api_keys'), hashtext(ztp_tenant()::text));
+    IF (SELECT count(*) FROM api_keys WHERE provider_id = ztp_tenant()) >= 1000 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider can have at most 1000 API keys, revoked ones included'
+                                            || ' until they are deleted, some days after their revocation');
+        RETURN;
+    END IF;
+    INSERT INTO api_keys (id, provider_id, name, hash, secret_id)
+    VALUES (p_id, ztp_tenant(), p_name, decode(p_hash, 'hex'), p_secret_id) RETURNING * INTO k;
+    PERFORM ztp_audit('api_key.create', k.id, json_build_object('name', k.name)::jsonb);
+    status := 201;
+    body := json_build_object('id', k.id, 'name', k.name, 'created_at', ztp_time(k.created_at));
+END $$;
+
+CREATE OR REPLACE FUNCTION ztp_user_create(p_email text, p_role text, p_invite_hash text,
+                                           OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE u users%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_users'), hashtext(ztp_tenant()::text));
+    IF (SELECT count(*) FROM users WHERE provider_id = ztp_tenant()) >= 1000 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider can have at most 1000 people, invited ones included');
+        RETURN;
+    END IF;
+    INSERT INTO users (provider_id, email, role, invite_hash, invite_expires_at)
+    VALUES (ztp_tenant(), p_email, p_role, decode(p_invite_hash, 'hex'), now() + interval '7 days')
+    ON CONFLICT (provider_id, email) DO NOTHING RETURNING * INTO u;
+    IF u.id IS NULL THEN
+        status := 409; body := json_build_object('detail', 'a person with this email exists',
+            'errors', json_build_array(json_build_object('field', 'email', 'detail', 'already invited')));
+        RETURN;
+    END IF;
+    PERFORM ztp_audit('user.create', u.id::text, json_build_object('email', u.email, 'role', u.role)::jsonb);
+    status := 201;
+    body := ztp_user_json(u);
+END $$;
+
+-- As 0010's, with the bound of open transfers checked first (it reads the
+-- caller's transfers, not its devices).
+CREATE OR REPLACE FUNCTION ztp_transfer_create(p_macs text, p_expires_in int, p_hash text, p_last4 text,
+                                               p_secret_id text, OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE
+    me uuid := ztp_tenant();
+    macs macaddr[];
+    n_bad bigint;
+    errors json;
+    t transfers%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_transfers'), hashtext(me::text));
+    IF (SELECT count(*) FROM transfers x WHERE x.provider_id = me
+            AND ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open') >= 100 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider can have at most 100 open transfers;'
+                                            || ' cancel one, or wait for one to be accepted or to expire');
+        RETURN;
+    END IF;
+    macs := string_to_array(p_macs, ',')::macaddr[];
+    -- not the caller's: unknown and another provider's alike, so nothing is
+    -- learnt of others; the list stops at 1000 entries, the detail counts all
+    SELECT count(*), json_agg(json_build_object('field', format('macs[%s]', f.i - 1),
+                                                'detail', format('%s is not one of your devices', ztp_mac_text(f.mac)))
+                              ORDER BY f.i) FILTER (WHERE f.pos <= 1000)
+    INTO n_bad, errors
+    FROM (SELECT m.mac, m.i, row_number() OVER (ORDER BY m.i) AS pos
+          FROM unnest(macs) WITH ORDINALITY AS m(mac, i)
+          WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.mac = m.mac AND d.provider_id = me)) f;
+    IF n_bad > 0 THEN
+        status := 422;
+        body := json_build_object('detail', format('%s of these MACs are not your devices; no transfer was made',
+                                                   n_bad), 'errors', errors);
+        RETURN;
+    END IF;
+    INSERT INTO transfers (provider_id, macs, hash, secret_id, last4, expires_at)
+    VALUES (me, macs, decode(p_hash, 'hex'), p_secret_id, p_last4, now() + make_interval(secs => p_expires_in))
+    RETURNING * INTO t;
+    PERFORM ztp_audit('transfer.created', t.id::text,
+                      json_build_object('count', cardinality(macs), 'expires_at', ztp_time(t.expires_at))::jsonb);
+    status := 201;
+    body := json_build_object('id', t.id, 'macs', (SELECT json_agg(ztp_mac_text(m) ORDER BY i)
+                                                   FROM unnest(t.macs) WITH ORDINALITY AS x(m, i)),
+                              'expires_at', ztp_time(t.expires_at), 'created_at', ztp_time(t.created_at));
+END $$;
+
+-- As 0012's: the person's sessions that ended go, and so do all but their
+-- 19 newest, before the new one is added.
+CREATE OR REPLACE FUNCTION ztp_session_create(p_hash text, p_user uuid, OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE u users%ROWTYPE;
+BEGIN
+    SELECT * INTO u FROM users WHERE id = p_user;
+    IF u.id IS NULL THEN status := 401; body := json_build_object('detail', 'wrong email or password'); RETURN; END IF;
+    DELETE FROM sessions WHERE user_id = u.id
+        AND (created_at < now() - interval '12 hours' OR last_seen_at < now() - interval '1 hour'
+             OR hash NOT IN (SELECT s.hash FROM sessions s WHERE s.user_id = u.id
+                             ORDER BY s.created_at DESC, s.hash LIMIT 19));
+    INSERT INTO sessions (hash, user_id, provider_id) VALUES (decode(p_hash, 'hex'), u.id, u.provider_id);
+    INSERT INTO audit_events (provider_id, user_id, action, target)
+    VALUES (u.provider_id, u.id, 'session.create', u.id::text);
+    status := 201;
+    body := json_build_object('user_id', u.id, 'email', u.email, 'role', u.role, 'provider_id', u.provider_id);
+END $$;
+
+-- The hourly sweep (activation/handler.c), one call: what ended more than
+-- p_retention_days ago (activation codes, transfers, revoked API keys),
+-- idempotency keys older than a day, and sessions that ended. Returns how
+-- many rows went.
+CREATE INDEX api_keys_revoked ON api_keys (revoked_at) WHERE revoked_at IS NOT NULL;
+
+CREATE FUNCTION ztp_sweep(p_retention_days int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    keys bigint;
+    sessions bigint;
+BEGIN
+    DELETE FROM api_keys WHERE revoked_at < now() - make_interval(days => p_retention_days);
+    GET DIAGNOSTICS keys = ROW_COUNT;
+    DELETE FROM sessions s
+    WHERE s.created_at < now() - interval '12 hours' OR s.last_seen_at < now() - interval '1 hour';
+    GET DIAGNOSTICS sessions = ROW_COUNT;
+    RETURN ztp_codes_sweep(p_retention_days) + ztp_idem_sweep() + ztp_transfers_sweep(p_retention_days)
+           + keys + sessions;
+END $$;
+REVOKE ALL ON FUNCTION ztp_sweep(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ztp_sweep(int) TO ztp_system;
