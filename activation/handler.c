@@ -49,8 +49,9 @@
 ZTP_SQL(SQL_REDEEM_BATCH, NCOLS,
         "SELECT ord, outcome, profile_rule, upgrade_rule, params::text, model, token_key"
         " FROM ztp_redeem_batch($1::text[], $2::text[], $3::text[], $4::macaddr[], $5::text[], $6::boolean[])");
-/* what ended ZTP_CODE_RETENTION_DAYS ago goes, transfer codes and revoked API keys as codes (0041) */
-ZTP_SQL(SQL_SWEEP, 1, "SELECT ztp_sweep($1::int)");
+/* what ended ZTP_CODE_RETENTION_DAYS ago goes, transfer codes and revoked API keys as codes; the audit
+ * trail after ZTP_AUDIT_RETENTION_DAYS, when set (0041) */
+ZTP_SQL(SQL_SWEEP, 2, "SELECT ztp_sweep($1::int, $2::int)");
 
 enum {
     AC_OK,
@@ -464,15 +465,16 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
     if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s rows that ended (activation codes, transfers, API keys, idempotency keys, sessions)",
+        ztp_log_info("swept %s rows (activation codes, transfers, API keys, idempotency keys, sessions, audit events)",
                      PQgetvalue(res->results[0], 0, 0));
 }
 
 static void on_sweep(h2o_timeout_entry_t *e)
 {
-    char days[16];
-    const char *params[1] = {days};
+    char days[16], audit_days[16];
+    const char *params[2] = {days, audit_days};
     snprintf(days, sizeof(days), "%d", ztp_config.code_retention_days);
+    snprintf(audit_days, sizeof(audit_days), "%d", ztp_config.audit_retention_days);
     ztp_db_unit_t *u = ztp_db_unit_new(0, on_swept, NULL);
     ztp_db_unit_add(u, &SQL_SWEEP, params, NULL);
     ztp_db_submit(ztp_self->db, u);

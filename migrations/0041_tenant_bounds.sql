@@ -14,6 +14,8 @@
 -- - Sessions: a person keeps at most 20 (signing in again ends the oldest
 --   beyond them), and the sweep deletes those that ended, which stayed until
 --   their person signed in again.
+-- - The audit trail: kept for ever unless ZTP_AUDIT_RETENTION_DAYS says
+--   how long (the sweep below).
 --
 -- Each count and its insert run under a transaction-scoped advisory lock of
 -- the provider (as webhooks do, 0009), so that concurrent requests cannot
@@ -129,22 +131,33 @@ END $$;
 
 -- The hourly sweep (activation/handler.c), one call: what ended more than
 -- p_retention_days ago (activation codes, transfers, revoked API keys),
--- idempotency keys older than a day, and sessions that ended. Returns how
--- many rows went.
+-- idempotency keys older than a day, sessions that ended, and, when
+-- p_audit_days is above 0 (ZTP_AUDIT_RETENTION_DAYS; 0 keeps the trail for
+-- ever), audit events older than that, at most AUDIT_SLICE per call so
+-- that a first sweep of years of trail is not one huge transaction (an
+-- hourly call deletes up to 2.4 million a day). Returns how many rows went.
 CREATE INDEX api_keys_revoked ON api_keys (revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE INDEX audit_events_at ON audit_events (at);
 
-CREATE FUNCTION ztp_sweep(p_retention_days int) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION ztp_sweep(p_retention_days int, p_audit_days int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     keys bigint;
     sessions bigint;
+    audit bigint := 0;
 BEGIN
     DELETE FROM api_keys WHERE revoked_at < now() - make_interval(days => p_retention_days);
     GET DIAGNOSTICS keys = ROW_COUNT;
     DELETE FROM sessions s
     WHERE s.created_at < now() - interval '12 hours' OR s.last_seen_at < now() - interval '1 hour';
     GET DIAGNOSTICS sessions = ROW_COUNT;
+    IF p_audit_days > 0 THEN
+        DELETE FROM audit_events WHERE id IN (
+            SELECT a.id FROM audit_events a WHERE a.at < now() - make_interval(days => p_audit_days)
+            ORDER BY a.at LIMIT 100000); -- AUDIT_SLICE
+        GET DIAGNOSTICS audit = ROW_COUNT;
+    END IF;
     RETURN ztp_codes_sweep(p_retention_days) + ztp_idem_sweep() + ztp_transfers_sweep(p_retention_days)
-           + keys + sessions;
+           + keys + sessions + audit;
 END $$;
-REVOKE ALL ON FUNCTION ztp_sweep(int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ztp_sweep(int) TO ztp_system;
+REVOKE ALL ON FUNCTION ztp_sweep(int, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ztp_sweep(int, int) TO ztp_system;

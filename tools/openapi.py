@@ -565,8 +565,9 @@ paths = {
                                                         "404": problem("no such key")},
         "api keys", params=[pp("id", STR, "the key's id")], op_id="revokeKey")},
     "/v1/audit-events": {"get": op(
-        "Every change made through this API, oldest first", {"200": js(items(ref("AuditEvent"), cursor=True)),
-                                                             "422": problem("bad query")},
+        "Every change made through this API, oldest first (those older than ZTP_AUDIT_RETENTION_DAYS are "
+        "deleted, when it is set)",
+        {"200": js(items(ref("AuditEvent"), cursor=True)), "422": problem("bad query")},
         "audit", params=[qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
                          qp("cursor", STR, "next_cursor of the page before (opaque, and only this provider's: "
                                            "it does not show how many entries other providers wrote)")],

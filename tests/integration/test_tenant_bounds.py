@@ -1,12 +1,13 @@
 """What a provider piles up by its own API calls is bounded (migration 0041):
 API keys (revoked ones included until swept), people, open transfers, each
-person's sessions; and the hourly sweep removes what ended."""
+person's sessions; and the hourly sweep removes what ended, and the audit
+trail past ZTP_AUDIT_RETENTION_DAYS when set."""
 import concurrent.futures
 import re
 import unittest
 import uuid
 
-from harness import ServerTest
+from harness import ServerTest, free_port, ztpd_cmd
 
 PASSWORD = "correct horse battery"
 CONSOLE = {"X-ZTP-Console": "1"}
@@ -46,7 +47,7 @@ class TenantBoundsTest(ServerTest):
                  " AND name = 'filler' AND id = (SELECT min(id) FROM api_keys WHERE name = 'filler'"
                  " AND provider_id = '%s')" % (p["id"], p["id"]))
         self.sql("UPDATE api_keys SET revoked_at = now() - interval '31 days' WHERE id = '%s'" % kid)
-        swept = self.sql("SET role ztp_system; SELECT ztp_sweep(30)").splitlines()[-1]
+        swept = self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)").splitlines()[-1]
         self.assertGreaterEqual(int(swept), 1)
         self.assertEqual(self.sql("SELECT count(*) FROM api_keys WHERE id = '%s'" % kid), "0")
         self.assertEqual(self.count("api_keys", p), 999, "the key revoked 29 days ago stays")
@@ -137,7 +138,7 @@ class TenantBoundsTest(ServerTest):
         self.sql("UPDATE sessions SET created_at = now() - interval '13 hours', last_seen_at = now()"
                  " WHERE user_id = '%s' AND hash = (SELECT hash FROM sessions WHERE user_id = '%s' ORDER BY hash LIMIT 1)"
                  % (u["id"], u["id"]))
-        self.sql("SET role ztp_system; SELECT ztp_sweep(30)")
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
         self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % v["id"]), "0")
         self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % u["id"]), "19")
         self.assertEqual(self.srv.get("/v1/sessions/current", headers={"Cookie": "ztp_session=" + other}).status,
@@ -148,12 +149,36 @@ class TenantBoundsTest(ServerTest):
         self.sql("INSERT INTO idempotency_keys (provider_id, key, route, body_hash, status, response, created_at)"
                  " VALUES (gen_random_uuid(), 'old-%s', 'r', '\\x00', 201, '{}', now() - interval '25 hours')"
                  % uuid.uuid4().hex)
-        calls = self.sql("SELECT prosrc FROM pg_proc WHERE proname = 'ztp_sweep'")
+        calls = self.sql("SELECT prosrc FROM pg_proc WHERE proname = 'ztp_sweep'")  # one: its first form is gone
         for f in ("ztp_codes_sweep(p_retention_days)", "ztp_idem_sweep()", "ztp_transfers_sweep(p_retention_days)"):
             self.assertIn(f, calls)
-        self.sql("SET role ztp_system; SELECT ztp_sweep(30)")
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
         self.assertEqual(self.sql("SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"), "0")
 
+    def test_the_audit_trail_is_kept_unless_a_retention_is_set(self):
+        p = self.provider()
+        self.assertEqual(self.srv.post("/v1/api-keys", {"name": "a"}, key=p["api_key"]).status, 201)
+        # events 0.5, 1.5, ... 399.5 days old, each named by its whole days
+        self.sql("INSERT INTO audit_events (provider_id, at, action, target) SELECT '%s',"
+                 " now() - i * interval '1 day' - interval '12 hours', 'old.thing', i::text"
+                 " FROM generate_series(0, 399) i" % p["id"])
+        trail = "SELECT count(*) FROM audit_events WHERE provider_id = '%s'" % p["id"]
+        before = int(self.sql(trail))
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
+        self.assertEqual(int(self.sql(trail)), before, "0 keeps the trail for ever")
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 365)")
+        # 35 of the 400 are older than 365 days; today's API key creation stays
+        self.assertEqual(int(self.sql(trail)), before - 35)
+        self.assertEqual(self.sql("SELECT max(target::int) FILTER (WHERE action = 'old.thing'),"
+                                  " count(*) FILTER (WHERE action = 'api_key.create') FROM audit_events"
+                                  " WHERE provider_id = '%s'" % p["id"]), "364|1")
+
+    def test_a_bad_audit_retention_is_one_clear_line(self):
+        for bad in ("-1", "36501", "x"):
+            r = ztpd_cmd(self.db, "serve", ZTP_AUDIT_RETENTION_DAYS=bad, ZTP_LISTEN="127.0.0.1:%d" % free_port())
+            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("ZTP_AUDIT_RETENTION_DAYS must be an integer from 0 to 36500", r.stderr)
 
 if __name__ == "__main__":
     unittest.main()
