@@ -36,7 +36,6 @@
 #define NET_FAILURES (16 * ZTP_ACTIVATION_FAILURES)
 #define WINDOW_MS (15 * 60 * 1000)
 #define MIN_BLOCK_MS (60 * 1000)
-#define SWEEP_MS (3600 * 1000)
 
 /* The redemptions a loop thread gathered in one loop iteration, in one
  * statement (migration 0017): arrays in, one row per request out by
@@ -455,8 +454,9 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     enqueue(r);
 }
 
-/* ---- the sweep of what ended long ago (thread 0, hourly): codes, transfers,
- * revoked API keys, idempotency keys, sessions (migration 0041) ---- */
+/* ---- the sweep of what ended long ago (thread 0, every ZTP_SWEEP_EVERY_S,
+ * hourly by default): codes, transfers, revoked API keys, idempotency keys,
+ * sessions, old audit events (migration 0041) ---- */
 
 static h2o_timeout_t sweep_timeout;
 static h2o_timeout_entry_t sweep_entry;
@@ -464,7 +464,10 @@ static h2o_timeout_entry_t sweep_entry;
 static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
-    if (res->status == ZTP_DB_OK && atol(PQgetvalue(res->results[0], 0, 0)) > 0)
+    if (res->status != ZTP_DB_OK)
+        ztp_log_error("the sweep failed (%s): %s", res->sqlstate ? res->sqlstate : "no SQLSTATE",
+                      res->message ? res->message : "no message");
+    else if (atol(PQgetvalue(res->results[0], 0, 0)) > 0)
         ztp_log_info("swept %s rows (activation codes, transfers, API keys, idempotency keys, sessions, audit events)",
                      PQgetvalue(res->results[0], 0, 0));
 }
@@ -487,7 +490,7 @@ static void on_thread_init(ztp_thread_t *t)
     if (t->index != 0)
         return;
     sweep_entry.cb = on_sweep;
-    h2o_timeout_init(t->ctx.loop, &sweep_timeout, SWEEP_MS);
+    h2o_timeout_init(t->ctx.loop, &sweep_timeout, (uint64_t)ztp_config.sweep_every_s * 1000);
     h2o_timeout_link(t->ctx.loop, &sweep_timeout, &sweep_entry);
 }
 

@@ -3,23 +3,26 @@
 -- keys, its people and its open transfers without end (an audit found it),
 -- and GET /v1/api-keys and GET /v1/users answer with every row at once.
 --
--- - API keys: at most 1,000 per provider, revoked ones included until the
---   hourly sweep deletes them, ZTP_CODE_RETENTION_DAYS after their
---   revocation (a revoked key and a deleted one get the same 401; the audit
---   trail keeps both events).
+-- - API keys: at most 1,000 per provider, revoked ones included. A new key
+--   past the bound takes the place of the key revoked longest ago (a
+--   revoked key is only a line in the list; the audit trail keeps its
+--   story); with none revoked, 422. The hourly sweep deletes revoked keys
+--   ZTP_CODE_RETENTION_DAYS after their revocation (a revoked key and a
+--   deleted one get the same 401).
 -- - People: at most 1,000 per provider, invitations not yet accepted
 --   included.
 -- - Transfers: at most 100 open per provider (each holds up to 100,000
 --   MACs); those that ended are swept as before (0014).
--- - Sessions: a person keeps at most 20 (signing in again ends the oldest
---   beyond them), and the sweep deletes those that ended, which stayed until
---   their person signed in again.
+-- - Sessions: a person keeps at most 20 live ones (signing in again ends
+--   the one used longest ago beyond them), and the sweep deletes those that
+--   ended, which stayed until their person signed in again.
 -- - The audit trail: kept for ever unless ZTP_AUDIT_RETENTION_DAYS says
 --   how long (the sweep below).
 --
 -- Each count and its insert run under a transaction-scoped advisory lock of
--- the provider (as webhooks do, 0009), so that concurrent requests cannot
--- pass a bound together. Too many: 422, with the bound in the detail.
+-- the provider (of the person, for sessions), as webhooks do (0009), so that
+-- concurrent requests cannot pass a bound together; the profiles' bound
+-- (0001) gets the same lock. Too many: 422, with the bound in the detail.
 
 CREATE OR REPLACE FUNCTION ztp_key_create(p_id text, p_name text, p_hash text, p_secret_id text,
                                           OUT status int, OUT body json) LANGUAGE plpgsql AS $$
@@ -27,10 +30,14 @@ DECLARE k api_keys%ROWTYPE;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ztp_api_keys'), hashtext(ztp_tenant()::text));
     IF (SELECT count(*) FROM api_keys WHERE provider_id = ztp_tenant()) >= 1000 THEN
-        status := 422;
-        body := json_build_object('detail', 'a provider can have at most 1000 API keys, revoked ones included'
-                                            || ' until they are deleted, some days after their revocation');
-        RETURN;
+        DELETE FROM api_keys WHERE id = (SELECT x.id FROM api_keys x
+                                         WHERE x.provider_id = ztp_tenant() AND x.revoked_at IS NOT NULL
+                                         ORDER BY x.revoked_at, x.id LIMIT 1);
+        IF NOT FOUND THEN
+            status := 422;
+            body := json_build_object('detail', 'a provider can have at most 1000 API keys; revoke one first');
+            RETURN;
+        END IF;
     END IF;
     INSERT INTO api_keys (id, provider_id, name, hash, secret_id)
     VALUES (p_id, ztp_tenant(), p_name, decode(p_hash, 'hex'), p_secret_id) RETURNING * INTO k;
@@ -63,27 +70,19 @@ BEGIN
     body := ztp_user_json(u);
 END $$;
 
--- As 0010's, with the bound of open transfers checked first (it reads the
--- caller's transfers, not its devices).
+-- As 0010's, with the bound of open transfers checked after the MACs (a
+-- check of up to 100,000 of them, which the provider's lock need not wait
+-- for), then the count and the insert under the lock.
 CREATE OR REPLACE FUNCTION ztp_transfer_create(p_macs text, p_expires_in int, p_hash text, p_last4 text,
                                                p_secret_id text, OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
 DECLARE
     me uuid := ztp_tenant();
-    macs macaddr[];
+    macs macaddr[] := string_to_array(p_macs, ',')::macaddr[];
     n_bad bigint;
     errors json;
     t transfers%ROWTYPE;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('ztp_transfers'), hashtext(me::text));
-    IF (SELECT count(*) FROM transfers x WHERE x.provider_id = me
-            AND ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open') >= 100 THEN
-        status := 422;
-        body := json_build_object('detail', 'a provider can have at most 100 open transfers;'
-                                            || ' cancel one, or wait for one to be accepted or to expire');
-        RETURN;
-    END IF;
-    macs := string_to_array(p_macs, ',')::macaddr[];
     -- not the caller's: unknown and another provider's alike, so nothing is
     -- learnt of others; the list stops at 1000 entries, the detail counts all
     SELECT count(*), json_agg(json_build_object('field', format('macs[%s]', f.i - 1),
@@ -99,6 +98,14 @@ BEGIN
                                                    n_bad), 'errors', errors);
         RETURN;
     END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_transfers'), hashtext(me::text));
+    IF (SELECT count(*) FROM transfers x WHERE x.provider_id = me
+            AND ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open') >= 100 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider can have at most 100 open transfers;'
+                                            || ' cancel one, or wait for one to be accepted or to expire');
+        RETURN;
+    END IF;
     INSERT INTO transfers (provider_id, macs, hash, secret_id, last4, expires_at)
     VALUES (me, macs, decode(p_hash, 'hex'), p_secret_id, p_last4, now() + make_interval(secs => p_expires_in))
     RETURNING * INTO t;
@@ -110,23 +117,47 @@ BEGIN
                               'expires_at', ztp_time(t.expires_at), 'created_at', ztp_time(t.created_at));
 END $$;
 
--- As 0012's: the person's sessions that ended go, and so do all but their
--- 19 newest, before the new one is added.
+-- As 0012's, one sign-in of a person at a time: the sessions that ended go,
+-- and so do the live ones but the 19 used most recently, before the new one
+-- is added.
 CREATE OR REPLACE FUNCTION ztp_session_create(p_hash text, p_user uuid, OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
 DECLARE u users%ROWTYPE;
 BEGIN
     SELECT * INTO u FROM users WHERE id = p_user;
     IF u.id IS NULL THEN status := 401; body := json_build_object('detail', 'wrong email or password'); RETURN; END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_sessions'), hashtext(u.id::text));
     DELETE FROM sessions WHERE user_id = u.id
-        AND (created_at < now() - interval '12 hours' OR last_seen_at < now() - interval '1 hour'
-             OR hash NOT IN (SELECT s.hash FROM sessions s WHERE s.user_id = u.id
-                             ORDER BY s.created_at DESC, s.hash LIMIT 19));
+        AND (created_at < now() - interval '12 hours' OR last_seen_at < now() - interval '1 hour');
+    DELETE FROM sessions WHERE user_id = u.id
+        AND hash NOT IN (SELECT s.hash FROM sessions s WHERE s.user_id = u.id
+                         ORDER BY s.last_seen_at DESC, s.hash LIMIT 19);
     INSERT INTO sessions (hash, user_id, provider_id) VALUES (decode(p_hash, 'hex'), u.id, u.provider_id);
     INSERT INTO audit_events (provider_id, user_id, action, target)
     VALUES (u.provider_id, u.id, 'session.create', u.id::text);
     status := 201;
     body := json_build_object('user_id', u.id, 'email', u.email, 'role', u.role, 'provider_id', u.provider_id);
+END $$;
+
+-- As 0007's, under the lock: the count is in 0006's function (ztp_profile_create_fields since 0007).
+CREATE OR REPLACE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_short text,
+                                              p_params jsonb, p_more jsonb, OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE
+    constraint_name text;
+    secret text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_profiles'), hashtext(ztp_tenant()::text));
+    SELECT c.status, c.body INTO status, body
+    FROM ztp_profile_create_fields(p_name, p_rule, p_upgrade, p_short, p_params, p_more) c;
+    IF status = 201 THEN
+        body := ztp_profile_certify((body->>'id')::uuid, (p_more->>'require_certificate')::boolean);
+    END IF;
+EXCEPTION WHEN check_violation THEN
+    GET STACKED DIAGNOSTICS constraint_name = CONSTRAINT_NAME, secret = PG_EXCEPTION_DETAIL;
+    IF constraint_name IS DISTINCT FROM 'profiles_secret_needs_certificate' THEN RAISE; END IF;
+    status := 422;
+    body := ztp_profile_secret_problem(secret);
 END $$;
 
 -- The hourly sweep (activation/handler.c), one call: what ended more than

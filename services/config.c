@@ -290,6 +290,7 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
         parse_int("ZTP_MAX_ACTIVE_CODES", 100000, 1, 100000000, &c->max_active_codes, err, errlen) != 0 ||
         parse_int("ZTP_CODE_RETENTION_DAYS", 30, 0, 3650, &c->code_retention_days, err, errlen) != 0 ||
         parse_int("ZTP_AUDIT_RETENTION_DAYS", 0, 0, 36500, &c->audit_retention_days, err, errlen) != 0 ||
+        parse_int("ZTP_SWEEP_EVERY_S", 3600, 1, 86400, &c->sweep_every_s, err, errlen) != 0 ||
         parse_int("ZTP_WEBHOOK_ALLOW_PRIVATE", 0, 0, 1, &c->webhook_allow_private, err, errlen) != 0 ||
         parse_int("ZTP_WEBHOOK_RETRY_SCALE", 1, 1, 100000, &c->webhook_retry_scale, err, errlen) != 0)
         return -1;

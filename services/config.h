@@ -32,6 +32,7 @@ typedef struct ztp_config {
     int max_active_codes;
     int code_retention_days;
     int audit_retention_days; /* 0: the audit trail is kept for ever */
+    int sweep_every_s;        /* ZTP_SWEEP_EVERY_S: how often ended rows are swept */
     int webhook_allow_private; /* ZTP_WEBHOOK_ALLOW_PRIVATE: http and non-public receivers */
     int webhook_retry_scale;   /* ZTP_WEBHOOK_RETRY_SCALE: retry delays divided by it (tests) */
     int ntrusted;

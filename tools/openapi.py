@@ -555,7 +555,7 @@ paths = {
     "/v1/api-keys": {
         "post": op("Create an API key (the secret is shown only here)",
                    {"201": js(ref("NewApiKey"), "created"), "400": problem("malformed JSON"),
-                    "422": problem("invalid name, or 1000 API keys already (revoked ones count until deleted)")},
+                    "422": problem("invalid name, or 1000 API keys already, none of them revoked")},
                    "api keys", body=jbody({"type": "object", "required": ["name"], "properties": {"name": STR}}),
                    op_id="createKey"),
         "get": op("List API keys (no secrets)", {"200": js(items(ref("ApiKey")))}, "api keys", op_id="listKeys"),

@@ -1,16 +1,24 @@
 """What a provider piles up by its own API calls is bounded (migration 0041):
-API keys (revoked ones included until swept), people, open transfers, each
-person's sessions; and the hourly sweep removes what ended, and the audit
-trail past ZTP_AUDIT_RETENTION_DAYS when set."""
+API keys (revoked ones included, the oldest giving its place), people, open
+transfers, profiles under concurrency, each person's live sessions; and the
+sweep removes what ended, and the audit trail past ZTP_AUDIT_RETENTION_DAYS
+when set."""
 import concurrent.futures
 import re
 import unittest
 import uuid
 
-from harness import ServerTest, free_port, ztpd_cmd
+from harness import ServerTest, Ztpd, create_provider, free_port, migrated_database, wait_until, ztpd_cmd
 
 PASSWORD = "correct horse battery"
 CONSOLE = {"X-ZTP-Console": "1"}
+RULE = "https://prov.example/$MA.xml"
+
+
+def race(n, call):
+    """n calls at once: their statuses, sorted."""
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return sorted(pool.map(call, range(n)))
 
 
 class TenantBoundsTest(ServerTest):
@@ -22,51 +30,74 @@ class TenantBoundsTest(ServerTest):
     def count(self, table, provider):
         return int(self.sql("SELECT count(*) FROM %s WHERE provider_id = '%s'" % (table, provider["id"])))
 
-    def add_keys(self, provider, n):
-        """n revoked-or-not keys made by hand, each with an id of its own."""
-        self.sql("INSERT INTO api_keys (id, provider_id, name, hash, secret_id)"
-                 " SELECT md5(random()::text), '%s', 'filler', '\\x00', 'k' FROM generate_series(1, %d)"
-                 % (provider["id"], n))
+    def add_keys(self, provider, n, revoked="NULL"):
+        """n keys made by hand, each with an id of its own."""
+        self.sql("INSERT INTO api_keys (id, provider_id, name, hash, secret_id, revoked_at)"
+                 " SELECT md5(random()::text), '%s', 'filler', '\\x00', 'k', %s FROM generate_series(1, %d)"
+                 % (provider["id"], revoked, n))
 
-    def test_at_most_1000_api_keys_revoked_ones_included_until_swept(self):
+    def new_key(self, p, name="k"):
+        return self.srv.post("/v1/api-keys", {"name": name}, key=p["api_key"], timeout=60)
+
+    def test_at_most_1000_api_keys_a_new_one_takes_the_place_of_the_oldest_revoked(self):
         p, other = self.provider(), self.provider()
-        self.add_keys(p, 999 - self.count("api_keys", p))
-        made = self.srv.post("/v1/api-keys", {"name": "the 1000th"}, key=p["api_key"])
+        self.add_keys(p, 997 - self.count("api_keys", p))
+        self.add_keys(p, 1, "now() - interval '2 days'")
+        self.add_keys(p, 1, "now() - interval '1 day'")
+        oldest, newer = self.sql("SELECT id FROM api_keys WHERE provider_id = '%s' AND revoked_at IS NOT NULL"
+                                 " ORDER BY revoked_at" % p["id"]).split()
+        made = self.new_key(p, "the 1000th")
         self.assertEqual(made.status, 201, made)
-        self.assertIn("1000 API keys", self.assertProblem(
-            self.srv.post("/v1/api-keys", {"name": "one more"}, key=p["api_key"]), 422)["detail"])
-        # a revoked key still counts, and gets 401 from then on
+        # past the bound, a new key takes the place of the key revoked longest ago
+        self.assertEqual(self.new_key(p, "1001st").status, 201)
+        ids = [k["id"] for k in self.srv.get("/v1/api-keys", key=p["api_key"]).json()["items"]]
+        self.assertEqual((len(ids), oldest in ids, newer in ids), (1000, False, True))
+        self.assertEqual(self.new_key(p, "1002nd").status, 201)
+        self.assertNotIn(newer, [k["id"] for k in self.srv.get("/v1/api-keys", key=p["api_key"]).json()["items"]])
+        # none revoked: 422 until one is
+        self.assertIn("1000 API keys", self.assertProblem(self.new_key(p, "no room"), 422)["detail"])
         kid = made.json()["id"]
         self.assertEqual(self.srv.delete("/v1/api-keys/" + kid, key=p["api_key"]).status, 204)
-        self.assertProblem(self.srv.post("/v1/api-keys", {"name": "one more"}, key=p["api_key"]), 422)
         self.assertProblem(self.srv.get("/v1/api-keys", key=made.json()["api_key"]), 401)
-        # another provider is not bound by this one's keys
-        self.assertEqual(self.srv.post("/v1/api-keys", {"name": "x"}, key=other["api_key"]).status, 201)
-        # revoked 31 days ago: the sweep deletes it, and its place is free
-        self.sql("UPDATE api_keys SET revoked_at = now() - interval '29 days' WHERE provider_id = '%s'"
-                 " AND name = 'filler' AND id = (SELECT min(id) FROM api_keys WHERE name = 'filler'"
-                 " AND provider_id = '%s')" % (p["id"], p["id"]))
-        self.sql("UPDATE api_keys SET revoked_at = now() - interval '31 days' WHERE id = '%s'" % kid)
-        swept = self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)").splitlines()[-1]
-        self.assertGreaterEqual(int(swept), 1)
-        self.assertEqual(self.sql("SELECT count(*) FROM api_keys WHERE id = '%s'" % kid), "0")
-        self.assertEqual(self.count("api_keys", p), 999, "the key revoked 29 days ago stays")
-        self.assertEqual(self.srv.post("/v1/api-keys", {"name": "again"}, key=p["api_key"]).status, 201)
-        self.assertNotIn(kid, [k["id"] for k in self.srv.get("/v1/api-keys", key=p["api_key"]).json()["items"]])
-        self.assertIn("api_key.revoke", [e["action"] for e in self.srv.get(
-            "/v1/audit-events?limit=1000", key=p["api_key"]).json()["items"]])
-
-    def test_concurrent_creates_cannot_pass_the_bound_together(self):
-        p = self.provider()
-        self.add_keys(p, 995 - self.count("api_keys", p))
-
-        def create(i):
-            return self.srv.post("/v1/api-keys", {"name": "race %d" % i}, key=p["api_key"], timeout=60).status
-
-        with concurrent.futures.ThreadPoolExecutor(12) as pool:
-            statuses = sorted(pool.map(create, range(12)))
-        self.assertEqual(statuses, [201] * 5 + [422] * 7)
+        self.assertEqual(self.new_key(p, "room again").status, 201)
         self.assertEqual(self.count("api_keys", p), 1000)
+        # another provider is not bound by this one's keys
+        self.assertEqual(self.new_key(other, "x").status, 201)
+        # the audit trail keeps what the list no longer shows
+        actions = [(e["action"], e["target"]) for e in self.srv.get(
+            "/v1/audit-events?limit=1000", key=p["api_key"]).json()["items"]]
+        self.assertIn(("api_key.create", kid), actions)
+        self.assertIn(("api_key.revoke", kid), actions)
+
+    def test_the_sweep_deletes_keys_revoked_past_the_retention(self):
+        p = self.provider()
+        self.add_keys(p, 1, "now() - interval '31 days'")
+        self.add_keys(p, 1, "now() - interval '29 days'")
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
+        self.assertEqual(self.sql("SELECT count(*), min(revoked_at) > now() - interval '30 days' FROM api_keys"
+                                  " WHERE provider_id = '%s' AND revoked_at IS NOT NULL" % p["id"]), "1|t")
+        self.assertEqual(self.count("api_keys", p), 2, "its first key, unrevoked, and the one revoked 29 days ago")
+
+    def test_concurrent_creates_cannot_pass_the_bounds_together(self):
+        # three rounds each: with no lock, one at least passes the bound in most runs
+        for round_ in range(3):
+            p = self.provider()
+            self.add_keys(p, 995 - self.count("api_keys", p))
+            self.assertEqual(race(12, lambda i: self.new_key(p, "race %d" % i).status), [201] * 5 + [422] * 7)
+            self.assertEqual(self.count("api_keys", p), 1000)
+
+            self.sql("INSERT INTO users (provider_id, email, role) SELECT '%s', 'f' || i || '@example.com',"
+                     " 'viewer' FROM generate_series(1, 997) i" % p["id"])
+            self.assertEqual(race(8, lambda i: self.srv.post(
+                "/v1/users", {"email": "r%d@example.com" % i, "role": "viewer"}, key=p["api_key"], timeout=60).status),
+                [201] * 3 + [422] * 5)
+
+            self.sql("INSERT INTO profiles (provider_id, name, profile_rule) SELECT '%s', 'f' || i, '%s'"
+                     " FROM generate_series(1, 998) i" % (p["id"], RULE))
+            self.assertEqual(race(8, lambda i: self.srv.post(
+                "/v1/profiles", {"name": "r%d" % i, "profile_rule": RULE}, key=p["api_key"], timeout=60).status),
+                [201] * 2 + [422] * 6)
+            self.assertEqual((self.count("users", p), self.count("profiles", p)), (1000, 1000))
 
     def test_at_most_1000_people_invitations_included(self):
         p = self.provider()
@@ -119,28 +150,56 @@ class TenantBoundsTest(ServerTest):
         self.assertEqual(r.status, 201, r)
         return re.match(r"ztp_session=([^;]*)", r.headers["set-cookie"]).group(1)
 
-    def test_a_person_keeps_at_most_20_sessions_and_ended_ones_are_swept(self):
+    def add_sessions(self, u, p, n, last_seen, created="now() - interval '2 hours'"):
+        """n sessions of u, the i-th (from 1) last seen `last_seen` (SQL, in i); their hashes md5(user id, i)."""
+        self.sql("INSERT INTO sessions (hash, user_id, provider_id, created_at, last_seen_at)"
+                 " SELECT decode(md5('%s' || i), 'hex'), '%s', '%s', %s, %s FROM generate_series(1, %d) i"
+                 % (u["id"], u["id"], p["id"], created, last_seen, n))
+
+    def kept(self, u, n):
+        """Which of add_sessions' 1..n are still there."""
+        return [int(x) for x in self.sql("SELECT i FROM generate_series(1, %d) i WHERE EXISTS (SELECT 1 FROM sessions"
+                                         " WHERE hash = decode(md5('%s' || i), 'hex')) ORDER BY i"
+                                         % (n, u["id"])).split()]
+
+    def test_a_person_keeps_the_20_live_sessions_used_last(self):
         p = self.provider()
-        u, v = self.signed_in_person(p), self.signed_in_person(p)
-        # 25 older sessions, the newest first by created_at: 24 minutes ago ... now - 48 minutes
-        self.sql("INSERT INTO sessions (hash, user_id, provider_id, created_at)"
-                 " SELECT decode(md5('%s' || i), 'hex'), '%s', '%s', now() - i * interval '2 minutes'"
-                 " FROM generate_series(1, 25) i" % (u["id"], u["id"], p["id"]))
+        u = self.signed_in_person(p)
+        # 25 live sessions, the i-th last used i minutes ago
+        self.add_sessions(u, p, 25, "now() - i * interval '1 minute'")
         cookie = self.sign_in(u["email"])
         self.assertEqual(self.srv.get("/v1/sessions/current", headers={"Cookie": "ztp_session=" + cookie}).status,
                          200)
-        kept = self.sql("SELECT count(*), min(created_at) > now() - interval '39 minutes' FROM sessions"
-                        " WHERE user_id = '%s'" % u["id"])
-        self.assertEqual(kept, "20|t", "the new session and the 19 newest before it")
-        # ended sessions (idle an hour, or begun 12 hours ago) of anyone: swept
+        self.assertEqual(self.kept(u, 25), list(range(1, 20)), "the 19 used last, and the new one")
+        self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % u["id"]), "20")
+
+    def test_ended_sessions_make_no_live_one_go(self):
+        p = self.provider()
+        u = self.signed_in_person(p)
+        # one live session begun 5 hours ago and used a minute ago; 19 newer ones idle for 2 hours
+        self.add_sessions(u, p, 1, "now() - interval '1 minute'", "now() - interval '5 hours'")
+        self.sql("INSERT INTO sessions (hash, user_id, provider_id, created_at, last_seen_at)"
+                 " SELECT decode(md5('idle' || i), 'hex'), '%s', '%s', now() - interval '3 hours',"
+                 " now() - interval '2 hours' FROM generate_series(1, 19) i" % (u["id"], p["id"]))
+        self.sign_in(u["email"])
+        self.assertEqual(self.kept(u, 1), [1])
+        self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % u["id"]), "2")
+
+    def test_the_sweep_deletes_sessions_that_ended(self):
+        p = self.provider()
+        u, v = self.signed_in_person(p), self.signed_in_person(p)
         other = self.sign_in(v["email"])
         self.sql("UPDATE sessions SET last_seen_at = now() - interval '61 minutes' WHERE user_id = '%s'" % v["id"])
-        self.sql("UPDATE sessions SET created_at = now() - interval '13 hours', last_seen_at = now()"
-                 " WHERE user_id = '%s' AND hash = (SELECT hash FROM sessions WHERE user_id = '%s' ORDER BY hash LIMIT 1)"
-                 % (u["id"], u["id"]))
+        # u: one begun 13 hours ago (though used now), one idle 61 minutes, one live
+        self.add_sessions(u, p, 1, "now()", "now() - interval '13 hours'")
+        self.sql("INSERT INTO sessions (hash, user_id, provider_id, last_seen_at) VALUES"
+                 " (decode(md5('idle'), 'hex'), '%s', '%s', now() - interval '61 minutes'),"
+                 " (decode(md5('live'), 'hex'), '%s', '%s', now() - interval '59 minutes')"
+                 % (u["id"], p["id"], u["id"], p["id"]))
         self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
         self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % v["id"]), "0")
-        self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % u["id"]), "19")
+        self.assertEqual(self.sql("SELECT hash = decode(md5('live'), 'hex') FROM sessions WHERE user_id = '%s'"
+                                  % u["id"]), "t")
         self.assertEqual(self.srv.get("/v1/sessions/current", headers={"Cookie": "ztp_session=" + other}).status,
                          401)
 
@@ -149,7 +208,7 @@ class TenantBoundsTest(ServerTest):
         self.sql("INSERT INTO idempotency_keys (provider_id, key, route, body_hash, status, response, created_at)"
                  " VALUES (gen_random_uuid(), 'old-%s', 'r', '\\x00', 201, '{}', now() - interval '25 hours')"
                  % uuid.uuid4().hex)
-        calls = self.sql("SELECT prosrc FROM pg_proc WHERE proname = 'ztp_sweep'")  # one: its first form is gone
+        calls = self.sql("SELECT prosrc FROM pg_proc WHERE proname = 'ztp_sweep'")
         for f in ("ztp_codes_sweep(p_retention_days)", "ztp_idem_sweep()", "ztp_transfers_sweep(p_retention_days)"):
             self.assertIn(f, calls)
         self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
@@ -179,6 +238,24 @@ class TenantBoundsTest(ServerTest):
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("ZTP_AUDIT_RETENTION_DAYS must be an integer from 0 to 36500", r.stderr)
+
+class SweepByZtpdTest(unittest.TestCase):
+    def test_ztpd_sweeps_every_ztp_sweep_every_s_and_says_when_it_cannot(self):
+        pg, db = migrated_database()
+        p = create_provider(db, "sweep")
+        pg.psql(db, "INSERT INTO api_keys (id, provider_id, name, hash, secret_id, revoked_at)"
+                    " VALUES (md5('gone'), '%s', 'old', '\\x00', 'k', now() - interval '31 days');"
+                    "INSERT INTO audit_events (provider_id, at, action) VALUES ('%s', now() - interval '3 days', 'old')"
+                    % (p["id"], p["id"]))
+        with Ztpd(db, ZTP_SWEEP_EVERY_S=1, ZTP_AUDIT_RETENTION_DAYS=2) as srv:
+            wait_until(lambda: pg.psql(db, "SELECT count(*) FROM api_keys WHERE id = md5('gone')") == "0"
+                       and pg.psql(db, "SELECT count(*) FROM audit_events WHERE action = 'old'") == "0",
+                       60, "the sweep of the key revoked 31 days ago and of the 3-day-old audit event")
+            wait_until(lambda: "swept 2 rows" in srv.stderr(), 30, "the sweep's line")
+            # a sweep that fails says so
+            pg.psql(db, "REVOKE EXECUTE ON FUNCTION ztp_sweep(int, int) FROM ztp_system")
+            wait_until(lambda: "the sweep failed (42501)" in srv.stderr(), 60, "the failed sweep's line")
+
 
 if __name__ == "__main__":
     unittest.main()
