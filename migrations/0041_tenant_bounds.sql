@@ -168,6 +168,9 @@ END $$;
 -- that a first sweep of years of trail is not one huge transaction (an
 -- hourly call deletes up to 2.4 million a day). Returns how many rows went.
 CREATE INDEX api_keys_revoked ON api_keys (revoked_at) WHERE revoked_at IS NOT NULL;
+-- ztp_idem_sweep (0005) read every idempotency key each hour to find those
+-- older than a day (39 ms per 300,000 in stop 25's audit): now by their time.
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 CREATE INDEX audit_events_at ON audit_events (at);
 
 CREATE FUNCTION ztp_sweep(p_retention_days int, p_audit_days int) RETURNS bigint LANGUAGE plpgsql AS $$
