@@ -11,8 +11,13 @@
 --   deleted one get the same 401).
 -- - People: at most 1,000 per provider, invitations not yet accepted
 --   included.
--- - Transfers: at most 100 open per provider (each holds up to 100,000
---   MACs); those that ended are swept as before (0014).
+-- - Transfers: at most 100 open per provider, and at most 5,000,000 MACs in
+--   those it keeps: one that ended keeps its MACs until the sweep deletes
+--   it (0014), and cancelling and making again a transfer of 100,000 MACs
+--   stored 830 kB a turn, 2 MB a second on one connection.
+-- - Import jobs (10 open, 0011) and active activation codes
+--   (ZTP_MAX_ACTIVE_CODES, 0003): their counts under the same lock as
+--   below (40 concurrent creations of jobs at 1 open had made 12 open).
 -- - Sessions: a person keeps at most 20 live ones (signing in again ends
 --   the one used longest ago beyond them), and the sweep deletes those that
 --   ended, which stayed until their person signed in again.
@@ -70,9 +75,9 @@ BEGIN
     body := ztp_user_json(u);
 END $$;
 
--- As 0010's, with the bound of open transfers checked after the MACs (a
--- check of up to 100,000 of them, which the provider's lock need not wait
--- for), then the count and the insert under the lock.
+-- As 0010's, with the bounds checked after the MACs (a check of up to
+-- 100,000 of them, which the provider's lock need not wait for), then the
+-- counts and the insert under the lock.
 CREATE OR REPLACE FUNCTION ztp_transfer_create(p_macs text, p_expires_in int, p_hash text, p_last4 text,
                                                p_secret_id text, OUT status int, OUT body json)
 LANGUAGE plpgsql AS $$
@@ -80,6 +85,8 @@ DECLARE
     me uuid := ztp_tenant();
     macs macaddr[] := string_to_array(p_macs, ',')::macaddr[];
     n_bad bigint;
+    n_open bigint;
+    n_kept bigint;
     errors json;
     t transfers%ROWTYPE;
 BEGIN
@@ -99,11 +106,20 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('ztp_transfers'), hashtext(me::text));
-    IF (SELECT count(*) FROM transfers x WHERE x.provider_id = me
-            AND ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open') >= 100 THEN
+    SELECT count(*) FILTER (WHERE ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open'),
+           coalesce(sum(x.mac_count), 0)
+    INTO n_open, n_kept FROM transfers x WHERE x.provider_id = me;
+    IF n_open >= 100 THEN
         status := 422;
         body := json_build_object('detail', 'a provider can have at most 100 open transfers;'
                                             || ' cancel one, or wait for one to be accepted or to expire');
+        RETURN;
+    END IF;
+    IF n_kept + cardinality(macs) > 5000000 THEN
+        status := 422;
+        body := json_build_object('detail', format('the transfers a provider keeps hold at most 5000000 MACs'
+                                                   || ' (%s now; those that ended are kept until some days after'
+                                                   || ' they end)', n_kept));
         RETURN;
     END IF;
     INSERT INTO transfers (provider_id, macs, hash, secret_id, last4, expires_at)
@@ -158,6 +174,73 @@ EXCEPTION WHEN check_violation THEN
     IF constraint_name IS DISTINCT FROM 'profiles_secret_needs_certificate' THEN RAISE; END IF;
     status := 422;
     body := ztp_profile_secret_problem(secret);
+END $$;
+
+-- As 0003's, the count of active codes under the provider's lock.
+CREATE OR REPLACE FUNCTION ztp_codes_create(p_profile uuid, p_mac macaddr, p_expires_in int, p_hashes text,
+                                 p_last4 text, p_secret_id text, p_max_active int,
+                                 OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int := array_length(string_to_array(p_hashes, ','), 1);
+    active bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM profiles WHERE id = p_profile) THEN
+        status := 422;
+        body := json_build_object('detail', 'unknown profile', 'errors',
+                    json_build_array(json_build_object('field', 'profile_id', 'detail', 'no such profile')));
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_activation_codes'), hashtext(ztp_tenant()::text));
+    SELECT count(*) INTO active FROM activation_codes
+    WHERE provider_id = ztp_tenant() AND revoked_at IS NULL AND redeemed_at IS NULL AND expires_at > now();
+    IF active + n > p_max_active THEN
+        status := 422;
+        body := json_build_object('detail', format('at most %s unredeemed codes may be outstanding; %s are',
+                                                   p_max_active, active));
+        RETURN;
+    END IF;
+    WITH input AS (
+        SELECT h, l, ord FROM unnest(string_to_array(p_hashes, ','), string_to_array(p_last4, ','))
+                              WITH ORDINALITY AS t(h, l, ord)
+    ), made AS (
+        INSERT INTO activation_codes (provider_id, profile_id, mac, hash, secret_id, last4, expires_at)
+        SELECT ztp_tenant(), p_profile, p_mac, decode(h, 'hex'), p_secret_id, l,
+               now() + make_interval(secs => p_expires_in)
+        FROM input ORDER BY ord
+        RETURNING id, hash, profile_id, mac, expires_at, created_at
+    )
+    SELECT json_build_object('items', json_agg(json_build_object(
+               'id', m.id, 'profile_id', m.profile_id, 'mac', ztp_mac_text(m.mac),
+               'expires_at', ztp_time(m.expires_at), 'created_at', ztp_time(m.created_at)) ORDER BY i.ord))
+    INTO body
+    FROM made m JOIN input i ON m.hash = decode(i.h, 'hex');
+    PERFORM ztp_audit('activation_code.create', p_profile::text,
+                      json_build_object('count', n, 'mac', ztp_mac_text(p_mac))::jsonb);
+    status := 201;
+END $$;
+
+-- As 0011's, the count of open jobs under the provider's lock.
+CREATE OR REPLACE FUNCTION ztp_import_job_create(p_format text, p_dry_run boolean, p_on_conflict text,
+                                      OUT status int, OUT body json)
+LANGUAGE plpgsql AS $$
+DECLARE
+    new_id uuid;
+BEGIN
+    -- an open or running job holds staged rows: a provider keeps a few at once
+    PERFORM pg_advisory_xact_lock(hashtext('ztp_import_jobs'), hashtext(ztp_tenant()::text));
+    IF (SELECT count(*) FROM import_jobs WHERE provider_id = ztp_tenant() AND state IN ('open', 'running')) >= 10 THEN
+        status := 429;
+        body := json_build_object('detail', 'this provider has 10 import jobs open or running; start, finish or'
+                                            ' cancel one first');
+        RETURN;
+    END IF;
+    INSERT INTO import_jobs (provider_id, format, dry_run, on_conflict)
+    VALUES (ztp_tenant(), p_format, p_dry_run, p_on_conflict) RETURNING id INTO new_id;
+    PERFORM ztp_audit('import_job.create', new_id::text,
+                      jsonb_build_object('format', p_format, 'dry_run', p_dry_run, 'on_conflict', p_on_conflict));
+    status := 201;
+    body := ztp_import_job_get(new_id);
 END $$;
 
 -- What the sweep below finds by index: revoked keys, old idempotency keys

@@ -138,6 +138,30 @@ class TenantBoundsTest(ServerTest):
         self.assertEqual(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]).status, 201)
         self.assertProblem(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]), 422)
 
+    def test_the_transfers_a_provider_keeps_hold_at_most_5000000_macs(self):
+        """Cancelling and making again a transfer of 100,000 MACs stored 830 kB a
+        turn: what the transfers a provider keeps hold is bounded too."""
+        p = self.provider()
+        mac = "02" + uuid.uuid4().hex[:10]
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=p["api_key"]).status, 201)
+        # 49 cancelled transfers of 100,000 MACs and one of 99,998: 4,999,998 kept
+        self.sql("WITH a AS (SELECT array_agg(lpad(to_hex(x'060000000000'::bigint + i), 12, '0')::macaddr) AS m"
+                 " FROM generate_series(1, 100000) i)"
+                 " INSERT INTO transfers (provider_id, macs, hash, secret_id, last4, expires_at, cancelled_at)"
+                 " SELECT '%s', CASE WHEN n = 50 THEN a.m[1:99998] ELSE a.m END, decode(md5(random()::text), 'hex'),"
+                 " 'k', '1234', now() + interval '1 day', now() FROM a, generate_series(1, 50) n" % p["id"])
+        made = self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"])
+        self.assertEqual(made.status, 201, made)
+        self.assertEqual(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]).status, 201)
+        self.assertIn("at most 5000000 MACs (5000000 now", self.assertProblem(
+            self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]), 422)["detail"])
+        # cancelling keeps the MACs; the sweep, once the retention ends, frees them
+        self.assertEqual(self.srv.delete("/v1/transfers/" + made.json()["id"], key=p["api_key"]).status, 204)
+        self.assertProblem(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]), 422)
+        self.sql("UPDATE transfers SET cancelled_at = now() - interval '31 days' WHERE id = '%s'" % made.json()["id"])
+        self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
+        self.assertEqual(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]).status, 201)
+
     def signed_in_person(self, p):
         r = self.srv.post("/v1/users", {"email": "s-%s@example.com" % uuid.uuid4().hex[:8], "role": "viewer"},
                           key=p["api_key"])
@@ -239,6 +263,29 @@ class TenantBoundsTest(ServerTest):
             self.assertNotEqual(r.returncode, 0)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
             self.assertIn("ZTP_AUDIT_RETENTION_DAYS must be an integer from 0 to 36500", r.stderr)
+
+class CodesAndJobsRaceTest(unittest.TestCase):
+    def test_concurrent_creations_cannot_pass_the_codes_and_import_jobs_bounds(self):
+        """Both counted, then inserted, without a lock (0003, 0011): 60 code
+        creations at 1 active of 20 made 22 active; 40 job creations at 1 open
+        of 10 made 12 open."""
+        pg, db = migrated_database()
+        with Ztpd(db, ZTP_MAX_ACTIVE_CODES=20) as srv:
+            for round_ in range(3):
+                p = create_provider(db, "race-%d" % round_)
+                prof = srv.post("/v1/profiles", {"name": "r", "profile_rule": RULE}, key=p["api_key"]).json()["id"]
+                self.assertEqual(srv.post("/v1/activation-codes", {"profile_id": prof, "count": 17},
+                                          key=p["api_key"]).status, 201)
+                self.assertEqual(race(8, lambda i: srv.post("/v1/activation-codes", {"profile_id": prof, "count": 1},
+                                                            key=p["api_key"], timeout=60).status),
+                                 [201] * 3 + [422] * 5)
+                self.assertEqual(srv.post("/v1/import-jobs", {"format": "csv"}, key=p["api_key"]).status, 201)
+                self.assertEqual(race(12, lambda i: srv.post("/v1/import-jobs", {"format": "csv"}, key=p["api_key"],
+                                                             timeout=60).status), [201] * 9 + [429] * 3)
+                self.assertEqual(pg.psql(db, "SELECT (SELECT count(*) FROM activation_codes WHERE provider_id = '%s'),"
+                                             " (SELECT count(*) FROM import_jobs WHERE provider_id = '%s')"
+                                 % (p["id"], p["id"])), "20|10")
+
 
 class SweepByZtpdTest(unittest.TestCase):
     def test_the_sweep_finds_old_idempotency_keys_by_their_time(self):
