@@ -16,9 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CANDIDATES 4
+/* An email may belong to people of several providers: a sign-in checks the
+ * password against up to this many of them (0041's ztp_signin_candidates,
+ * oldest first), one Argon2id check each. */
+#define MAX_CANDIDATES 16
 #define LIMITER_CAPACITY 4096
 #define SIGNIN_FAILURES 10
+/* Successful sign-ins of one email: each costs Argon2id checks and a session
+ * (people keep 20) and an audit event; a person needs a few an hour. */
+#define SIGNIN_SUCCESSES 30
 #define SIGNIN_WINDOW_MS (15 * 60 * 1000)
 #define SIGNIN_MIN_BLOCK_MS (60 * 1000)
 
@@ -30,13 +36,14 @@ ZTP_SQL(SQL_DELETE, 1, "SELECT ztp_session_delete($1)");
 /* Sign-in attempts per source address and per email: each counts as it
  * arrives (so a burst cannot outrun the count) and is given back when it
  * succeeds, or when the database, not the password, failed it. */
-static ztp_limiter_t *by_addr, *by_email;
+static ztp_limiter_t *by_addr, *by_email, *by_success;
 static pthread_once_t limiter_once = PTHREAD_ONCE_INIT;
 
 static void limiter_init(void)
 {
     by_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
     by_email = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+    by_success = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_SUCCESSES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
 }
 
 /* ---- tokens and the cookie ---- */
@@ -224,12 +231,18 @@ typedef struct signin {
     char token[ZTP_TOKEN_LEN + 1];
 } signin_t;
 
-/* The attempt does not count against the person or the address. */
+/* The attempt does not count as a failure against the person or the address. */
 static void refund(signin_t *s)
 {
     uint64_t now = ztp_limiter_clock();
     ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, now);
     ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, now);
+}
+
+/* The attempt does not count as a success (each counts as one as it arrives). */
+static void not_a_success(signin_t *s)
+{
+    ztp_limiter_refund(by_success, s->email_key, s->reserved_ms, ztp_limiter_clock());
 }
 
 static void signin_free(signin_t *s)
@@ -277,6 +290,7 @@ static void on_session_row(h2o_req_t *req, int status, const char *body, void *a
         set_cookie(req, s->token, 0);
         ztp_http_json(req, 201, o);
     } else {
+        not_a_success(s);
         ztp_tenant_answer(req, status, body);
     }
 }
@@ -289,6 +303,7 @@ static void on_session_created(void *arg, const ztp_db_res_t *res)
     if (req == NULL) {
     } else if (res->status != ZTP_DB_OK) {
         refund(s);
+        not_a_success(s);
         ztp_http_unavailable(req);
     } else {
         r = res->results[res->nresults - 1];
@@ -299,6 +314,7 @@ static void on_session_created(void *arg, const ztp_db_res_t *res)
 
 static void refuse(h2o_req_t *req, signin_t *s)
 {
+    not_a_success(s);
     unauthorized(req, "wrong email or password");
 }
 
@@ -334,6 +350,7 @@ static void on_candidates(void *arg, const ztp_db_res_t *res)
     if (req == NULL || res->status != ZTP_DB_OK) {
         if (req != NULL) {
             refund(s);
+            not_a_success(s);
             ztp_http_unavailable(req);
         }
         signin_free(s);
@@ -391,10 +408,16 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
     if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, s->reserved_ms)) == 0 &&
         (wait = ztp_limiter_reserve(by_email, s->email_key, s->reserved_ms)) > 0)
         ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
+    const char *why = "too many failed sign-ins; try again later";
+    if (wait == 0 && (wait = ztp_limiter_reserve(by_success, s->email_key, s->reserved_ms)) > 0) {
+        ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
+        ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, s->reserved_ms);
+        why = "too many sign-ins for this email; try again later";
+    }
     if (wait > 0) {
         snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait + 999) / 1000));
         ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, retry);
-        ztp_http_problem(req, 429, "too many failed sign-ins; try again later");
+        ztp_http_problem(req, 429, why);
         signin_free(s);
         json_decref(body);
         return;

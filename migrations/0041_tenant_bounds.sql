@@ -155,6 +155,18 @@ BEGIN
     body := json_build_object('user_id', u.id, 'email', u.email, 'role', u.role, 'provider_id', u.provider_id);
 END $$;
 
+-- As 0012's, 16 people rather than 4 (admin-api/sessions.c checks each):
+-- with 4, a person invited by a fifth provider could never sign in there,
+-- and four providers inviting an email first could lock its owner out of
+-- every provider that invites it later (a helper's attack). Each costs an
+-- Argon2id check on a failed sign-in, which the limits count (10 failures
+-- and 30 successes per email in 15 minutes).
+CREATE OR REPLACE FUNCTION ztp_signin_candidates(p_email text) RETURNS TABLE (id uuid, password_hash text)
+LANGUAGE sql STABLE AS $$
+    SELECT id, password_hash FROM users WHERE email = p_email AND password_hash IS NOT NULL
+    ORDER BY created_at, id LIMIT 16
+$$;
+
 -- As 0007's, under the lock: the count is in 0006's function (ztp_profile_create_fields since 0007).
 CREATE OR REPLACE FUNCTION ztp_profile_create(p_name text, p_rule text, p_upgrade text, p_short text,
                                               p_params jsonb, p_more jsonb, OUT status int, OUT body json)

@@ -229,6 +229,38 @@ class PeopleTest(ServerTest):
         v, _ = self.person()
         self.sign_in(v["email"], source="127.10.99.2")
 
+    def test_thirty_sign_ins_for_one_email_then_429(self):
+        """Successes were not counted: each costs Argon2id checks, a session and an
+        audit event, so a person could sign in without end."""
+        u, _ = self.person()  # one
+        for i in range(29):
+            self.sign_in(u["email"], source="127.12.%d.1" % i)
+        r = self.sign_in(u["email"], source="127.12.99.1", expect=429)
+        self.assertIn("too many sign-ins for this email", self.assertProblem(r, 429)["detail"])
+        self.assertGreater(int(r.headers["retry-after"]), 0)
+        # while blocked, every attempt for this email gets 429; another person from the same address does not
+        self.sign_in(u["email"], "wrong password!!", source="127.12.99.1", expect=429)
+        v, _ = self.person()
+        self.sign_in(v["email"], source="127.12.99.1")
+
+    def test_an_email_of_five_providers_signs_in_to_each(self):
+        """Sign-in checked 4 people per email: the fifth provider's could never
+        sign in, and four providers inviting an email first locked it out of
+        every later one."""
+        email = self.email()
+        mine = []
+        for i in range(5):
+            key = self.provider()["api_key"]
+            u = self.invite("viewer", key=key, email=email)
+            password = "password number %d!" % i
+            r = self.srv.post("/v1/invites/accept", {"token": self.token_of(u), "password": password})
+            self.assertEqual(r.status, 200, r)
+            mine.append((password, r.json()["provider_id"]))
+        for password, provider in reversed(mine):
+            cookie = self.sign_in(email, password)
+            me = self.srv.get("/v1/sessions/current", headers=self.as_cookie(cookie)).json()
+            self.assertEqual(me["provider_id"], provider)
+
     def test_ten_failures_from_one_address_then_429(self):
         u, _ = self.person()
         for i in range(10):
