@@ -107,9 +107,8 @@ void ztp_auth_request(h2o_req_t *req, ztp_auth_cb cb, void *arg)
     h2o_iovec_t v;
 
     if (i < 0) {
-        const char *cookie = ztp_http_get_header(req, H2O_TOKEN_COOKIE);
         char token[ZTP_TOKEN_LEN + 1];
-        if (cookie != NULL && ztp_session_cookie_find(cookie, strlen(cookie), token) == 0) {
+        if (ztp_session_cookie_of(req, token) == 0) {
             ztp_session_authenticate(req, token, cb, arg);
             sodium_memzero(token, sizeof(token));
             return;

@@ -106,6 +106,29 @@ int ztp_session_cookie_find(const char *h, size_t len, char out[ZTP_TOKEN_LEN + 
     return -1;
 }
 
+int ztp_session_cookie_of(h2o_req_t *req, char out[ZTP_TOKEN_LEN + 1])
+{
+    size_t len = 0, at = 0;
+    ssize_t i;
+    char *joined;
+
+    for (i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;)
+        len += req->headers.entries[i].value.len + 2;
+    if (len == 0)
+        return -1;
+    joined = h2o_mem_alloc_pool(&req->pool, len);
+    for (i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (at > 0) {
+            memcpy(joined + at, "; ", 2);
+            at += 2;
+        }
+        memcpy(joined + at, v.base, v.len);
+        at += v.len;
+    }
+    return ztp_session_cookie_find(joined, at, out);
+}
+
 static int is_https(h2o_req_t *req)
 {
     return req->scheme == &H2O_URL_SCHEME_HTTPS;
@@ -474,12 +497,10 @@ static void on_deleted(void *arg, const ztp_db_res_t *res)
 
 static void on_signout(h2o_req_t *req, const ztp_auth_t *who, const ztp_match_t *m)
 {
-    const char *cookie = ztp_http_get_header(req, H2O_TOKEN_COOKIE);
     char token[ZTP_TOKEN_LEN + 1], hash[65];
     signout_t *o;
 
-    if (who->user_id[0] == '\0' || cookie == NULL ||
-        ztp_session_cookie_find(cookie, strlen(cookie), token) != 0) {
+    if (who->user_id[0] == '\0' || ztp_session_cookie_of(req, token) != 0) {
         ztp_http_problem(req, 404, "this request has no session to end");
         return;
     }

@@ -19,6 +19,10 @@
  * into out and returns 0, or -1 when absent or malformed. */
 int ztp_session_cookie_find(const char *header, size_t len, char out[ZTP_TOKEN_LEN + 1]);
 
+/* The same over all of a request's Cookie fields, joined with "; " as one
+ * (HTTP/2 clients may send each cookie in a field of its own). */
+int ztp_session_cookie_of(h2o_req_t *req, char out[ZTP_TOKEN_LEN + 1]);
+
 /* Whether s is a well-formed token (ZTP_TOKEN_LEN base64url characters). */
 int ztp_token_ok(const char *s, size_t len);
 

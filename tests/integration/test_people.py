@@ -386,6 +386,29 @@ class PeopleTest(ServerTest):
         self.assertEqual(me["provider_id"], other["id"])
         self.assertNotIn(self.invite()["id"], self.srv.get("/v1/users", headers=self.as_cookie(c)).text)
 
+    def test_a_session_cookie_in_a_cookie_field_of_its_own_is_found(self):
+        """HTTP/2 clients may send each cookie in a Cookie field of its own: only
+        the first field was read, so a session in the second got 401."""
+        _, cookie = self.person("viewer")
+
+        def whoami(fields):
+            conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30)
+            try:
+                conn.putrequest("GET", "/v1/sessions/current")
+                for value in fields:
+                    conn.putheader("Cookie", value)
+                conn.endheaders()
+                r = conn.getresponse()
+                return r.status, r.read()
+            finally:
+                conn.close()
+
+        self.assertEqual(whoami(["theme=dark", "ztp_session=" + cookie])[0], 200)
+        self.assertEqual(whoami(["theme=dark; lang=en", "x=1; ztp_session=" + cookie])[0], 200)
+        # the first ztp_session decides, across fields as within one
+        self.assertEqual(whoami(["ztp_session=" + "A" * 43, "ztp_session=" + cookie])[0], 401)
+        self.assertEqual(whoami(["ztp_session=" + cookie, "ztp_session=" + "A" * 43])[0], 200)
+
     def test_session_fixation_a_chosen_cookie_is_never_adopted(self):
         chosen = "A" * 43
         u = self.invite()
