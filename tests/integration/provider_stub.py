@@ -5,6 +5,8 @@ GET /<kind>/<mac>.xml answers according to <kind>:
   r302       302 to /cfg/<mac>.xml
   basic      401 (Basic) unless alice:secret, then as cfg
   digest     401 (Digest, MD5, qop=auth) unless alice:secret, then as cfg
+  stale      401 (Digest) for ever, saying the nonce is stale once the client
+             answers one
   flaky      404 the first time for a MAC, then as cfg
   down       503
   big        200 with 10 MB
@@ -73,7 +75,7 @@ class Stub:
         self.server.server_close()
 
     def rule(self, kind):
-        creds = "[--uid %s --pwd %s] " % (USER, PASSWORD) if kind in ("basic", "digest", "xhost") else ""
+        creds = "[--uid %s --pwd %s] " % (USER, PASSWORD) if kind in ("basic", "digest", "stale", "xhost") else ""
         return creds + "%s/%s/$MA.xml" % (self.base, kind)
 
     def send(self, h, status, body=b"", ctype="text/xml", headers=()):
@@ -145,6 +147,10 @@ class Stub:
                 return self.send(h, 401, b"", headers=[(
                     "WWW-Authenticate", 'Digest realm="%s", qop="auth", nonce="%s", algorithm=MD5' % (REALM, nonce))])
             return self.send(h, 200, self.profile(self.rule("digest")))
+        if kind == "stale":
+            stale = "true" if h.headers.get("Authorization", "").startswith("Digest ") else "false"
+            return self.send(h, 401, b"", headers=[("WWW-Authenticate", 'Digest realm="%s", qop="auth", nonce="%s",'
+                                                    ' algorithm=MD5, stale=%s' % (REALM, uuid.uuid4().hex, stale))])
         if kind == "flaky":
             return self.send(h, 404, b"not yet") if first else self.send(h, 200, self.profile(self.rule("flaky")))
         if kind == "down":

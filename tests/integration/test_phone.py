@@ -18,7 +18,8 @@ class PhoneTest(ServerTest):
         p = cls.provider_cls("phones")
         cls.key = p["api_key"]
         cls.profiles = {}
-        for kind in ("cfg", "r302", "basic", "digest", "flaky", "down", "big", "binary", "truncated", "json", "loop"):
+        for kind in ("cfg", "r302", "basic", "digest", "stale", "flaky", "down", "big", "binary", "truncated", "json",
+                     "loop"):
             r = cls.srv.post("/v1/profiles", {"name": kind, "profile_rule": cls.stub.rule(kind)}, key=cls.key)
             assert r.status == 201, r
             cls.profiles[kind] = r.json()["id"]
@@ -83,6 +84,17 @@ class PhoneTest(ServerTest):
             code, reqs, last = self.boot(self.claimed(kind))
             self.assertEqual(code, 0, (kind, reqs))
             self.assertEqual([r["status"] for r in reqs], [200, 401, 200], kind)
+
+    def test_a_nonce_stale_for_ever_ends_each_request_after_two_challenges(self):
+        """libcurl answers Digest challenges within a request for as long as the
+        server calls its nonce stale: one request of ztp-phone sent 1,292."""
+        before = self.stub.hits["stale"]
+        code, reqs, last = self.boot(self.claimed("stale"), "--max-attempts", "1")
+        self.assertEqual((code, last["result"]), (1, "failed"))
+        # the first without credentials, then two with them (the contract's "at most twice")
+        self.assertEqual([r["status"] for r in reqs], [200, 401, 401, 401])
+        # each of those two ends at its third challenge: 1 + 2 x 3 requests reach the server
+        self.assertEqual(self.stub.hits["stale"] - before, 7)
 
     def test_401_without_credentials_fails(self):
         rule = "%s/basic/$MA.xml" % self.stub.base

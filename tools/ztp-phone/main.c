@@ -45,6 +45,7 @@ typedef struct phone {
     char *url;  /* what the next request asks for */
     char *post; /* the activation body, until the activation answered */
     int hops, auths, resyncs, failures, requests;
+    int challenges;     /* 401 and 407 answers within this request (libcurl answers Digest's itself) */
     int creds;      /* send credentials on the next request */
     char *auth_origin; /* where they may go: the rule's (or provider's) scheme, host and port */
     int first_file; /* another vendor: asking the server for the first files, this one next */
@@ -278,10 +279,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* libcurl answers a Digest challenge within the request, and again for as
+ * long as the server says its nonce is stale: a server saying so for ever
+ * had one request of ztp-phone send 1,292. The third challenge within one
+ * request ends it, as a 401 (the rules then allow two more requests with
+ * the credentials, as a phone does). */
+#define MAX_CHALLENGES 2
+
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
     phone_t *p = arg;
     size_t len = size * n;
+    if (len > 12 && strncmp(line, "HTTP/", 5) == 0) {
+        const char *code = memchr(line, ' ', len);
+        if (code != NULL && (size_t)(code - line) + 4 <= len &&
+            (strncmp(code + 1, "401", 3) == 0 || strncmp(code + 1, "407", 3) == 0) && ++p->challenges > MAX_CHALLENGES)
+            return 0; /* ends the transfer: CURLE_WRITE_ERROR, told apart by p->challenges */
+    }
     if (len > 13 && strncasecmp(line, "content-type:", 13) == 0) {
         size_t v = 13;
         while (v < len && line[v] == ' ')
@@ -349,6 +363,7 @@ static void start(CURLM *multi, phone_t *p)
 {
     p->body.len = 0;
     p->content_type[0] = '\0';
+    p->challenges = 0;
     p->easy = make_easy(p);
     p->state = P_ACTIVE;
     p->started = now_s();
@@ -418,7 +433,9 @@ static void on_done(phone_t *p, CURLcode rc)
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(p->easy, CURLINFO_REDIRECT_URL, &location);
     record_latency((now_s() - p->started) * 1000);
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_WRITE_ERROR && p->challenges > MAX_CHALLENGES) {
+        status = 401; /* challenged again and again: an answer like any 401 */
+    } else if (rc != CURLE_OK) {
         fail_attempt(p, url, 0, rc == CURLE_WRITE_ERROR ? "body_too_large" : "unreachable");
         goto done;
     }
