@@ -22,8 +22,10 @@
 #define MAX_CANDIDATES 16
 #define LIMITER_CAPACITY 4096
 #define SIGNIN_FAILURES 10
-/* Successful sign-ins of one email: each costs Argon2id checks and a session
- * (people keep 20) and an audit event; a person needs a few an hour. */
+/* Successful sign-ins of one person (of one provider, not of every person
+ * with that email, whom another provider's admin could lock out): each
+ * costs Argon2id checks, a session (people keep 20) and an audit event; a
+ * person needs a few an hour. */
 #define SIGNIN_SUCCESSES 30
 #define SIGNIN_WINDOW_MS (15 * 60 * 1000)
 #define SIGNIN_MIN_BLOCK_MS (60 * 1000)
@@ -33,9 +35,11 @@ ZTP_SQL(SQL_CREATE, 2, "SELECT * FROM ztp_session_create($1, $2)");
 ZTP_SQL(SQL_TOUCH, 1, "SELECT user_id, provider_id, role, email FROM ztp_session_touch($1)");
 ZTP_SQL(SQL_DELETE, 1, "SELECT ztp_session_delete($1)");
 
-/* Sign-in attempts per source address and per email: each counts as it
- * arrives (so a burst cannot outrun the count) and is given back when it
- * succeeds, or when the database, not the password, failed it. */
+/* Sign-in attempts per source address and per email: each counts as a
+ * failure as it arrives (so a burst cannot outrun the count) and is given
+ * back when it succeeds, or when the database, not the password, failed it.
+ * Successes count per person once the password matched (on the loop
+ * thread, before the session is made), given back when none was made. */
 static ztp_limiter_t *by_addr, *by_email, *by_success;
 static pthread_once_t limiter_once = PTHREAD_ONCE_INIT;
 
@@ -96,7 +100,7 @@ int ztp_session_cookie_find(const char *h, size_t len, char out[ZTP_TOKEN_LEN + 
                 vend--;
             }
             if (!ztp_token_ok(h + vstart, vend - vstart))
-                return -1;
+                return -2;
             memcpy(out, h + vstart, ZTP_TOKEN_LEN);
             out[ZTP_TOKEN_LEN] = '\0';
             return 0;
@@ -106,27 +110,28 @@ int ztp_session_cookie_find(const char *h, size_t len, char out[ZTP_TOKEN_LEN + 
     return -1;
 }
 
+/* At most this many Cookie fields, and bytes in them, are looked into: with
+ * HPACK an HTTP/2 client can repeat a field of 4 kB for a byte each, 410,000
+ * times in one request (joining them made ztpd allocate 1.7 GB; reading them
+ * all would take a loop thread a second). A browser sends a few dozen. */
+#define MAX_COOKIE_FIELDS 100
+#define MAX_COOKIE_BYTES (32 * 1024)
+
 int ztp_session_cookie_of(h2o_req_t *req, char out[ZTP_TOKEN_LEN + 1])
 {
-    size_t len = 0, at = 0;
-    ssize_t i;
-    char *joined;
+    size_t fields = 0, bytes = 0;
 
-    for (i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;)
-        len += req->headers.entries[i].value.len + 2;
-    if (len == 0)
-        return -1;
-    joined = h2o_mem_alloc_pool(&req->pool, len);
-    for (i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
         h2o_iovec_t v = req->headers.entries[i].value;
-        if (at > 0) {
-            memcpy(joined + at, "; ", 2);
-            at += 2;
-        }
-        memcpy(joined + at, v.base, v.len);
-        at += v.len;
+        if (++fields > MAX_COOKIE_FIELDS || (bytes += v.len) > MAX_COOKIE_BYTES)
+            return -1;
+        /* a cookie never spans two fields (they are split at "; "): the
+         * first field naming the session decides, as the first name within one */
+        int found = ztp_session_cookie_find(v.base, v.len, out);
+        if (found != -1)
+            return found;
     }
-    return ztp_session_cookie_find(joined, at, out);
+    return -1;
 }
 
 static int is_https(h2o_req_t *req)
@@ -244,7 +249,9 @@ typedef struct signin {
     ztp_hold_t *hold;
     unsigned char addr_key[16];
     unsigned char email_key[16];
-    uint64_t reserved_ms;
+    unsigned char person_key[16]; /* the person who matched, for by_success */
+    int success_counted;
+    uint64_t reserved_ms, matched_ms;
     char email[ZTP_EMAIL_MAX + 1];
     char password[ZTP_PASSWORD_MAX + 1];
     int ncand;
@@ -262,10 +269,12 @@ static void refund(signin_t *s)
     ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, now);
 }
 
-/* The attempt does not count as a success (each counts as one as it arrives). */
+/* No session was made after all: the success counted is given back. */
 static void not_a_success(signin_t *s)
 {
-    ztp_limiter_refund(by_success, s->email_key, s->reserved_ms, ztp_limiter_clock());
+    if (s->success_counted)
+        ztp_limiter_refund(by_success, s->person_key, s->matched_ms, ztp_limiter_clock());
+    s->success_counted = 0;
 }
 
 static void signin_free(signin_t *s)
@@ -335,9 +344,16 @@ static void on_session_created(void *arg, const ztp_db_res_t *res)
     signin_free(s);
 }
 
+static void too_many(h2o_req_t *req, uint64_t wait_ms, const char *why)
+{
+    char retry[32];
+    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait_ms + 999) / 1000));
+    ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, retry);
+    ztp_http_problem(req, 429, why);
+}
+
 static void refuse(h2o_req_t *req, signin_t *s)
 {
-    not_a_success(s);
     unauthorized(req, "wrong email or password");
 }
 
@@ -346,6 +362,7 @@ static void verify_done(void *arg)
     signin_t *s = arg;
     h2o_req_t *req = ztp_http_release(s->hold);
     char hash[65];
+    uint64_t wait;
 
     if (req == NULL) {
         signin_free(s);
@@ -356,6 +373,17 @@ static void verify_done(void *arg)
         signin_free(s);
         return;
     }
+    crypto_generichash(s->person_key, sizeof(s->person_key), (const unsigned char *)s->cand_id[s->match],
+                       strlen(s->cand_id[s->match]), NULL, 0);
+    s->matched_ms = ztp_limiter_clock();
+    if ((wait = ztp_limiter_reserve(by_success, s->person_key, s->matched_ms)) > 0) {
+        /* the address and email slots stay taken: past its successes, a
+         * person's sign-ins count as failures, which bound the Argon2id work */
+        too_many(req, wait, "too many sign-ins for this person; try again later");
+        signin_free(s);
+        return;
+    }
+    s->success_counted = 1;
     ztp_token_generate(s->token, hash);
     const char *p[2] = {hash, s->cand_id[s->match]};
     s->hold = ztp_http_hold(req);
@@ -373,7 +401,6 @@ static void on_candidates(void *arg, const ztp_db_res_t *res)
     if (req == NULL || res->status != ZTP_DB_OK) {
         if (req != NULL) {
             refund(s);
-            not_a_success(s);
             ztp_http_unavailable(req);
         }
         signin_free(s);
@@ -392,7 +419,7 @@ static void on_candidates(void *arg, const ztp_db_res_t *res)
 static void on_signin(h2o_req_t *req, const ztp_match_t *m)
 {
     json_t *body = ztp_json_body(req, 0), *email, *password;
-    char addr_text[64], retry[32];
+    char addr_text[64];
     unsigned char hash[ZTP_HASH_LEN], addr[16];
     uint64_t wait;
     signin_t *s;
@@ -431,16 +458,8 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
     if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, s->reserved_ms)) == 0 &&
         (wait = ztp_limiter_reserve(by_email, s->email_key, s->reserved_ms)) > 0)
         ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
-    const char *why = "too many failed sign-ins; try again later";
-    if (wait == 0 && (wait = ztp_limiter_reserve(by_success, s->email_key, s->reserved_ms)) > 0) {
-        ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
-        ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, s->reserved_ms);
-        why = "too many sign-ins for this email; try again later";
-    }
     if (wait > 0) {
-        snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait + 999) / 1000));
-        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, retry);
-        ztp_http_problem(req, 429, why);
+        too_many(req, wait, "too many failed sign-ins; try again later");
         signin_free(s);
         json_decref(body);
         return;

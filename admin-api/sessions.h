@@ -16,11 +16,13 @@
 #define ZTP_TOKEN_LEN 43 /* 32 random bytes, base64url without padding */
 
 /* Finds the session token in a Cookie header value (len bytes); copies it
- * into out and returns 0, or -1 when absent or malformed. */
+ * into out and returns 0; -1 when absent, -2 when the first cookie of that
+ * name is malformed (no later one is tried). */
 int ztp_session_cookie_find(const char *header, size_t len, char out[ZTP_TOKEN_LEN + 1]);
 
-/* The same over all of a request's Cookie fields, joined with "; " as one
- * (HTTP/2 clients may send each cookie in a field of its own). */
+/* The same over a request's Cookie fields in order (HTTP/2 clients may send
+ * each cookie in a field of its own), looking into at most 100 fields and
+ * 32 KiB: 0, or below 0 when there is no well-formed session cookie. */
 int ztp_session_cookie_of(h2o_req_t *req, char out[ZTP_TOKEN_LEN + 1]);
 
 /* Whether s is a well-formed token (ZTP_TOKEN_LEN base64url characters). */
