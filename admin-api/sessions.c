@@ -113,7 +113,8 @@ int ztp_session_cookie_find(const char *h, size_t len, char out[ZTP_TOKEN_LEN + 
 /* At most this many Cookie fields, and bytes in them, are looked into: with
  * HPACK an HTTP/2 client can repeat a field of 4 kB for a byte each, 410,000
  * times in one request (joining them made ztpd allocate 1.7 GB; reading them
- * all would take a loop thread a second). A browser sends a few dozen. */
+ * all would take a loop thread a second). A browser sends a few dozen. (h2o
+ * itself keeps every field: see ZTP_HTTP2 in the README.) */
 #define MAX_COOKIE_FIELDS 100
 #define MAX_COOKIE_BYTES (32 * 1024)
 
@@ -123,8 +124,9 @@ int ztp_session_cookie_of(h2o_req_t *req, char out[ZTP_TOKEN_LEN + 1])
 
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
         h2o_iovec_t v = req->headers.entries[i].value;
-        if (++fields > MAX_COOKIE_FIELDS || (bytes += v.len) > MAX_COOKIE_BYTES)
-            return -1;
+        if (++fields > MAX_COOKIE_FIELDS || bytes > MAX_COOKIE_BYTES)
+            return -1; /* past them, none is read: the first field always is, however long */
+        bytes += v.len;
         /* a cookie never spans two fields (they are split at "; "): the
          * first field naming the session decides, as the first name within one */
         int found = ztp_session_cookie_find(v.base, v.len, out);
@@ -318,11 +320,9 @@ static void on_session_row(h2o_req_t *req, int status, const char *body, void *a
     signin_t *s = arg;
     json_t *o;
     if (status == 201 && (o = json_loads(body, 0, NULL)) != NULL) {
-        refund(s);
         set_cookie(req, s->token, 0);
         ztp_http_json(req, 201, o);
     } else {
-        not_a_success(s);
         ztp_tenant_answer(req, status, body);
     }
 }
@@ -331,30 +331,25 @@ static void on_session_created(void *arg, const ztp_db_res_t *res)
 {
     signin_t *s = arg;
     h2o_req_t *req = ztp_http_release(s->hold);
-    PGresult *r;
-    if (req == NULL) {
-    } else if (res->status != ZTP_DB_OK) {
+    PGresult *r = res->status == ZTP_DB_OK ? res->results[res->nresults - 1] : NULL;
+    int status = r != NULL ? atoi(PQgetvalue(r, 0, 0)) : 0;
+
+    /* the limits count what happened, whether or not the client is still there */
+    if (r == NULL) {
         refund(s);
         not_a_success(s);
+    } else if (status == 201) {
+        refund(s);
+    } else {
+        not_a_success(s);
+    }
+    if (req == NULL) {
+    } else if (r == NULL) {
         ztp_http_unavailable(req);
     } else {
-        r = res->results[res->nresults - 1];
-        on_session_row(req, atoi(PQgetvalue(r, 0, 0)), ztp_db_val(r, 0, 1), s);
+        on_session_row(req, status, ztp_db_val(r, 0, 1), s);
     }
     signin_free(s);
-}
-
-static void too_many(h2o_req_t *req, uint64_t wait_ms, const char *why)
-{
-    char retry[32];
-    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait_ms + 999) / 1000));
-    ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, retry);
-    ztp_http_problem(req, 429, why);
-}
-
-static void refuse(h2o_req_t *req, signin_t *s)
-{
-    unauthorized(req, "wrong email or password");
 }
 
 static void verify_done(void *arg)
@@ -369,7 +364,7 @@ static void verify_done(void *arg)
         return;
     }
     if (s->match < 0) {
-        refuse(req, s);
+        unauthorized(req, "wrong email or password");
         signin_free(s);
         return;
     }
@@ -379,7 +374,7 @@ static void verify_done(void *arg)
     if ((wait = ztp_limiter_reserve(by_success, s->person_key, s->matched_ms)) > 0) {
         /* the address and email slots stay taken: past its successes, a
          * person's sign-ins count as failures, which bound the Argon2id work */
-        too_many(req, wait, "too many sign-ins for this person; try again later");
+        ztp_http_too_many(req, wait, "too many sign-ins for this person; try again later");
         signin_free(s);
         return;
     }
@@ -459,7 +454,7 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
         (wait = ztp_limiter_reserve(by_email, s->email_key, s->reserved_ms)) > 0)
         ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
     if (wait > 0) {
-        too_many(req, wait, "too many failed sign-ins; try again later");
+        ztp_http_too_many(req, wait, "too many failed sign-ins; try again later");
         signin_free(s);
         json_decref(body);
         return;

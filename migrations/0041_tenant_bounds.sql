@@ -160,7 +160,7 @@ END $$;
 -- and four providers inviting an email first could lock its owner out of
 -- every provider that invites it later (a helper's attack). Each costs an
 -- Argon2id check on a failed sign-in, which the limits count (10 failures
--- and 30 successes per email in 15 minutes).
+-- per email and 30 successes per person in 15 minutes).
 CREATE OR REPLACE FUNCTION ztp_signin_candidates(p_email text) RETURNS TABLE (id uuid, password_hash text)
 LANGUAGE sql STABLE AS $$
     SELECT id, password_hash FROM users WHERE email = p_email AND password_hash IS NOT NULL
