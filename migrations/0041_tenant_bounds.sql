@@ -11,10 +11,12 @@
 --   deleted one get the same 401).
 -- - People: at most 1,000 per provider, invitations not yet accepted
 --   included.
--- - Transfers: at most 100 open per provider, and at most 5,000,000 MACs in
---   those it keeps: one that ended keeps its MACs until the sweep deletes
---   it (0014), and cancelling and making again a transfer of 100,000 MACs
---   stored 830 kB a turn, 2 MB a second on one connection.
+-- - Transfers: at most 100 open per provider, and in those it keeps at most
+--   5,000,000 MACs and 10,000 transfers: one that ended keeps its MACs until
+--   the sweep deletes it (0014); cancelling and making again a transfer of
+--   100,000 MACs stored 830 kB a turn, 2 MB a second on one connection, and
+--   transfers of one MAC would have let the MAC bound alone keep 5,000,000
+--   rows, each read by every creation's count.
 -- - Import jobs (10 open, 0011) and active activation codes
 --   (ZTP_MAX_ACTIVE_CODES, 0003): their counts under the same lock as
 --   below (40 concurrent creations of jobs at 1 open had made 12 open).
@@ -31,18 +33,26 @@
 
 CREATE OR REPLACE FUNCTION ztp_key_create(p_id text, p_name text, p_hash text, p_secret_id text,
                                           OUT status int, OUT body json) LANGUAGE plpgsql AS $$
-DECLARE k api_keys%ROWTYPE;
+DECLARE
+    k api_keys%ROWTYPE;
+    n_keys bigint;
+    n_revoked bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ztp_api_keys'), hashtext(ztp_tenant()::text));
-    IF (SELECT count(*) FROM api_keys WHERE provider_id = ztp_tenant()) >= 1000 THEN
-        DELETE FROM api_keys WHERE id = (SELECT x.id FROM api_keys x
-                                         WHERE x.provider_id = ztp_tenant() AND x.revoked_at IS NOT NULL
-                                         ORDER BY x.revoked_at, x.id LIMIT 1);
-        IF NOT FOUND THEN
+    SELECT count(*), count(*) FILTER (WHERE revoked_at IS NOT NULL) INTO n_keys, n_revoked
+    FROM api_keys WHERE provider_id = ztp_tenant();
+    -- a provider may hold more than the bound (keys from `ztpd provider
+    -- create`, or from before 0041): as many revoked keys go as bring it
+    -- back under, or none when that is not enough
+    IF n_keys >= 1000 THEN
+        IF n_keys - n_revoked >= 1000 THEN
             status := 422;
             body := json_build_object('detail', 'a provider can have at most 1000 API keys; revoke one first');
             RETURN;
         END IF;
+        DELETE FROM api_keys WHERE id IN (SELECT x.id FROM api_keys x
+                                          WHERE x.provider_id = ztp_tenant() AND x.revoked_at IS NOT NULL
+                                          ORDER BY x.revoked_at, x.id LIMIT n_keys - 999);
     END IF;
     INSERT INTO api_keys (id, provider_id, name, hash, secret_id)
     VALUES (p_id, ztp_tenant(), p_name, decode(p_hash, 'hex'), p_secret_id) RETURNING * INTO k;
@@ -85,6 +95,7 @@ DECLARE
     me uuid := ztp_tenant();
     macs macaddr[] := string_to_array(p_macs, ',')::macaddr[];
     n_bad bigint;
+    n_rows bigint;
     n_open bigint;
     n_kept bigint;
     errors json;
@@ -106,9 +117,16 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('ztp_transfers'), hashtext(me::text));
-    SELECT count(*) FILTER (WHERE ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open'),
+    SELECT count(*),
+           count(*) FILTER (WHERE ztp_transfer_state_of(x.accepted_at, x.cancelled_at, x.expires_at) = 'open'),
            coalesce(sum(x.mac_count), 0)
-    INTO n_open, n_kept FROM transfers x WHERE x.provider_id = me;
+    INTO n_rows, n_open, n_kept FROM transfers x WHERE x.provider_id = me;
+    IF n_rows >= 10000 THEN
+        status := 422;
+        body := json_build_object('detail', 'a provider keeps at most 10000 transfers (those that ended are kept'
+                                            || ' until some days after they end)');
+        RETURN;
+    END IF;
     IF n_open >= 100 THEN
         status := 422;
         body := json_build_object('detail', 'a provider can have at most 100 open transfers;'
@@ -267,9 +285,9 @@ CREATE INDEX audit_events_at ON audit_events (at);
 -- (activation codes, transfers, revoked API keys), idempotency keys older
 -- than a day, sessions that ended, and, when p_audit_days is above 0
 -- (ZTP_AUDIT_RETENTION_DAYS; 0 keeps the trail for ever), audit events
--- older than that, at most AUDIT_SLICE per call so that a first sweep of
--- years of trail is not one huge transaction (hourly, up to 2.4 million a
--- day). Returns how many rows went.
+-- older than that, at most 100,000 per call so that a first sweep of years
+-- of trail is not one huge transaction (hourly, up to 2.4 million a day).
+-- Returns how many rows went.
 CREATE FUNCTION ztp_sweep(p_retention_days int, p_audit_days int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     keys bigint;
@@ -284,7 +302,7 @@ BEGIN
     IF p_audit_days > 0 THEN
         DELETE FROM audit_events WHERE id IN (
             SELECT a.id FROM audit_events a WHERE a.at < now() - make_interval(days => p_audit_days)
-            ORDER BY a.at LIMIT 100000); -- AUDIT_SLICE
+            ORDER BY a.at LIMIT 100000);
         GET DIAGNOSTICS audit = ROW_COUNT;
     END IF;
     RETURN ztp_codes_sweep(p_retention_days) + ztp_idem_sweep() + ztp_transfers_sweep(p_retention_days)

@@ -644,7 +644,7 @@ paths = {
                     "409": problem("a request with this Idempotency-Key is in progress, or its transfer was made "
                                    "under a ZTP_SECRET no longer configured"),
                     "422": problem("invalid fields, MACs that are not your devices (each named in errors), 100 open "
-                                   "transfers already, or 5,000,000 MACs in the transfers kept")},
+                                   "transfers already, or 10,000 transfers or 5,000,000 MACs in those kept")},
                    "transfers", body=jbody({"type": "object", "required": ["macs"], "properties": {
                        "macs": {"type": "array", "minItems": 1, "maxItems": 100000, "items": STR,
                                 "description": MAC_DOC + "; each once"},

@@ -64,6 +64,17 @@ class TenantBoundsTest(ServerTest):
         self.assertEqual(self.count("api_keys", p), 1000)
         # another provider is not bound by this one's keys
         self.assertEqual(self.new_key(other, "x").status, 201)
+        # over the bound already (keys made by `ztpd provider create`, or before the bound): as many revoked
+        # keys go as bring it back under, and none when that is not enough
+        self.add_keys(other, 1000)  # 1,002 not revoked
+        self.add_keys(other, 2, "now() - interval '1 day'")
+        self.assertProblem(self.new_key(other, "no room"), 422)
+        self.assertEqual(self.count("api_keys", other), 1004, "nothing deleted for a refused key")
+        self.sql("UPDATE api_keys SET revoked_at = now() WHERE id IN (SELECT id FROM api_keys WHERE provider_id = '%s'"
+                 " AND revoked_at IS NULL AND name = 'filler' ORDER BY id LIMIT 4)" % other["id"])
+        self.assertEqual(self.new_key(other, "room").status, 201)  # 998 + 6 revoked: the 5 oldest revoked go
+        self.assertEqual(self.sql("SELECT count(*), count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM api_keys"
+                                  " WHERE provider_id = '%s'" % other["id"]), "1000|1")
         # the audit trail keeps what the list no longer shows
         actions = [(e["action"], e["target"]) for e in self.srv.get(
             "/v1/audit-events?limit=1000", key=p["api_key"]).json()["items"]]
@@ -162,6 +173,19 @@ class TenantBoundsTest(ServerTest):
         self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
         self.assertEqual(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]).status, 201)
 
+    def test_the_transfers_a_provider_keeps_are_at_most_10000(self):
+        """Transfers of one MAC, made and cancelled, would have let the MAC bound
+        alone keep 5,000,000 rows, each read by every creation's count."""
+        p = self.provider()
+        mac = "02" + uuid.uuid4().hex[:10]
+        self.assertEqual(self.srv.put("/v1/devices/" + mac, {}, key=p["api_key"]).status, 201)
+        self.sql("INSERT INTO transfers (provider_id, macs, hash, secret_id, last4, expires_at, cancelled_at)"
+                 " SELECT '%s', ARRAY['%s'::macaddr], decode(md5(random()::text || i), 'hex'), 'k', '1234',"
+                 " now() + interval '1 day', now() FROM generate_series(1, 9999) i" % (p["id"], mac))
+        self.assertEqual(self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]).status, 201)
+        self.assertIn("at most 10000 transfers", self.assertProblem(
+            self.srv.post("/v1/transfers", {"macs": [mac]}, key=p["api_key"]), 422)["detail"])
+
     def signed_in_person(self, p):
         r = self.srv.post("/v1/users", {"email": "s-%s@example.com" % uuid.uuid4().hex[:8], "role": "viewer"},
                           key=p["api_key"])
@@ -219,7 +243,7 @@ class TenantBoundsTest(ServerTest):
         self.add_sessions(u, p, 1, "now()", "now() - interval '13 hours'")
         self.sql("INSERT INTO sessions (hash, user_id, provider_id, last_seen_at) VALUES"
                  " (decode(md5('idle'), 'hex'), '%s', '%s', now() - interval '61 minutes'),"
-                 " (decode(md5('live'), 'hex'), '%s', '%s', now() - interval '59 minutes')"
+                 " (decode(md5('live'), 'hex'), '%s', '%s', now() - interval '30 minutes')"
                  % (u["id"], p["id"], u["id"], p["id"]))
         self.sql("SET role ztp_system; SELECT ztp_sweep(30, 0)")
         self.assertEqual(self.sql("SELECT count(*) FROM sessions WHERE user_id = '%s'" % v["id"]), "0")
