@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,25 +30,43 @@
 #define SIGNIN_SUCCESSES 30
 #define SIGNIN_WINDOW_MS (15 * 60 * 1000)
 #define SIGNIN_MIN_BLOCK_MS (60 * 1000)
+/* An IPv6 source counts by its /64 (the contract's source) and by its /48
+ * as well: a site holds 65,536 /64s of 10 failures each, so without it one
+ * site could ask for 655,360 password checks (each up to MAX_CANDIDATES
+ * Argon2id checks) every 15 minutes, far more than the workers can do, and
+ * fill the limiters' tables with blocked entries, which then refuse
+ * newcomers (they fail closed). As the activation limits do. */
+#define SIGNIN_NET_FAILURES (16 * SIGNIN_FAILURES)
+/* Sign-ins whose passwords wait for a worker or are being checked, across
+ * the process: past this many, a sign-in is answered 503 at once and counts
+ * nothing. The workers are shared with imports, and Argon2id takes one of
+ * them some 50 ms a check: enough sources at once (one /48 was enough, a
+ * botnet still is) queued checks without bound, for minutes, ahead of
+ * every other sign-in and import. 64 are under 2 s of checks on 2 cores. */
+#define MAX_CHECKING 64
 
 ZTP_SQL(SQL_CANDIDATES, 1, "SELECT id, password_hash FROM ztp_signin_candidates($1)");
 ZTP_SQL(SQL_CREATE, 2, "SELECT * FROM ztp_session_create($1, $2)");
 ZTP_SQL(SQL_TOUCH, 1, "SELECT user_id, provider_id, role, email FROM ztp_session_touch($1)");
 ZTP_SQL(SQL_DELETE, 1, "SELECT ztp_session_delete($1)");
 
-/* Sign-in attempts per source address and per email: each counts as a
+/* Sign-in attempts per source address (and IPv6 site) and per email: each counts as a
  * failure as it arrives (so a burst cannot outrun the count) and is given
  * back when it succeeds, or when the database, not the password, failed it.
  * Successes count per person once the password matched (on the loop
  * thread, before the session is made), given back when none was made. */
-static ztp_limiter_t *by_addr, *by_email, *by_success;
+static ztp_limiter_t *by_addr, *by_net, *by_email, *by_success;
 static pthread_once_t limiter_once = PTHREAD_ONCE_INIT;
+static _Atomic int checking; /* sign-ins counted against MAX_CHECKING */
 
 static void limiter_init(void)
 {
     by_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+    by_net =
+        ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_NET_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
     by_email = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
-    by_success = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_SUCCESSES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+    by_success =
+        ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_SUCCESSES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
 }
 
 /* ---- tokens and the cookie ---- */
@@ -250,6 +269,9 @@ void ztp_session_authenticate(h2o_req_t *req, const char *token, ztp_auth_cb cb,
 typedef struct signin {
     ztp_hold_t *hold;
     unsigned char addr_key[16];
+    unsigned char net_key[16]; /* its /48, when have_net */
+    int have_net;
+    int checking; /* holds one of MAX_CHECKING */
     unsigned char email_key[16];
     unsigned char person_key[16]; /* the person who matched, for by_success */
     int success_counted;
@@ -268,7 +290,47 @@ static void refund(signin_t *s)
 {
     uint64_t now = ztp_limiter_clock();
     ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, now);
+    if (s->have_net)
+        ztp_limiter_refund(by_net, s->net_key, s->reserved_ms, now);
     ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, now);
+}
+
+/* Counts the attempt as a failure of its source, its site and its email
+ * as it arrives: 0, or the wait when one of them is over its limit (then
+ * nothing is counted). */
+static uint64_t reserve(signin_t *s)
+{
+    uint64_t wait, t = s->reserved_ms;
+    if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, t)) > 0)
+        return wait;
+    if (s->have_net && (wait = ztp_limiter_reserve(by_net, s->net_key, t)) > 0) {
+        ztp_limiter_refund(by_addr, s->addr_key, t, t);
+        return wait;
+    }
+    if ((wait = ztp_limiter_reserve(by_email, s->email_key, t)) > 0) {
+        ztp_limiter_refund(by_addr, s->addr_key, t, t);
+        if (s->have_net)
+            ztp_limiter_refund(by_net, s->net_key, t, t);
+    }
+    return wait;
+}
+
+/* Takes one of MAX_CHECKING for s: 0 when there is none left. */
+static int start_checking(signin_t *s)
+{
+    if (atomic_fetch_add(&checking, 1) >= MAX_CHECKING) {
+        atomic_fetch_sub(&checking, 1);
+        return 0;
+    }
+    s->checking = 1;
+    return 1;
+}
+
+static void done_checking(signin_t *s)
+{
+    if (s->checking)
+        atomic_fetch_sub(&checking, 1);
+    s->checking = 0;
 }
 
 /* No session was made after all: the success counted is given back. */
@@ -281,6 +343,7 @@ static void not_a_success(signin_t *s)
 
 static void signin_free(signin_t *s)
 {
+    done_checking(s);
     sodium_memzero(s, sizeof(*s));
     free(s);
 }
@@ -359,6 +422,7 @@ static void verify_done(void *arg)
     char hash[65];
     uint64_t wait;
 
+    done_checking(s);
     if (req == NULL) {
         signin_free(s);
         return;
@@ -446,15 +510,21 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
     memset(addr, 0, sizeof(addr));
     ztp_http_client_addr(req, addr_text, sizeof(addr_text), addr);
     ztp_limiter_addr_key(addr, s->addr_key);
+    s->have_net = ztp_limiter_net_key(addr, s->net_key);
     ztp_user_email_normalise(json_string_value(email), s->email, sizeof(s->email));
     ztp_secret_hash(ZTP_SECRET_CURRENT, ZTP_SECRET_PERSON, s->email, strlen(s->email), hash, sizeof(hash));
     memcpy(s->email_key, hash, sizeof(s->email_key));
     s->reserved_ms = ztp_limiter_clock();
-    if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, s->reserved_ms)) == 0 &&
-        (wait = ztp_limiter_reserve(by_email, s->email_key, s->reserved_ms)) > 0)
-        ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, s->reserved_ms);
-    if (wait > 0) {
+    if ((wait = reserve(s)) > 0) {
         ztp_http_too_many(req, wait, "too many failed sign-ins; try again later");
+        signin_free(s);
+        json_decref(body);
+        return;
+    }
+    if (!start_checking(s)) {
+        refund(s); /* nothing was checked: the attempt counts for nobody */
+        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        ztp_http_problem(req, 503, "too many sign-ins are being checked; retry in a moment");
         signin_free(s);
         json_decref(body);
         return;

@@ -303,7 +303,8 @@ MALFORMED_QUERY = "a query string with a malformed %-escape (% not followed by t
 def op(summary, responses, tag, body=None, params=None, auth=True, op_id=None):
     o = {"summary": summary, "description": summary + ".", "operationId": op_id, "tags": [tag],
          "responses": dict(responses)}
-    o["responses"].update(COMMON if auth else PHONE)
+    for status, answer in (COMMON if auth else PHONE).items():
+        o["responses"].setdefault(status, answer)  # an operation may say more of its own
     if auth:  # every authenticated route checks its query string first
         bad = o["responses"].get("400")
         o["responses"]["400"] = problem(bad["description"] + "; or " + MALFORMED_QUERY if bad else MALFORMED_QUERY)
@@ -628,7 +629,9 @@ paths = {
         {"201": js(ref("Person"), "signed in"), "400": problem("malformed JSON"),
          "401": problem("wrong email or password"), "422": problem("email or password missing"),
          "403": problem("neither X-ZTP-Console: 1 nor a same-origin Origin: another site's form"),
-         "429": problem("10 failed sign-ins for this email or from this address within 15 minutes; "
+         "429": problem("10 failed sign-ins for this email or from this address (an IPv6 /64; 160 from its /48) "
+                        "within 15 minutes; Retry-After says when to retry"),
+         "503": problem("the database is unavailable, or 64 sign-ins are waiting for their password checks; "
                         "Retry-After says when to retry")},
         "people", body=jbody({"type": "object", "required": ["email", "password"], "properties": {
             "email": STR, "password": STR}}), auth=False, op_id="signIn")},

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 import uuid
 
@@ -481,3 +482,80 @@ class PeopleTest(ServerTest):
             self.assertNotIn(secret, dump)
             self.assertNotIn(secret, self.srv.stderr() + self.srv.stdout())
         self.assertIn("$argon2id$", dump)
+
+
+class SignInSitesTest(ServerTest):
+    """What one IPv6 site, or a flood from everywhere, can make sign-in do
+    (behind a proxy that names the client: X-Forwarded-For)."""
+    PROXY = "127.29.0.1"
+    server_env = {"ZTP_PUBLIC_URL": "https://console.example", "ZTP_TRUSTED_PROXIES": PROXY}
+
+    def setUp(self):
+        key = self.provider()["api_key"]
+        self.email = "site-%s@example.com" % uuid.uuid4().hex[:10]
+        r = self.srv.post("/v1/users", {"email": self.email, "role": "viewer"}, key=key)
+        self.assertEqual(r.status, 201, r)
+        token = r.json()["invite_url"].split("#", 1)[1]
+        self.assertEqual(self.srv.post("/v1/invites/accept", {"token": token, "password": PASSWORD}).status, 200)
+
+    def sign_in(self, client, email=None, password=PASSWORD):
+        headers = dict(CONSOLE)
+        headers["X-Forwarded-For"] = client
+        return self.srv.post("/v1/sessions", {"email": email or self.email, "password": password},
+                             source=self.PROXY, headers=headers, timeout=60)
+
+    def at_once(self, calls):
+        """Runs each call on a thread of its own, all started together; their answers' statuses."""
+        results = [None] * len(calls)
+        barrier = threading.Barrier(len(calls))
+
+        def go(i):
+            barrier.wait()
+            r = calls[i]()
+            results[i] = (r.status, r.headers.get("retry-after"), r.json() if r.status != 201 else None)
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(len(calls))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        self.assertNotIn(None, results)
+        return results
+
+    def test_one_ipv6_site_is_counted_by_its_48(self):
+        """Each /64 is a source of its own (10 failures): a /48 holds 65,536 of
+        them, 655,360 passwords checked every 15 minutes, enough to keep the
+        workers busy and fill the limiters' tables. 160 failures per /48."""
+        calls = [lambda i=i: self.sign_in("2001:db8:77:%x::1" % (i // 10), "nobody-%d@example.com" % i, "wrong!")
+                 for i in range(160)]
+        for i in range(0, 160, 16):  # 16 at a time: under the 64 checks in flight
+            for status, _, _ in self.at_once(calls[i:i + 16]):
+                self.assertEqual(status, 401)
+        r = self.sign_in("2001:db8:77:ff::1")  # a /64 of the site that has not failed yet
+        self.assertIn("too many failed sign-ins", self.assertProblem(r, 429)["detail"])
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
+        self.assertEqual(self.sign_in("2001:db8:78:ff::1").status, 201)  # the next /48
+        self.assertEqual(self.sign_in("192.0.2.7").status, 201)
+
+    def test_past_64_sign_ins_being_checked_the_next_are_503_and_count_nothing(self):
+        """Each sign-in waits for an Argon2id check on the workers imports use
+        too; sources enough queued them without bound."""
+        calls = [lambda i=i: self.sign_in("2001:db8:%x:1::1" % (0x1000 + i), "flood-%d@example.com" % i, "wrong!")
+                 for i in range(200)]
+        results = self.at_once(calls)
+        statuses = [status for status, _, _ in results]
+        self.assertEqual(set(statuses) - {401, 503}, set(), statuses)
+        self.assertGreater(statuses.count(503), 0, statuses)
+        self.assertGreaterEqual(statuses.count(401), 64, statuses)
+        for status, retry_after, body in results:
+            if status == 503:
+                self.assertEqual(retry_after, "1")
+                self.assertEqual(body["status"], 503)
+                self.assertIn("being checked", body["detail"])
+        # a refused source and email did not fail: ten more failures each are 401s, then 429
+        refused = statuses.index(503)
+        client, email = "2001:db8:%x:1::1" % (0x1000 + refused), "flood-%d@example.com" % refused
+        for _ in range(10):
+            self.assertEqual(self.sign_in(client, email, "wrong!").status, 401)
+        self.assertProblem(self.sign_in(client, email, "wrong!"), 429)
+        self.assertEqual(self.sign_in("2001:db8:9999:1::1").status, 201)
