@@ -112,6 +112,17 @@ void ztp_boot_on_get(h2o_req_t *req, const ztp_match_t *m)
         miss(req, "not a file openztp serves to this phone");
         return;
     }
+    if (target.poly_any) {
+        /* the same bytes to every Poly phone, telling nothing: the file it
+         * names carries the MAC, and is answered as {MAC}.cfg would be */
+        ztp_buf_t body = {0};
+        const char *ctype =
+            ztp_bootcfg_render(&body, ZTP_VENDOR_POLY, 0, &(ztp_bootcfg_facts_t){target.mac, ""});
+        ztp_metrics_inc(outcome_metric[OUT_OK]);
+        ztp_http_send(req, 200, ctype, body.p, body.len);
+        ztp_buf_free(&body);
+        return;
+    }
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         abort();

@@ -69,7 +69,9 @@ static void yealink(ztp_buf_t *b, const char *url)
  * "Device Parameters"): the master file {MAC}.cfg or 000000000000.cfg is an
  * APPLICATION element whose CONFIG_FILES lists the files to load next. No
  * APP_FILE_PATH: the phone keeps its software instead of asking /boot for
- * one it does not serve. */
+ * one it does not serve. Without a MAC (000000000000.cfg: nothing in the
+ * request names the phone) the name is written with the guide's
+ * [PHONE_MAC_ADDRESS], which the phone replaces with its own MAC. */
 static void poly_master(ztp_buf_t *b, const char *mac)
 {
     char name[32];
@@ -77,6 +79,8 @@ static void poly_master(ztp_buf_t *b, const char *mac)
     for (i = 0; i < 12 && mac[i]; i++)
         name[i] = (char)toupper((unsigned char)mac[i]);
     strcpy(name + i, "-ztp.cfg");
+    if (i == 0)
+        strcpy(name, "[PHONE_MAC_ADDRESS]-ztp.cfg");
     ztp_buf_puts(b, "<?xml version=\"1.0\" standalone=\"yes\"?>\n<APPLICATION");
     xml_attr(b, "APP_FILE_PATH", "");
     xml_attr(b, "CONFIG_FILES", name);

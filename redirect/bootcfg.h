@@ -7,7 +7,7 @@
 /* What a /boot answer is said about: the phone and its provider's URL for
  * its vendor (macros already expanded). */
 typedef struct ztp_bootcfg_facts {
-    const char *mac; /* 12 lower-case hex digits */
+    const char *mac; /* 12 lower-case hex digits; "" for Poly's master file to every phone */
     const char *url; /* an absolute http or https URL, as the profile holds it after expansion */
 } ztp_bootcfg_facts_t;
 

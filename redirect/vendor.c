@@ -163,6 +163,12 @@ int ztp_vendor_recognize(const char *file, size_t len, const ztp_ua_t *ua, ztp_b
         return -1;
     if (out->mac[0] == '\0')
         memcpy(out->mac, ua->mac, sizeof(out->mac));
+    if (out->mac[0] == '\0' && vendors == BIT(ZTP_VENDOR_POLY) && !out->poly_ztp &&
+        (by_ua == ZTP_VENDOR_NONE || by_ua == ZTP_VENDOR_POLY)) {
+        out->vendor = ZTP_VENDOR_POLY; /* 000000000000.cfg: the only Poly name without a MAC */
+        out->poly_any = 1;
+        return 0;
+    }
     if (out->mac[0] == '\0')
         return -1;
     if (by_ua != ZTP_VENDOR_NONE)

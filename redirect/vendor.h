@@ -32,6 +32,10 @@ typedef struct ztp_boot_target {
     ztp_vendor_t vendor;
     char mac[13]; /* canonical */
     int poly_ztp; /* the file Poly's master file names: the answer is the config itself */
+    /* Poly's 000000000000.cfg, asked without a MAC (Poly's User-Agent has
+     * none): the master file every Poly phone may have, naming the phone's
+     * own file by Poly's macro; mac is empty */
+    int poly_any;
 } ztp_boot_target_t;
 
 /* Settles the vendor and MAC of a request for `file` (len bytes, any
@@ -39,7 +43,8 @@ typedef struct ztp_boot_target {
  * User-Agent, else by the file name, else by the MAC's prefix among the
  * vendors that ask for that name; the MAC by the file name, else by the
  * User-Agent. Returns 0, or -1 when the file is not one that vendor asks
- * for or no MAC is known (answer 404). Pure. */
+ * for or no MAC is known (answer 404), Poly's 000000000000.cfg excepted
+ * (poly_any). Pure. */
 int ztp_vendor_recognize(const char *file, size_t len, const ztp_ua_t *ua, ztp_boot_target_t *out);
 
 /* The i-th file (from 0) that a vendor's phone with this MAC, model and

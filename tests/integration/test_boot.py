@@ -174,9 +174,33 @@ class BootTest(ServerTest):
             self.assertProblem(self.boot(f, user_agent("yealink", mac)), 404)
         # a file the phone's own vendor never asks for
         self.assertProblem(self.boot("cfg%s.xml" % mac, user_agent("yealink", mac)), 404)
-        # a file without a MAC, from a phone whose User-Agent tells none
-        self.assertProblem(self.boot("000000000000.cfg", user_agent("poly", mac)), 404)
         self.assertEqual(self.srv.get("/v1/devices/" + mac, key=self.key).json()["contacts"], 0)
+
+    def test_poly_master_without_a_mac_names_each_phones_own_file(self):
+        """000000000000.cfg was always 404: Poly's User-Agent names no MAC.
+        Every Poly phone gets the same master, naming its own {MAC}-ztp.cfg by
+        Poly's [PHONE_MAC_ADDRESS]; nothing is recorded, nothing is counted."""
+        mac = self.new_mac("poly")
+        self.claim(mac)
+        before = self.pg.psql(self.db, "SELECT count(*) FROM device_events")
+        source = "127.44.0.1"
+        for ua in (user_agent("poly", mac), None, "FileTransport PolycomVVX-VVX_601-UA/6.4.3.5018"):
+            for _ in range(25):  # more than the misses a source may have: none counted
+                r = self.srv.get("/boot/000000000000.cfg", headers={"User-Agent": ua} if ua else {},
+                                 source=source)
+                self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.headers["content-type"], "application/xml")
+            self.assertIn('<APPLICATION', r.text)
+            self.assertIn('CONFIG_FILES="[PHONE_MAC_ADDRESS]-ztp.cfg"', r.text)
+            self.assertNotIn(mac, r.text.lower())
+        self.assertEqual(self.srv.get("/v1/devices/" + mac, key=self.key).json()["contacts"], 0)
+        self.assertEqual(self.pg.psql(self.db, "SELECT count(*) FROM device_events"), before)
+        # the file it names is the phone's, as the phone spells its MAC
+        r = self.boot("%s-ztp.cfg" % mac, user_agent("poly", mac))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn('device.prov.serverName="prov.acme.example/poly/"', r.text)
+        # another vendor's phone asking for it gets 404
+        self.assertProblem(self.boot("000000000000.cfg", user_agent("yealink", self.new_mac("yealink"))), 404)
 
     def test_profile_without_that_vendors_url_is_404_and_pending(self):
         r = self.srv.post("/v1/profiles", {"name": "only-yealink", "profile_rule": RULE,

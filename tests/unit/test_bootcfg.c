@@ -113,6 +113,18 @@ static void hostile_url_cannot_break_out(void **state)
     }
 }
 
+/* 000000000000.cfg to a phone nobody knows yet: its own file by Poly's macro. */
+static void poly_master_without_a_mac_names_the_phones_file(void **state)
+{
+    ztp_buf_t b = {0};
+    ztp_bootcfg_facts_t f = {"", ""};
+    const char *ctype = ztp_bootcfg_render(&b, ZTP_VENDOR_POLY, 0, &f);
+    assert_string_equal(ctype, "application/xml");
+    check_golden("poly-master-any.xml", b.p, b.len);
+    assert_non_null(strstr(b.p, "CONFIG_FILES=\"[PHONE_MAC_ADDRESS]-ztp.cfg\""));
+    ztp_buf_free(&b);
+}
+
 static void cisco_is_not_rendered_here(void **state)
 {
     ztp_buf_t b = {0};
@@ -134,6 +146,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(plain_url_renders_as_golden),
         cmocka_unit_test(hostile_url_renders_as_golden),
         cmocka_unit_test(hostile_url_cannot_break_out),
+        cmocka_unit_test(poly_master_without_a_mac_names_the_phones_file),
         cmocka_unit_test(cisco_is_not_rendered_here),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,13 @@ static void poly_master_leads_to_the_file_it_names(void **state)
     assert_null(a.provisioning_url);
     assert_string_equal(a.next_url, "https://ztp.example/boot/0015654AA937-ztp.cfg");
     ztp_first_answer_free(&a);
+    /* 000000000000.cfg's master names the file by the phone's MAC macro */
+    static const char any[] = "<APPLICATION CONFIG_FILES=\"[PHONE_MAC_ADDRESS]-ztp.cfg, x.cfg\"/>";
+    assert_int_equal(ztp_phone_read_first(ZTP_VENDOR_POLY, "https://ztp.example/boot/000000000000.cfg", any,
+                                          sizeof(any) - 1, &id, &a),
+                     0);
+    assert_string_equal(a.next_url, "https://ztp.example/boot/0015654aa937-ztp.cfg");
+    ztp_first_answer_free(&a);
 }
 
 static void refuses_what_is_not_the_vendors_answer(void **state)

@@ -56,8 +56,8 @@ static const boot_case_t cases[] = {
     {"cfg0015654aa937.xml", "Yealink SIP-T46G 1 00:15:65:4a:a9:37", NULL, "", 0},
     /* the file's MAC wins over the User-Agent's */
     {"0015654aa938.boot", "Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37", "yealink", "0015654aa938", 0},
-    /* files without a MAC need one from the User-Agent */
-    {"000000000000.cfg", "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application", NULL, "", 0},
+    /* files without a MAC need one from the User-Agent, Poly's master for every phone excepted (below) */
+    {"000000000000.cfg", "Yealink SIP-T46G 28.72.0.1", NULL, "", 0},
     {"cfg.xml", "", NULL, "", 0},
     /* hostile names */
     {"", NULL, NULL, "", 0},
@@ -88,6 +88,37 @@ static void recognizes_each_vendor_and_refuses_the_rest(void **state)
             fail_msg("case %zu (%s, %s): rc %d vendor %s mac %s", i, c->file, c->ua ? c->ua : "-", rc,
                      rc == 0 ? ztp_vendor_name(t.vendor) : "-", rc == 0 ? t.mac : "-");
     }
+}
+
+/* Poly's User-Agent names no MAC: 000000000000.cfg is answered to every
+ * Poly phone alike (poly_any), and to nobody else. */
+static void poly_master_without_a_mac(void **state)
+{
+    static const struct {
+        const char *file, *ua;
+        int ok;
+    } asks[] = {{"000000000000.cfg", "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application", 1},
+                {"000000000000.CFG", NULL, 1},
+                {"000000000000.cfg", "Cisco-CP-8845-3PCC/11.3.1", 0},
+                {"000000000000.cfg", "Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37", 0},
+                {"y000000000000.boot", "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application", 0}};
+    for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+        ztp_ua_t ua;
+        ztp_boot_target_t t;
+        ztp_ua_parse(asks[i].ua, asks[i].ua ? strlen(asks[i].ua) : 0, &ua);
+        int rc = ztp_vendor_recognize(asks[i].file, strlen(asks[i].file), &ua, &t);
+        if (asks[i].ok != (rc == 0) ||
+            (rc == 0 && (t.vendor != ZTP_VENDOR_POLY || !t.poly_any || t.mac[0] != '\0' || t.poly_ztp)))
+            fail_msg("%s, %s: rc %d", asks[i].file, asks[i].ua ? asks[i].ua : "-", rc);
+    }
+    /* with a MAC known, the same name is that phone's, as before */
+    ztp_ua_t ua = {0};
+    ztp_boot_target_t t;
+    strcpy(ua.vendor, "poly");
+    strcpy(ua.mac, "0004f2000001");
+    assert_int_equal(ztp_vendor_recognize("000000000000.cfg", 16, &ua, &t), 0);
+    assert_false(t.poly_any);
+    assert_string_equal(t.mac, "0004f2000001");
 }
 
 static void a_nul_inside_the_name_is_refused(void **state)
@@ -157,6 +188,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recognizes_each_vendor_and_refuses_the_rest),
+        cmocka_unit_test(poly_master_without_a_mac),
         cmocka_unit_test(a_nul_inside_the_name_is_refused),
         cmocka_unit_test(oui_tables_name_their_vendor),
         cmocka_unit_test(first_files_are_recognized_as_their_vendor),

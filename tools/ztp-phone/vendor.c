@@ -231,6 +231,23 @@ static char *beside(const char *url, const char *file)
     return s;
 }
 
+/* A Poly master's file name with [PHONE_MAC_ADDRESS] replaced by the
+ * phone's MAC, as the phone does (malloc'd). */
+static char *with_phone_mac(const char *name, const char *mac)
+{
+    static const char macro[] = "[PHONE_MAC_ADDRESS]";
+    const char *at = strstr(name, macro);
+    size_t head = at ? (size_t)(at - name) : strlen(name);
+    const char *tail = at ? at + sizeof(macro) - 1 : "";
+    char *s = malloc(head + strlen(mac) + strlen(tail) + 1);
+    if (s == NULL)
+        abort();
+    memcpy(s, name, head);
+    strcpy(s + head, at ? mac : "");
+    strcat(s, tail);
+    return s;
+}
+
 int ztp_phone_read_first(ztp_vendor_t v, const char *file_url, const char *body, size_t len,
                          const ztp_phone_id_t *id, ztp_first_answer_t *out)
 {
@@ -265,8 +282,10 @@ int ztp_phone_read_first(ztp_vendor_t v, const char *file_url, const char *body,
             break;
         if (v == ZTP_VENDOR_POLY && f.found[0] != NULL) { /* a master: on to the first file it names */
             f.found[0][strcspn(f.found[0], ", ")] = '\0';
-            if (f.found[0][0] != '\0')
-                out->next_url = beside(file_url, f.found[0]);
+            char *named = with_phone_mac(f.found[0], id->mac);
+            if (named[0] != '\0')
+                out->next_url = beside(file_url, named);
+            free(named);
         } else if (v == ZTP_VENDOR_POLY && f.found[2] != NULL &&
                    (scheme = scheme_of(v, f.found[1])) != NULL) {
             url = join(scheme, f.found[2], "");
