@@ -271,6 +271,24 @@ class ActivationTest(ServerTest):
         self.assertEqual(self.activate("#" + other["short_code"], mac).status, 200)
         self.assertEqual(self.srv.get("/v1/devices/" + mac, key=self.a).json()["profile_id"], other["id"])
 
+    def test_a_short_code_typed_again_on_a_reset_phone_moves_it_on(self):
+        """A repeat wrote nothing whatever the status: a phone reset after it
+        was acquired (or aborted) stayed so, with no event."""
+        short, mac = "#" + self.pa["short_code"], self.mac()
+        self.assertEqual(self.activate(short, mac).status, 200)
+        for reported in ("acquired", "aborted"):
+            r = self.srv.post("/v1/devices/%s/status" % mac, {"status": reported}, key=self.a)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.activate(short, mac).status, 200)
+            d = self.srv.get("/v1/devices/" + mac, key=self.a).json()
+            self.assertEqual(d["status"], "custom_pending")
+            events = self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]
+            self.assertEqual((events[-1]["from"], events[-1]["to"]), (reported, "custom_pending"))
+        # and a repeat in custom_pending still writes nothing
+        n = len(self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"])
+        self.assertEqual(self.activate(short, mac).status, 200)
+        self.assertEqual(len(self.srv.get("/v1/devices/%s/events" % mac, key=self.a).json()["items"]), n)
+
     def test_a_stored_longest_model_ending_in_a_wide_character_expands_whole(self):
         # $PSN cut that model through its "é": no JSON, a text/plain 500, the code spent
         mac, model = self.mac(), "A" * 62 + "\u00e9"
