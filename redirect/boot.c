@@ -130,7 +130,7 @@ void ztp_boot_on_get(h2o_req_t *req, const ztp_match_t *m)
     strcpy(b->model, ua.model);
     strcpy(b->serial, ua.serial);
     b->hold = ztp_http_hold(req);
-    ztp_redirect_record(req, b->target.mac, ua_text, &ua, b->model,
+    ztp_redirect_record(req, b->target.mac, ua_text, &ua, b->model, b->serial,
                         target.vendor == ZTP_VENDOR_CISCO ? NULL : ztp_vendor_name(target.vendor),
                         on_recorded, b);
 }

@@ -29,7 +29,7 @@
 #include <string.h>
 
 #define MAX_INFLIGHT 1
-#define NCOLS 10
+#define NCOLS 11
 #define MAX_BATCH 2048
 
 /*
@@ -47,9 +47,9 @@
 static const char batch_head[] =
     "WITH r AS (\n"
     "    SELECT * FROM unnest($1::macaddr[], $2::inet[], $3::text[], $4::text[], $5::text[], $6::text[],\n"
-    "                         $7::text[], $8::boolean[], $9::int[], $10::int[])\n"
+    "                         $7::text[], $8::boolean[], $9::int[], $10::int[], $11::text[])\n"
     "        WITH ORDINALITY\n"
-    "        AS r(mac, addr, ua, vendor, model, firmware, want, certified, n, n_certified, i)\n"
+    "        AS r(mac, addr, ua, vendor, model, firmware, want, certified, n, n_certified, serial, i)\n"
     "), g AS (\n"
     "    SELECT coalesce(array_agg(id), '{}') AS ids FROM profiles WHERE require_certificate\n"
     "), upd AS (\n"
@@ -57,6 +57,7 @@ static const char batch_head[] =
     "        contacts = d.contacts + CASE WHEN d.profile_id = ANY (g.ids) THEN r.n_certified ELSE r.n END,\n"
     "        last_contact_at = now(), last_addr = r.addr, user_agent = r.ua, ua_vendor = r.vendor,\n"
     "        ua_model = coalesce(r.model, d.ua_model), ua_firmware = coalesce(r.firmware, d.ua_firmware),\n"
+    "        ua_serial = coalesce(r.serial, d.ua_serial),\n"
     "        last_contact_certified = r.certified, previous_status = d.status,\n";
 /*
  * A device keeps about its newest 1,000 events of contacts (what GET
@@ -82,7 +83,8 @@ static const char batch_tail[] =
     "    SELECT mac, provider_id, was, status, 'redirect' FROM upd WHERE was <> status\n"
     "), trimmed AS (\n"
     "    DELETE FROM device_events e\n"
-    "    USING (SELECT u.mac, (SELECT o.id FROM device_events o WHERE o.mac = u.mac AND o.cause = 'redirect'\n"
+    "    USING (SELECT u.mac, (SELECT o.id FROM device_events o WHERE o.mac = u.mac AND o.cause = "
+    "'redirect'\n"
     "                          ORDER BY o.id DESC OFFSET " KEEP_EVENTS_BEFORE " LIMIT 1) AS oldest_kept\n"
     "           FROM upd u WHERE u.was <> u.status AND u.contact_events % " TRIM_EVERY " = 0) k\n"
     "    WHERE e.mac = k.mac AND e.cause = 'redirect' AND e.id < k.oldest_kept\n"
@@ -183,7 +185,7 @@ void ztp_contacts_init(void)
     sql_batch.text = b.p; /* lives as long as the process */
 }
 
-enum { F_ADDR, F_UA, F_VENDOR, F_MODEL, F_FIRMWARE, NFIELDS };
+enum { F_ADDR, F_UA, F_VENDOR, F_MODEL, F_FIRMWARE, F_SERIAL, NFIELDS };
 
 /* One request waiting for its batch. */
 typedef struct pending {
@@ -371,7 +373,8 @@ static void add_row(queue_t *q, const batch_t *b, const pending_t *reqs, size_t 
                                  rep->want[0] ? rep->want : NULL,
                                  rep->certified ? "t" : "f",
                                  decimal(count, n),
-                                 decimal(count_certified, (uint64_t)certified)};
+                                 decimal(count_certified, (uint64_t)certified),
+                                 field(b, rep, F_SERIAL)};
     for (int i = 0; i < NCOLS; i++)
         ztp_pgarray_add(&q->cols[i], values[i]);
 }
@@ -465,6 +468,7 @@ void ztp_contacts_record(const ztp_contact_t *c, ztp_contact_cb cb, void *arg)
     p->off[F_VENDOR] = keep(&q->text, c->vendor);
     p->off[F_MODEL] = keep(&q->text, c->model);
     p->off[F_FIRMWARE] = keep(&q->text, c->firmware);
+    p->off[F_SERIAL] = keep(&q->text, c->serial);
     if (c->want != NULL && strlen(c->want) < sizeof(p->want))
         strcpy(p->want, c->want);
     else if (c->want != NULL)

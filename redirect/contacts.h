@@ -12,6 +12,7 @@ typedef struct ztp_contact {
     const char *ua;   /* cleaned User-Agent, or NULL */
     const char *vendor;
     const char *model;    /* or NULL */
+    const char *serial;   /* or NULL: the query's sn, else the User-Agent's */
     const char *firmware; /* or NULL */
     const char *want;     /* /boot: the vendor whose URL the profile must hold to answer, or NULL */
     int certified;        /* a verified device certificate names this MAC (ztp_certmac_names) */

@@ -47,9 +47,9 @@ typedef struct redirect {
 
 void ztp_redirect_init(void)
 {
-    static const char *const labels[OUT_COUNT] = {
-        "outcome=\"ok\"",          "outcome=\"not_found\"",    "outcome=\"bad_mac\"",
-        "outcome=\"unavailable\"", "outcome=\"rate_limited\""};
+    static const char *const labels[OUT_COUNT] = {"outcome=\"ok\"", "outcome=\"not_found\"",
+                                                  "outcome=\"bad_mac\"", "outcome=\"unavailable\"",
+                                                  "outcome=\"rate_limited\""};
     ztp_scan_init();
     ztp_contacts_init();
     for (int i = 0; i < OUT_COUNT; i++)
@@ -265,7 +265,7 @@ void ztp_redirect_on_get(h2o_req_t *req, const ztp_match_t *m)
     query_field(req, "model", r->model, sizeof(r->model));
     query_field(req, "sn", r->serial, sizeof(r->serial));
     r->hold = ztp_http_hold(req);
-    ztp_redirect_record(req, r->mac, ua_text, &ua, r->model, NULL, on_recorded, r);
+    ztp_redirect_record(req, r->mac, ua_text, &ua, r->model, r->serial, NULL, on_recorded, r);
 }
 
 /* Whether a verified device certificate names this (canonical) MAC: what a
@@ -277,7 +277,8 @@ static int certified_for(h2o_req_t *req, const char *mac)
 }
 
 void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
-                         const char *model, const char *want, ztp_contact_cb cb, void *arg)
+                         const char *model, const char *serial, const char *want, ztp_contact_cb cb,
+                         void *arg)
 {
     char addr[64], clean_ua[ZTP_UA_MAX + 1];
     unsigned char addrbin[16];
@@ -290,6 +291,7 @@ void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, c
                              .ua = ua_text ? clean_ua : NULL,
                              .vendor = ua->vendor,
                              .model = model && model[0] ? model : NULL,
+                             .serial = serial && serial[0] ? serial : NULL,
                              .firmware = ua->firmware[0] ? ua->firmware : NULL,
                              .want = want,
                              .certified = certified_for(req, mac)};

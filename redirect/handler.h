@@ -21,17 +21,19 @@ void ztp_redirect_send_profile(h2o_req_t *req, int json, const char *mac, const 
 
 /* Sends the 200 answer of profile a (contacts.c gives it) to the phone mac:
  * XML, or JSON when `json`; $(ZTP_TOKEN) replaced by the device's token. */
-void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model, const char *serial,
-                              const ztp_profile_answer_t *a);
+void ztp_redirect_send_answer(h2o_req_t *req, int json, const char *mac, const char *model,
+                              const char *serial, const ztp_profile_answer_t *a);
 
 /* Records the contact of the phone `mac` (canonical) asking by req, whose
- * User-Agent is ua_text (may be NULL) and reads as ua, through the batched
+ * User-Agent is ua_text (may be NULL) and reads as ua, with the model and
+ * serial number it told (either may be NULL or ""), through the batched
  * path of contacts.c; cb gets the outcome. want: the /boot vendor whose URL
  * the answer needs, or NULL. The caller holds the request (ztp_http_hold).
  * The one place both phone routes record from: what a contact must carry
  * (a device certificate's verdict) is added here. */
 void ztp_redirect_record(h2o_req_t *req, const char *mac, const char *ua_text, const ztp_ua_t *ua,
-                         const char *model, const char *want, ztp_contact_cb cb, void *arg);
+                         const char *model, const char *serial, const char *want, ztp_contact_cb cb,
+                         void *arg);
 
 /* Answers 404 to a phone (/redirect, /boot): the one place its misses go,
  * counted per source by the scanning limit (scan.c); past it, 429 instead.

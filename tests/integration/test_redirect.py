@@ -152,9 +152,17 @@ class RedirectTest(ServerTest):
         mac = "00562b04361b"
         self.claim(mac)
         self.srv.get("/redirect/%s.xml" % mac, headers={"User-Agent": "Yealink SIP-T54W 96.86.0.70 00:15:65:aa:bb:cc"})
-        row = self.pg.psql(self.db, "SELECT contacts, ua_vendor, ua_model, ua_firmware, host(last_addr) FROM devices"
-                                    " WHERE mac = '%s'" % mac)
-        self.assertEqual(row, "1|yealink|SIP-T54W|96.86.0.70|127.0.0.1")
+        row = self.pg.psql(self.db, "SELECT contacts, ua_vendor, ua_model, ua_firmware, host(last_addr),"
+                                    " coalesce(ua_serial, '-') FROM devices WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "1|yealink|SIP-T54W|96.86.0.70|127.0.0.1|-")
+        # the query's model and sn are recorded with the contact (contract section 3); sn was dropped
+        self.srv.get("/redirect/%s.xml?model=CP-7841&sn=FCH1234ABCD" % mac)
+        row = self.pg.psql(self.db, "SELECT contacts, ua_model, ua_serial FROM devices WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "2|CP-7841|FCH1234ABCD")
+        # a later contact that tells none keeps them; one that is no printable ASCII is not recorded
+        self.srv.get("/redirect/%s.xml?sn=%%01x" % mac)
+        row = self.pg.psql(self.db, "SELECT contacts, ua_model, ua_serial FROM devices WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "3|CP-7841|FCH1234ABCD")
 
     def test_hostile_user_agent_is_harmless(self):
         mac = "00562b04361c"

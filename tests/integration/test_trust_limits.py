@@ -365,7 +365,7 @@ class OwnersTest(Base):
         p = self.profile(self.a)
         self.claim(self.a, mac, p)
         for _ in range(3):
-            r = self.srv.get("/redirect/%s.xml?model=CP-7841" % mac, source=self.src(1),
+            r = self.srv.get("/redirect/%s.xml?model=CP-7841&sn=FCH1234ABCD" % mac, source=self.src(1),
                              headers={"User-Agent": "Cisco-CP-8845-3PCC/11.3.1 (%s)" % mac})
             self.assertEqual(r.status, 200, r)
         self.assertEqual(self.srv.post("/v1/devices/%s/status" % mac, {"status": "acquired"}, key=self.a).status, 200)
@@ -380,12 +380,28 @@ class OwnersTest(Base):
             self.assertIsNone(d["last_contact_at"], d)
         row = self.pg.psql(self.db, "SELECT coalesce(host(last_addr), '-'), coalesce(user_agent, '-'),"
                                     " coalesce(ua_vendor, '-'), coalesce(ua_model, '-'), coalesce(ua_firmware, '-'),"
-                                    " coalesce(previous_status, '-') FROM devices WHERE mac = '%s'" % mac)
-        self.assertEqual(row, "-|-|-|-|-|-")
+                                    " coalesce(ua_serial, '-'), coalesce(previous_status, '-')"
+                                    " FROM devices WHERE mac = '%s'" % mac)
+        self.assertEqual(row, "-|-|-|-|-|-|-")
+        # its status's time is the new owner's too, never before the device became its
+        d = self.srv.get("/v1/devices/" + mac, key=key).json()
+        self.assertGreaterEqual(d["status_changed_at"], d["created_at"], d)
         events = self.srv.get("/v1/devices/%s/events" % mac, key=key).json()["items"]
         self.assertEqual(len(events), 1, events)
         self.assertIsNone(events[0]["from"])
         return events[0]
+
+    def test_claim_after_release_of_an_open_device_starts_its_status_time(self):
+        """PUT kept status_changed_at when the status stayed open: the new owner
+        read the time the previous owner had claimed the device."""
+        mac = self.mac()
+        self.claim(self.a, mac, self.profile(self.a))
+        self.pg.psql(self.db, "UPDATE devices SET status_changed_at = now() - interval '1 day' WHERE mac = '%s'" % mac)
+        self.assertEqual(self.srv.delete("/v1/devices/" + mac, key=self.a).status, 204)
+        self.claim(self.b, mac)
+        d = self.srv.get("/v1/devices/" + mac, key=self.b).json()
+        self.assertEqual(d["status"], "open")
+        self.assertEqual(d["status_changed_at"], d["created_at"], d)
 
     def test_claim_after_release(self):
         mac = self.mac()
