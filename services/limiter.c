@@ -4,7 +4,9 @@
  * lives in one of PROBES slots from its hash. When they are all taken, the
  * unblocked entry with the fewest attempts gives way: flooding the table
  * from many addresses can reset a neighbour's partial count (which those
- * addresses could have spent themselves) but never lift a block.
+ * addresses could have spent themselves) but never lift a block. Attempts
+ * are counted in slices of the window (SLICES), so that the limit holds
+ * over any window's length of time.
  */
 #include "limiter.h"
 
@@ -16,13 +18,20 @@
 
 #define PROBES 16
 #define KEY_MAX 16
+/* A window is counted in SLICES slices of window/(SLICES - 1): the
+ * attempts of the slices that began within the last window, the current
+ * one included, so between one window and one slice more. "10 within 15
+ * minutes" then holds for any 15 minutes, not only for windows that start
+ * at a key's first attempt: with those, 9 attempts at the end of one window
+ * and 10 at the start of the next got 19 through within seconds. */
+#define SLICES 16
 
 typedef struct entry {
     unsigned char key[KEY_MAX];
     uint8_t used;
-    uint32_t count;
-    uint64_t window_start;
-    uint64_t blocked_until;
+    uint8_t n[SLICES];      /* attempts per slice, by slice number modulo SLICES */
+    uint64_t last;          /* the newest slice counted in n */
+    uint64_t blocked_until; /* 0: not blocked */
 } entry_t;
 
 struct ztp_limiter {
@@ -31,7 +40,7 @@ struct ztp_limiter {
     unsigned mask;
     size_t keylen;
     uint32_t threshold;
-    uint64_t window_ms, min_block_ms;
+    uint64_t slice_ms, min_block_ms;
     entry_t *slots;
 };
 
@@ -39,7 +48,8 @@ ztp_limiter_t *ztp_limiter_new(unsigned capacity, size_t keylen, uint32_t thresh
                                uint64_t min_block_ms)
 {
     ztp_limiter_t *l = calloc(1, sizeof(*l));
-    if (l == NULL || capacity == 0 || (capacity & (capacity - 1)) != 0 || keylen > KEY_MAX || threshold == 0)
+    if (l == NULL || capacity == 0 || (capacity & (capacity - 1)) != 0 || keylen > KEY_MAX ||
+        threshold == 0 || threshold > UINT8_MAX || window_ms == 0)
         abort();
     l->slots = calloc(capacity, sizeof(entry_t));
     if (l->slots == NULL)
@@ -49,7 +59,7 @@ ztp_limiter_t *ztp_limiter_new(unsigned capacity, size_t keylen, uint32_t thresh
     l->mask = capacity - 1;
     l->keylen = keylen;
     l->threshold = threshold;
-    l->window_ms = window_ms;
+    l->slice_ms = (window_ms + SLICES - 2) / (SLICES - 1); /* rounded up: never a shorter window */
     l->min_block_ms = min_block_ms;
     return l;
 }
@@ -63,9 +73,27 @@ void ztp_limiter_free(ztp_limiter_t *l)
     free(l);
 }
 
-static int window_over(const ztp_limiter_t *l, const entry_t *e, uint64_t now)
+/* Forgets e's slices older than the window at now. */
+static void advance(const ztp_limiter_t *l, entry_t *e, uint64_t now)
 {
-    return now - e->window_start >= l->window_ms && now >= e->blocked_until;
+    uint64_t cur = now / l->slice_ms;
+    if (cur <= e->last)
+        return;
+    if (cur - e->last >= SLICES)
+        memset(e->n, 0, sizeof(e->n));
+    else
+        for (uint64_t s = e->last + 1; s <= cur; s++)
+            e->n[s % SLICES] = 0;
+    e->last = cur;
+}
+
+/* The attempts e counts at now (advance(e, now) first). */
+static uint32_t counted(const entry_t *e)
+{
+    uint32_t sum = 0;
+    for (int i = 0; i < SLICES; i++)
+        sum += e->n[i];
+    return sum;
 }
 
 static int blocked(const entry_t *e, uint64_t now)
@@ -73,19 +101,33 @@ static int blocked(const entry_t *e, uint64_t now)
     return now < e->blocked_until;
 }
 
-/* Whether e should give way to a new key rather than the victim chosen so far. */
-static int better_victim(const entry_t *e, const entry_t *v)
+/* Blocks e, at threshold at now: until enough of its attempts leave the
+ * window for one more to be allowed, and for at least min_block_ms. */
+static void block(const ztp_limiter_t *l, entry_t *e, uint64_t now)
 {
-    return v == NULL || e->count < v->count || (e->count == v->count && e->window_start < v->window_start);
+    uint32_t left = counted(e);
+    uint64_t s = e->last + 1 - SLICES; /* the oldest slice counted */
+    while (left >= l->threshold)
+        left -= e->n[s++ % SLICES];
+    /* slice s - 1 was the last that had to go: it leaves the window when slice s - 1 + SLICES begins */
+    uint64_t until = (s - 1 + SLICES) * l->slice_ms;
+    e->blocked_until = until > now + l->min_block_ms ? until : now + l->min_block_ms;
 }
 
-/* The entry of key, its window renewed when over; NULL when absent and
- * !create, or when every candidate slot is blocked. Caller holds the lock. */
+/* Whether e should give way to a new key rather than the victim chosen so far. */
+static int better_victim(const entry_t *e, uint32_t n, const entry_t *v, uint32_t vn)
+{
+    return v == NULL || n < vn || (n == vn && e->last < v->last);
+}
+
+/* The entry of key, its old slices forgotten; NULL when absent and !create,
+ * or when every candidate slot is blocked. Caller holds the lock. */
 static entry_t *find(ztp_limiter_t *l, const unsigned char *key, uint64_t now, int create)
 {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t start;
     entry_t *victim = NULL, *e;
+    uint32_t victim_n = 0;
     int victim_free = 0;
 
     crypto_shorthash(h, key, l->keylen, l->hashkey);
@@ -93,15 +135,21 @@ static entry_t *find(ztp_limiter_t *l, const unsigned char *key, uint64_t now, i
     for (unsigned i = 0; i < PROBES; i++) {
         e = &l->slots[(start + i) & l->mask];
         if (e->used && memcmp(e->key, key, l->keylen) == 0) {
-            victim = e;
-            goto found;
+            advance(l, e, now);
+            return e;
         }
-        if (!e->used || window_over(l, e, now)) {
+        if (!create)
+            continue; /* a lookup: the victims do not matter */
+        if (e->used)
+            advance(l, e, now);
+        uint32_t n = e->used ? counted(e) : 0;
+        if (!e->used || (n == 0 && !blocked(e, now))) {
             if (!victim_free)
                 victim = e;
             victim_free = 1;
-        } else if (!victim_free && !blocked(e, now) && better_victim(e, victim)) {
+        } else if (!victim_free && !blocked(e, now) && better_victim(e, n, victim, victim_n)) {
             victim = e;
+            victim_n = n;
         }
     }
     if (!create || victim == NULL)
@@ -109,14 +157,7 @@ static entry_t *find(ztp_limiter_t *l, const unsigned char *key, uint64_t now, i
     memset(victim, 0, sizeof(*victim));
     victim->used = 1;
     memcpy(victim->key, key, l->keylen);
-    victim->window_start = now;
-    return victim;
-found:
-    if (window_over(l, victim, now)) {
-        victim->count = 0;
-        victim->window_start = now;
-        victim->blocked_until = 0;
-    }
+    victim->last = now / l->slice_ms;
     return victim;
 }
 
@@ -142,11 +183,13 @@ uint64_t ztp_limiter_reserve(ztp_limiter_t *l, const unsigned char *key, uint64_
         wait = l->min_block_ms; /* no room without freeing a blocked key: refuse */
     } else if (blocked(e, now_ms)) {
         wait = e->blocked_until - now_ms;
-    } else if (++e->count >= l->threshold) {
-        uint64_t until = e->window_start + l->window_ms;
-        if (until < now_ms + l->min_block_ms)
-            until = now_ms + l->min_block_ms;
-        e->blocked_until = until;
+    } else if (counted(e) >= l->threshold) {
+        block(l, e, now_ms); /* full of attempts still in flight (not yet refunded) */
+        wait = e->blocked_until - now_ms;
+    } else {
+        e->n[e->last % SLICES]++;
+        if (counted(e) >= l->threshold)
+            block(l, e, now_ms);
     }
     pthread_mutex_unlock(&l->lock);
     return wait;
@@ -157,8 +200,14 @@ void ztp_limiter_refund(ztp_limiter_t *l, const unsigned char *key, uint64_t res
     entry_t *e;
     pthread_mutex_lock(&l->lock);
     e = find(l, key, now_ms, 0);
-    if (e != NULL && e->window_start <= reserved_ms && e->count > 0 && --e->count < l->threshold)
-        e->blocked_until = 0;
+    if (e != NULL) {
+        uint64_t s = reserved_ms / l->slice_ms;
+        if (s <= e->last && e->last - s < SLICES && e->n[s % SLICES] > 0) {
+            e->n[s % SLICES]--;
+            if (counted(e) < l->threshold)
+                e->blocked_until = 0;
+        }
+    }
     pthread_mutex_unlock(&l->lock);
 }
 

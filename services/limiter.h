@@ -6,9 +6,11 @@
 
 /*
  * Attempts counted per key (a source address, a MAC) in memory, shared by
- * all loop threads: past `threshold` counted attempts within a window of
- * `window_ms` from the first, every attempt for that key is refused until
- * the window ends, and for at least `min_block_ms`. Activation (failed
+ * all loop threads: once `threshold` attempts were counted within
+ * `window_ms` (any such span: attempts are counted in slices of about a
+ * fifteenth of it, and one is forgotten a window and at most a slice after
+ * it came), every attempt for that key is refused until enough of them are
+ * forgotten, and for at least `min_block_ms`. Activation (failed
  * redemptions) and scanning (/redirect and /boot misses) each keep one.
  *
  * Memory is bounded: a full neighbourhood of the table gives up its

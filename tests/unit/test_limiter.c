@@ -11,6 +11,8 @@
 #define WINDOW (15 * 60 * 1000)
 #define MIN_BLOCK (60 * 1000)
 #define T0 1000000
+/* an attempt is forgotten a window and at most a slice (a fifteenth) after it came */
+#define SPAN (WINDOW + WINDOW / 15)
 
 static ztp_limiter_t *ten(unsigned capacity)
 {
@@ -38,8 +40,56 @@ static void the_eleventh_attempt_is_refused_until_the_window_ends(void **state)
     /* a refused attempt counts nothing: the window still ends on time */
     for (int i = 0; i < 100; i++)
         ztp_limiter_reserve(l, a, T0 + 100 + (uint64_t)i);
-    assert_int_equal(ztp_limiter_wait(l, a, T0 + WINDOW + 1), 0);
-    assert_int_equal(ztp_limiter_reserve(l, a, T0 + WINDOW + 1), 0);
+    assert_true(ztp_limiter_wait(l, a, T0 + WINDOW - 1) > 0);
+    assert_int_equal(ztp_limiter_wait(l, a, T0 + SPAN + 1), 0);
+    assert_int_equal(ztp_limiter_reserve(l, a, T0 + SPAN + 1), 0);
+    ztp_limiter_free(l);
+}
+
+/* Windows began at a key's first attempt: 9 attempts at the end of one and
+ * 10 at the start of the next got 19 through within seconds. */
+static void the_limit_holds_across_the_end_of_a_window(void **state)
+{
+    ztp_limiter_t *l = ten(1024);
+    unsigned char a[16];
+    int through = 0;
+    key_of(7, a);
+    through += ztp_limiter_reserve(l, a, T0) == 0;
+    for (int i = 0; i < 8; i++)
+        through += ztp_limiter_reserve(l, a, T0 + WINDOW - 2000) == 0;
+    for (int i = 0; i < 10; i++)
+        through += ztp_limiter_reserve(l, a, T0 + WINDOW + 1000) == 0;
+    assert_true(through <= 11); /* the first may be forgotten by then, the 8 are not */
+    ztp_limiter_free(l);
+}
+
+/* Whenever attempts come, no span of a window's length lets more than the
+ * threshold through. */
+static void no_window_ever_holds_more_than_the_threshold(void **state)
+{
+    enum { N = 20000 };
+    static uint64_t ok[N];
+    ztp_limiter_t *l = ten(1024);
+    unsigned char a[16];
+    uint64_t t = T0, seed = 12345;
+    size_t n = 0;
+    key_of(8, a);
+    for (int i = 0; i < N; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        t += (seed >> 33) % 200000; /* 0 to 200 s apart */
+        if (ztp_limiter_reserve(l, a, t) == 0)
+            ok[n++] = t;
+        if ((seed >> 20) % 7 == 0 && n > 0) /* now and then one succeeds and is given back */
+            ztp_limiter_refund(l, a, ok[--n], t);
+    }
+    for (size_t i = 0, j = 0; i < n; i++) {
+        while (ok[j] + WINDOW <= ok[i])
+            j++;
+        if (i - j + 1 > 10)
+            fail_msg("%zu attempts through between %llu and %llu", i - j + 1, (unsigned long long)ok[j],
+                     (unsigned long long)ok[i]);
+    }
+    assert_true(n > 500); /* and the limit let attempts through all along */
     ztp_limiter_free(l);
 }
 
@@ -81,9 +131,9 @@ static void a_refund_from_an_earlier_window_changes_nothing(void **state)
     key_of(5, a);
     ztp_limiter_reserve(l, a, T0);
     for (int i = 0; i < 10; i++)
-        ztp_limiter_reserve(l, a, T0 + WINDOW + 5);
-    ztp_limiter_refund(l, a, T0, T0 + WINDOW + 6);
-    assert_true(ztp_limiter_wait(l, a, T0 + WINDOW + 7) > 0);
+        ztp_limiter_reserve(l, a, T0 + SPAN + 5);
+    ztp_limiter_refund(l, a, T0, T0 + SPAN + 6);
+    assert_true(ztp_limiter_wait(l, a, T0 + SPAN + 7) > 0);
     ztp_limiter_free(l);
 }
 
@@ -131,7 +181,7 @@ static void a_table_full_of_blocked_keys_refuses_new_ones(void **state)
     key_of(5000, k);
     assert_true(ztp_limiter_reserve(l, k, T0 + 1) > 0);
     /* once the window ends, the slots are free again */
-    assert_int_equal(ztp_limiter_reserve(l, k, T0 + WINDOW + 1), 0);
+    assert_int_equal(ztp_limiter_reserve(l, k, T0 + SPAN + 1), 0);
     ztp_limiter_free(l);
 }
 
@@ -193,6 +243,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_eleventh_attempt_is_refused_until_the_window_ends),
+        cmocka_unit_test(the_limit_holds_across_the_end_of_a_window),
+        cmocka_unit_test(no_window_ever_holds_more_than_the_threshold),
         cmocka_unit_test(a_block_lasts_at_least_the_minimum),
         cmocka_unit_test(a_refund_gives_the_slot_back_and_lifts_its_block),
         cmocka_unit_test(a_refund_from_an_earlier_window_changes_nothing),
