@@ -45,12 +45,16 @@
 /* While a thread's batch is in flight, its new redemptions wait and the next
  * batch grows: under load, batches get larger and commits fewer. */
 #define MAX_INFLIGHT 1
-ZTP_SQL(SQL_REDEEM_BATCH, NCOLS,
-        "SELECT ord, outcome, profile_rule, upgrade_rule, params::text, model, token_key"
-        " FROM ztp_redeem_batch($1::text[], $2::text[], $3::text[], $4::macaddr[], $5::text[], $6::boolean[])");
+ZTP_SQL(
+    SQL_REDEEM_BATCH, NCOLS,
+    "SELECT ord, outcome, profile_rule, upgrade_rule, params::text, model, token_key"
+    " FROM ztp_redeem_batch($1::text[], $2::text[], $3::text[], $4::macaddr[], $5::text[], $6::boolean[])");
 /* what ended ZTP_CODE_RETENTION_DAYS ago goes, transfer codes and revoked API keys as codes; the audit
  * trail after ZTP_AUDIT_RETENTION_DAYS, when set (0041) */
 ZTP_SQL(SQL_SWEEP, 2, "SELECT ztp_sweep($1::int, $2::int)");
+/* A sweep deletes up to 100,000 audit events and every row that ended:
+ * seconds, where ZTP_DB_TIMEOUT_MS is set for requests that wait. */
+#define SWEEP_TIMEOUT_MS (10 * 60 * 1000)
 
 enum {
     AC_OK,
@@ -81,12 +85,12 @@ typedef struct redeem {
     char mac_text[13];
     char model[48];
     int has_model;
-    char kind[2];          /* "c": a 16-digit code; "s": a short code */
-    char code[65];         /* the code's hash (hex), or the short code's digits */
-    char previous[65];     /* the code's hash under the previous secret, while rotating */
+    char kind[2];      /* "c": a 16-digit code; "s": a short code */
+    char code[65];     /* the code's hash (hex), or the short code's digits */
+    char previous[65]; /* the code's hash under the previous secret, while rotating */
     int has_previous;
-    char certified[2];     /* "t" when a verified certificate named the MAC */
-    int alone;             /* its batch failed: it goes in a statement of its own */
+    char certified[2]; /* "t" when a verified certificate named the MAC */
+    int alone;         /* its batch failed: it goes in a statement of its own */
 } redeem_t;
 
 /* The redemptions of one statement, answered in their order. */
@@ -109,7 +113,8 @@ static __thread queue_t *queue;
 /* Takes a failure slot for the source, its network (when not NULL) and the
  * MAC (when not NULL). Returns 0, or the wait when one is over its limit
  * (then nothing is taken). */
-static uint64_t reserve(const unsigned char addr[16], const unsigned char *net, const uint8_t *mac, uint64_t now)
+static uint64_t reserve(const unsigned char addr[16], const unsigned char *net, const uint8_t *mac,
+                        uint64_t now)
 {
     uint64_t wait = ztp_limiter_reserve(by_addr, addr, now);
     if (wait > 0)
@@ -408,8 +413,9 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
     }
     if (!have_body) {
         refuse(req, AC_BAD, 400,
-               body == -2 ? "the body is JSON but its Content-Type says a form: send Content-Type: application/json"
-                          : "send code and mac as JSON or as a form");
+               body == -2
+                   ? "the body is JSON but its Content-Type says a form: send Content-Type: application/json"
+                   : "send code and mac as JSON or as a form");
         return;
     }
     if (!have_mac) {
@@ -468,8 +474,9 @@ static void on_swept(void *arg, const ztp_db_res_t *res)
         ztp_log_error("the sweep failed (%s): %s", res->sqlstate ? res->sqlstate : "no SQLSTATE",
                       res->message ? res->message : "no message");
     else if (atol(PQgetvalue(res->results[0], 0, 0)) > 0)
-        ztp_log_info("swept %s rows (activation codes, transfers, API keys, idempotency keys, sessions, audit events)",
-                     PQgetvalue(res->results[0], 0, 0));
+        ztp_log_info(
+            "swept %s rows (activation codes, transfers, API keys, idempotency keys, sessions, audit events)",
+            PQgetvalue(res->results[0], 0, 0));
 }
 
 static void on_sweep(h2o_timeout_entry_t *e)
@@ -480,6 +487,7 @@ static void on_sweep(h2o_timeout_entry_t *e)
     snprintf(audit_days, sizeof(audit_days), "%d", ztp_config.audit_retention_days);
     ztp_db_unit_t *u = ztp_db_unit_new(0, on_swept, NULL);
     ztp_db_unit_add(u, &SQL_SWEEP, params, NULL);
+    ztp_db_unit_timeout(u, SWEEP_TIMEOUT_MS);
     ztp_db_submit(ztp_self->db, u);
     if (!ztp_self->stopping)
         h2o_timeout_link(ztp_self->ctx.loop, &sweep_timeout, &sweep_entry);
