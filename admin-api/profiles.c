@@ -66,7 +66,8 @@ static void check_params(json_t *v, json_t *errors)
         snprintf(field, sizeof(field), "params.%.64s", key);
         if (!ztp_param_name_ok(key))
             ztp_errors_add(errors, field,
-                           "names are [A-Za-z0-9_]+ (at most 64), not Profile_Rule or Upgrade_Rule");
+                           "names are [A-Za-z0-9_]+ (at most 64), not Profile_Rule or Upgrade_Rule, and begin with a letter"
+                           " or _ (each is an XML element)");
         else if (!json_is_string(val))
             ztp_errors_add(errors, field, "must be a string");
         else if (json_string_length(val) > MAX_PARAM_VALUE ||

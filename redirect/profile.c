@@ -158,9 +158,14 @@ const char *ztp_rule_check(const char *rule)
     return NULL;
 }
 
+/* Each parameter becomes an XML element named after it, and an element's
+ * name cannot begin with a digit: "1st_Line" made the whole answer
+ * malformed. So a name begins with a letter or _. */
 int ztp_param_name_ok(const char *name)
 {
-    if (*name == '\0' || strlen(name) > 64)
+    if (!isalpha((unsigned char)*name) && *name != '_')
+        return 0;
+    if (strlen(name) > 64)
         return 0;
     for (const char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_')

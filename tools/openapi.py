@@ -71,7 +71,7 @@ schemas = {
             "upgrade_rule": {"type": ["string", "null"], "maxLength": 1024},
             "short_code": {"type": ["string", "null"], "pattern": "^[0-9]{3,16}$"},
             "params": {"type": ["object", "null"], "maxProperties": 200,
-                       "propertyNames": {"pattern": "^[A-Za-z0-9_]+$"}, "additionalProperties": STR,
+                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties": STR,
                        "description": "$(ZTP_TOKEN) in a value (and in the rules) becomes the device's URL token; "
                                       "a name containing passw, pwd, secret or token (any case) needs "
                                       "require_certificate: true (422 otherwise)"},

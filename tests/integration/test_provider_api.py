@@ -73,6 +73,8 @@ class ProviderApiTest(ServerTest):
                  ({"name": "x", "profile_rule": RULE, "short_code": "12345678901234567"}, {"short_code"}),
                  ({"name": "x", "profile_rule": RULE, "params": {"Profile_Rule": "x"}}, {"params.Profile_Rule"}),
                  ({"name": "x", "profile_rule": RULE, "params": {"a-b": "x"}}, {"params.a-b"}),
+                 # each parameter is an XML element: "1st_Line" made every answer malformed
+                 ({"name": "x", "profile_rule": RULE, "params": {"1st_Line": "x"}}, {"params.1st_Line"}),
                  ({"name": "x", "profile_rule": RULE, "params": {"a": 1}}, {"params.a"}),
                  ({"name": "", "profile_rule": "https://x/" + "a" * 1100}, {"name", "profile_rule"})]
         for body, fields in cases:

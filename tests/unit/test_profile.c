@@ -111,6 +111,8 @@ static void param_names_are_checked(void **state)
     assert_false(ztp_param_name_ok("a-b"));
     assert_false(ztp_param_name_ok(""));
     assert_false(ztp_param_name_ok("x y"));
+    assert_false(ztp_param_name_ok("1st_Line")); /* no XML element's name */
+    assert_true(ztp_param_name_ok("_1st_Line"));
 }
 
 static void url_token_is_keyed_blake2b_128_of_the_mac(void **state)
