@@ -39,8 +39,9 @@ static void on_authenticated(h2o_req_t *req, const ztp_auth_t *who, void *arg)
         ztp_http_problem(req, 403, detail);
     } else if (!ztp_http_query_ok(req)) {
         /* else a malformed value reads as absent: a dry run would import */
-        ztp_http_problem(req, 400, "the query string has a malformed %-escape (% must be followed by two hex "
-                                   "digits, and %00 is refused)");
+        ztp_http_problem(req, 400,
+                         "the query string has a malformed %-escape (% must be followed by two hex "
+                         "digits, and %00 is refused)");
     } else if (ztp_session_guard(req, who) == 0) {
         c->route->fn(req, who, &c->m);
     }
@@ -205,7 +206,7 @@ int ztp_text_ok(const char *s, size_t max)
     if (n == 0 || n > max || !ztp_copy_text_ok(s, n))
         return 0;
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+        if (ztp_utf8_is_control(s))
             return 0;
     return 1;
 }

@@ -1,6 +1,8 @@
 #include "profile.h"
 #include "useragent.h"
 
+#include "../services/copytext.h"
+
 #include <ctype.h>
 #include <sodium.h>
 #include <string.h>
@@ -83,6 +85,15 @@ void ztp_profile_expand(ztp_buf_t *b, const char *text, const ztp_phone_facts_t 
     ztp_macro_expand(b, text, server_lookup, (void *)f);
 }
 
+/* The characters of UTF-8 text s (jansson hands over valid UTF-8 only). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 const char *ztp_vendor_url_check(const char *url)
 {
     const char *p, *host;
@@ -90,10 +101,10 @@ const char *ztp_vendor_url_check(const char *url)
 
     if (len == 0)
         return "must not be empty";
-    if (len > ZTP_RULE_MAX)
+    if (utf8_chars(url) > ZTP_RULE_MAX)
         return "must be at most 1024 characters";
     for (p = url; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        if (ztp_utf8_is_control(p))
             return "must not contain control characters";
         if (strchr(" \"'<>&\\", *p) != NULL)
             return "must not contain spaces, quotes, <, >, & or backslashes";
@@ -131,10 +142,10 @@ const char *ztp_rule_check(const char *rule)
 
     if (len == 0)
         return "must not be empty";
-    if (len > ZTP_RULE_MAX)
+    if (utf8_chars(rule) > ZTP_RULE_MAX)
         return "must be at most 1024 characters";
     for (; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        if (ztp_utf8_is_control(p))
             return "must not contain control characters";
     for (p = rule;;) {
         while (*p == ' ')

@@ -32,7 +32,8 @@ size_t ztp_utf8_char(const char *s, size_t n)
         cp = cp << 6 | (p[i] & 0x3f);
     }
     /* overlong forms, surrogates, beyond Unicode */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
     return len;
 }
@@ -89,4 +90,10 @@ int ztp_copy_field(ztp_buf_t *b, int first, const char *s, size_t len, int empty
 void ztp_copy_end_row(ztp_buf_t *b)
 {
     ztp_buf_append(b, "\n", 1);
+}
+
+int ztp_utf8_is_control(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return u[0] < 0x20 || u[0] == 0x7f || (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f);
 }

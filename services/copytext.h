@@ -17,6 +17,10 @@
  * surrogate, past U+10FFFF, cut short). NUL is a character of length 1. */
 size_t ztp_utf8_char(const char *s, size_t n);
 
+/* Whether the character at p (in NUL-terminated UTF-8) is a control
+ * character: C0, DEL or C1 (U+0080 to U+009F, NEL among them). */
+int ztp_utf8_is_control(const char *p);
+
 /* Whether s[0..len) is UTF-8 without NUL (what a text column accepts). */
 int ztp_copy_text_ok(const char *s, size_t len);
 

@@ -75,12 +75,21 @@ class ProviderApiTest(ServerTest):
                  ({"name": "x", "profile_rule": RULE, "params": {"a-b": "x"}}, {"params.a-b"}),
                  # each parameter is an XML element: "1st_Line" made every answer malformed
                  ({"name": "x", "profile_rule": RULE, "params": {"1st_Line": "x"}}, {"params.1st_Line"}),
+                 # C1 control characters are control characters (NEL was stored)
+                 ({"name": "x\u0085", "profile_rule": RULE + "\u0085"}, {"name", "profile_rule"}),
+                 ({"name": "x", "profile_rule": "https://a.example/" + "\u00e9" * 1007}, {"profile_rule"}),
                  ({"name": "x", "profile_rule": RULE, "params": {"a": 1}}, {"params.a"}),
                  ({"name": "", "profile_rule": "https://x/" + "a" * 1100}, {"name", "profile_rule"})]
         for body, fields in cases:
             r = self.srv.post("/v1/profiles", body, key=self.a)
             problem = self.assertProblem(r, 422)
             self.assertEqual({e["field"] for e in problem["errors"]}, fields, body)
+
+    def test_a_rule_of_1024_characters_is_one_whatever_its_bytes(self):
+        # the length was counted in bytes: 1,024 characters of two bytes each were refused
+        rule = "https://a.example/" + "\u00e9" * 1006
+        p = self.profile(self.a, profile_rule=rule)
+        self.assertEqual(p["profile_rule"], rule)
 
     def test_malformed_json_is_400(self):
         for body in ("{", "[1]", "nul", '{"a":1,"a":2}'):

@@ -100,6 +100,19 @@ static void rules_are_checked(void **state)
     memset(longrule + 10, 'a', 1050);
     longrule[1060] = '\0';
     assert_non_null(ztp_rule_check(longrule));
+    /* characters, not bytes: 1024 of them two bytes each are a rule */
+    char wide[2200] = "https://a.example/";
+    size_t at = strlen(wide);
+    for (int i = 0; i < 1024 - 18; i++, at += 2)
+        memcpy(wide + at, "\xc3\xa9", 2);
+    wide[at] = '\0';
+    assert_null(ztp_rule_check(wide));
+    memcpy(wide + at, "\xc3\xa9", 3);
+    assert_non_null(ztp_rule_check(wide));
+    /* C1 control characters (NEL) are control characters too; a line separator is not one */
+    assert_non_null(ztp_rule_check("https://p/a\xc2\x85"));
+    assert_non_null(ztp_vendor_url_check("https://p/a\xc2\x9f"));
+    assert_null(ztp_rule_check("https://p/a\xc2\xa0\xe2\x80\xa8"));
     assert_string_equal(ztp_rule_url("[--key a] [--x] http://h/"), "http://h/");
 }
 
