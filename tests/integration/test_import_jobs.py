@@ -79,6 +79,11 @@ class ImportJobTest(ServerTest):
         self.assertEqual(self.a.start(job["id"]).status, 409)
         audit = self.srv.get("/v1/audit-events?limit=1000", key=self.a.key).json()["items"]
         self.assertIn("import_job.finished", [e["action"] for e in audit])
+        # every part put and the start are the caller's changes too (neither was in the trail)
+        mine = [(e["action"], e["detail"]) for e in audit if e["target"] == job["id"] and e.get("key_id")]
+        self.assertEqual([m for m in mine if m[0] in ("import_job.part", "import_job.start")],
+                         [("import_job.part", {"part": 1, "rows": 300}), ("import_job.part", {"part": 2, "rows": 5}),
+                          ("import_job.part", {"part": 2, "rows": 200}), ("import_job.start", {"rows": 500})])
 
     def test_json_parts_and_errors_by_line(self):
         job = self.a.create(format="json").json()
