@@ -60,14 +60,7 @@ void ztp_redirect_init(void)
 int ztp_redirect_wants_json(h2o_req_t *req, int default_json)
 {
     const char *accept = ztp_http_get_header(req, H2O_TOKEN_ACCEPT);
-    int json, xml;
-    if (accept == NULL)
-        return default_json;
-    json = strstr(accept, "application/json") != NULL;
-    xml = strstr(accept, "xml") != NULL;
-    if (json && xml)
-        return strstr(accept, "application/json") < strstr(accept, "xml");
-    return json ? 1 : xml ? 0 : default_json;
+    return accept == NULL ? default_json : ztp_http_accept_json(accept, default_json);
 }
 
 /* text with $(ZTP_TOKEN) replaced by token, into b; b->p, or text itself when it has none */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct ztp_hold {
     h2o_req_t *req;
@@ -62,7 +63,8 @@ void ztp_http_json(h2o_req_t *req, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (text == NULL) { /* no body: json_pack refused its values (text that is not UTF-8), or memory ran out */
+    if (text ==
+        NULL) { /* no body: json_pack refused its values (text that is not UTF-8), or memory ran out */
         ztp_log_error("an answer could not be encoded as JSON");
         ztp_http_problem(req, 500, "internal error");
         return;
@@ -365,4 +367,59 @@ int ztp_http_client_addr(h2o_req_t *req, char *out, size_t outlen, unsigned char
             inet_ntop(AF_INET6, bin, out, (socklen_t)outlen);
     }
     return 0;
+}
+
+/* The q of one media range's parameters (text between its type and the
+ * next comma): 1 when none says otherwise, 0 to 1. */
+static double accept_q(const char *p, const char *end)
+{
+    double q = 1;
+    for (; p < end; p++) {
+        if (*p != ';')
+            continue;
+        const char *s = p + 1;
+        while (s < end && (*s == ' ' || *s == '\t'))
+            s++;
+        if (end - s >= 2 && (s[0] == 'q' || s[0] == 'Q') && s[1] == '=') {
+            char num[8];
+            size_t n = 0;
+            for (s += 2; s < end && n < sizeof(num) - 1 && ((*s >= '0' && *s <= '9') || *s == '.'); s++)
+                num[n++] = *s;
+            num[n] = '\0';
+            q = n ? strtod(num, NULL) : 0;
+        }
+    }
+    return q < 0 ? 0 : q > 1 ? 1 : q;
+}
+
+int ztp_http_accept_json(const char *accept, int default_json)
+{
+    double json_q = 0, xml_q = 0;
+    int json_at = -1, xml_at = -1, i = 0;
+
+    for (const char *p = accept; *p != '\0'; i++) {
+        const char *end = p + strcspn(p, ",");
+        const char *t = p, *te, *slash;
+        while (t < end && (*t == ' ' || *t == '\t'))
+            t++;
+        te = t;
+        while (te < end && *te != ';' && *te != ' ' && *te != '\t')
+            te++;
+        double q = accept_q(te, end);
+        slash = memchr(t, '/', (size_t)(te - t));
+        int json = te - t == 16 && strncasecmp(t, "application/json", 16) == 0;
+        int xml = 0;
+        for (const char *s = slash; s != NULL && s + 3 <= te && !xml; s++)
+            xml = strncasecmp(s, "xml", 3) == 0;
+        if (json && q > json_q)
+            json_q = q, json_at = i;
+        if (xml && q > xml_q)
+            xml_q = q, xml_at = i;
+        p = *end ? end + 1 : end;
+    }
+    if (json_at < 0 && xml_at < 0)
+        return default_json;
+    if (json_q != xml_q)
+        return json_q > xml_q;
+    return json_at >= 0 && (xml_at < 0 || json_at < xml_at);
 }

@@ -61,6 +61,12 @@ const char *ztp_http_query(h2o_req_t *req, const char *name);
 /* Whether the request's Content-Type is `type` (parameters ignored). */
 int ztp_http_content_type_is(h2o_req_t *req, const char *type);
 
+/* Whether an Accept header's value asks for JSON rather than XML: the media
+ * type (application/json; any subtype naming xml) of the higher q, q=0
+ * meaning not at all, case ignored; of equal q the first named; default_json
+ * when it names neither. Pure. */
+int ztp_http_accept_json(const char *accept, int default_json);
+
 /*
  * A handle on a request that an asynchronous callback may outlive: h2o frees
  * a request whose client went away. ztp_http_hold takes one; ztp_http_release

@@ -51,6 +51,37 @@ static int setup(void **state)
     return ztp_config_load(&ztp_config, 0, err, sizeof(err));
 }
 
+/* q-values and case were ignored: "application/json;q=0, application/xml"
+ * got JSON, "APPLICATION/JSON" XML. */
+static void accept_chooses_json_or_xml_by_q(void **state)
+{
+    static const struct {
+        const char *accept;
+        int json;
+    } cases[] = {{"application/json", 1},
+                 {"APPLICATION/JSON", 1},
+                 {"application/xml", 0},
+                 {"text/xml", 0},
+                 {"application/json;q=0, application/xml", 0},
+                 {"application/json; q=0.5, application/xml; q=0.9", 0},
+                 {"application/xml;q=0.2, application/json", 1},
+                 {"application/json, application/xml", 1},
+                 {"application/xml, application/json", 0},
+                 {"*/*", 0},
+                 {"text/html", 0},
+                 {"", 0},
+                 {"application/json;q=0", 0},
+                 {"application/json;q=", 0},
+                 {";;;,,, /xml", 0},
+                 {"application/jsonx", 0},
+                 {"application/atom+xml;q=0.1, application/json;q=0.05", 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ztp_http_accept_json(cases[i].accept, 0) != cases[i].json)
+            fail_msg("%s: %d", cases[i].accept, !cases[i].json);
+    assert_int_equal(ztp_http_accept_json("text/html", 1), 1); /* neither named: the default */
+    assert_int_equal(ztp_http_accept_json("application/json;q=0", 1), 1);
+}
+
 static void an_untrusted_peer_is_the_client_whatever_it_forwards(void **state)
 {
     const char *lines[] = {"203.0.113.5", NULL};
@@ -116,8 +147,10 @@ static void form_values_are_percent_decoded(void **state)
 
 static void a_form_is_well_formed_only_if_every_escape_is(void **state)
 {
-    static const char *good[] = {"", "a=1", "code=%23+42&mac=00%3a56", "x=%FF", "%41=b", "a=%25%25", "plain%20"};
-    static const char *bad[] = {"dry_run=true%", "a=%2", "a=%zz", "a=%0g", "a=1&b=%00", "%", "a=%%41", "q=%x1"};
+    static const char *good[] = {"",         "a=1",     "code=%23+42&mac=00%3a56", "x=%FF", "%41=b",
+                                 "a=%25%25", "plain%20"};
+    static const char *bad[] = {"dry_run=true%", "a=%2", "a=%zz",  "a=%0g",
+                                "a=1&b=%00",     "%",    "a=%%41", "q=%x1"};
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
         assert_true(ztp_http_form_ok(good[i], strlen(good[i])));
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
@@ -131,6 +164,7 @@ static void a_form_is_well_formed_only_if_every_escape_is(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accept_chooses_json_or_xml_by_q),
         cmocka_unit_test(an_untrusted_peer_is_the_client_whatever_it_forwards),
         cmocka_unit_test(the_rightmost_untrusted_address_is_the_client),
         cmocka_unit_test(every_header_line_is_read_in_order),
