@@ -44,6 +44,12 @@
  * botnet still is) queued checks without bound, for minutes, ahead of
  * every other sign-in and import. 64 are under 2 s of checks on 2 cores. */
 #define MAX_CHECKING 64
+/* ... of which one source (an IPv4 address, an IPv6 /64) holds at most 4,
+ * and one IPv6 site (/48) 16: sixty-four connections of one source, whose
+ * extra sign-ins cost nothing (they get 503), took every slot as soon as it
+ * was freed, and nobody else could sign in. */
+#define CHECKING_PER_ADDR 4
+#define CHECKING_PER_NET 16
 
 ZTP_SQL(SQL_CANDIDATES, 1, "SELECT id, password_hash FROM ztp_signin_candidates($1)");
 ZTP_SQL(SQL_CREATE, 2, "SELECT * FROM ztp_session_create($1, $2)");
@@ -56,6 +62,10 @@ ZTP_SQL(SQL_DELETE, 1, "SELECT ztp_session_delete($1)");
  * Successes count per person once the password matched (on the loop
  * thread, before the session is made), given back when none was made. */
 static ztp_limiter_t *by_addr, *by_net, *by_email, *by_success;
+/* Sign-ins being checked per source and site: limiters whose attempts are
+ * all given back when checked, so that they count those in flight (a
+ * window far longer than a check). */
+static ztp_limiter_t *checking_addr, *checking_net;
 static pthread_once_t limiter_once = PTHREAD_ONCE_INIT;
 static _Atomic int checking; /* sign-ins counted against MAX_CHECKING */
 
@@ -67,6 +77,8 @@ static void limiter_init(void)
     by_email = ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_FAILURES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
     by_success =
         ztp_limiter_new(LIMITER_CAPACITY, 16, SIGNIN_SUCCESSES, SIGNIN_WINDOW_MS, SIGNIN_MIN_BLOCK_MS);
+    checking_addr = ztp_limiter_new(LIMITER_CAPACITY, 16, CHECKING_PER_ADDR, SIGNIN_WINDOW_MS, 0);
+    checking_net = ztp_limiter_new(LIMITER_CAPACITY, 16, CHECKING_PER_NET, SIGNIN_WINDOW_MS, 0);
 }
 
 /* ---- tokens and the cookie ---- */
@@ -271,7 +283,8 @@ typedef struct signin {
     unsigned char addr_key[16];
     unsigned char net_key[16]; /* its /48, when have_net */
     int have_net;
-    int checking; /* holds one of MAX_CHECKING */
+    int checking; /* holds one of MAX_CHECKING, and of its source's and site's, since checking_ms */
+    uint64_t checking_ms;
     unsigned char email_key[16];
     unsigned char person_key[16]; /* the person who matched, for by_success */
     int success_counted;
@@ -315,21 +328,38 @@ static uint64_t reserve(signin_t *s)
     return wait;
 }
 
-/* Takes one of MAX_CHECKING for s: 0 when there is none left. */
+/* Takes one of MAX_CHECKING for s, and one of its source's and site's
+ * (CHECKING_PER_ADDR, CHECKING_PER_NET): 0 when one of them has none left. */
 static int start_checking(signin_t *s)
 {
+    uint64_t t = ztp_limiter_clock();
+    if (ztp_limiter_reserve(checking_addr, s->addr_key, t) > 0)
+        return 0;
+    if (s->have_net && ztp_limiter_reserve(checking_net, s->net_key, t) > 0) {
+        ztp_limiter_refund(checking_addr, s->addr_key, t, t);
+        return 0;
+    }
     if (atomic_fetch_add(&checking, 1) >= MAX_CHECKING) {
         atomic_fetch_sub(&checking, 1);
+        ztp_limiter_refund(checking_addr, s->addr_key, t, t);
+        if (s->have_net)
+            ztp_limiter_refund(checking_net, s->net_key, t, t);
         return 0;
     }
     s->checking = 1;
+    s->checking_ms = t;
     return 1;
 }
 
 static void done_checking(signin_t *s)
 {
-    if (s->checking)
+    if (s->checking) {
+        uint64_t now = ztp_limiter_clock();
         atomic_fetch_sub(&checking, 1);
+        ztp_limiter_refund(checking_addr, s->addr_key, s->checking_ms, now);
+        if (s->have_net)
+            ztp_limiter_refund(checking_net, s->net_key, s->checking_ms, now);
+    }
     s->checking = 0;
 }
 
@@ -451,6 +481,22 @@ static void verify_done(void *arg)
     ztp_db_submit(ztp_self->db, u);
 }
 
+/* The password goes to a worker to be checked, if one of MAX_CHECKING and
+ * of its source's share is free; else 503 at once, the attempt counted for
+ * nobody (it was checked against nothing). Frees s then. */
+static void check_password(h2o_req_t *req, signin_t *s)
+{
+    if (!start_checking(s)) {
+        refund(s);
+        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+        ztp_http_problem(req, 503, "too many sign-ins are being checked; retry in a moment");
+        signin_free(s);
+        return;
+    }
+    s->hold = ztp_http_hold(req);
+    ztp_worker_submit(verify_work, verify_done, s);
+}
+
 static void on_candidates(void *arg, const ztp_db_res_t *res)
 {
     signin_t *s = arg;
@@ -458,10 +504,10 @@ static void on_candidates(void *arg, const ztp_db_res_t *res)
     PGresult *r;
 
     if (req == NULL || res->status != ZTP_DB_OK) {
-        if (req != NULL) {
-            refund(s);
+        refund(s); /* nothing was checked (a client gone learns nothing; over HTTP/2 resetting
+                    * its streams made failures count without an Argon2id check each) */
+        if (req != NULL)
             ztp_http_unavailable(req);
-        }
         signin_free(s);
         return;
     }
@@ -471,8 +517,7 @@ static void on_candidates(void *arg, const ztp_db_res_t *res)
         snprintf(s->cand_hash[s->ncand], sizeof(s->cand_hash[0]), "%s", PQgetvalue(r, i, 1));
         s->ncand++;
     }
-    s->hold = ztp_http_hold(req);
-    ztp_worker_submit(verify_work, verify_done, s);
+    check_password(req, s);
 }
 
 static void on_signin(h2o_req_t *req, const ztp_match_t *m)
@@ -521,21 +566,12 @@ static void on_signin(h2o_req_t *req, const ztp_match_t *m)
         json_decref(body);
         return;
     }
-    if (!start_checking(s)) {
-        refund(s); /* nothing was checked: the attempt counts for nobody */
-        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
-        ztp_http_problem(req, 503, "too many sign-ins are being checked; retry in a moment");
-        signin_free(s);
-        json_decref(body);
-        return;
-    }
     if (!ztp_user_email_ok(s->email) || json_string_length(password) > ZTP_PASSWORD_MAX) {
         /* still costs one hash: a malformed email answers as slowly as a wrong one */
         s->ncand = 0;
         snprintf(s->password, sizeof(s->password), "x");
-        s->hold = ztp_http_hold(req);
-        ztp_worker_submit(verify_work, verify_done, s);
         json_decref(body);
+        check_password(req, s);
         return;
     }
     snprintf(s->password, sizeof(s->password), "%s", json_string_value(password));

@@ -459,6 +459,43 @@ class PeopleTest(ServerTest):
             self.assertEqual(whoami(h2.port, ["big%d=%s" % (i, "x" * 4000) for i in range(9)]
                                     + ["ztp_session=" + cookie]), "2 401")
 
+    def test_sign_ins_whose_client_left_before_any_check_count_for_nobody(self):
+        """Over HTTP/2 a client could reset its streams before the people were
+        read: each counted as a failure without an Argon2id check, 400 a second
+        against 28, enough to fill the limiters' tables."""
+        u, _ = self.person()
+        source = "127.14.0.1"
+        locker = subprocess.Popen(["psql", "-X", "-q", self.pg.url(self.db)], stdin=subprocess.PIPE, text=True)
+        self.addCleanup(locker.wait)
+        self.addCleanup(locker.stdin.close)
+        locker.stdin.write("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE;\n")
+        locker.stdin.flush()
+        harness.wait_until(lambda: self.pg.psql(self.db, "SELECT count(*) FROM pg_locks WHERE granted AND"
+                                                         " mode = 'AccessExclusiveLock' AND relation = 'users'::regclass")
+                           != "0", 30, "the lock")
+        with harness.Ztpd(self.db, ZTP_HTTP2=1) as h2:
+            url = "http://127.0.0.1:%d/v1/sessions" % h2.port
+
+            def sign_in(password, max_time):
+                return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge",
+                                       "--interface", source, "--max-time", str(max_time), "-H", "X-ZTP-Console: 1",
+                                       "-H", "Content-Type: application/json",
+                                       "-d", json.dumps({"email": u["email"], "password": password}), url],
+                                      capture_output=True, text=True, timeout=60).stdout
+
+            gone = []
+            threads = [threading.Thread(target=lambda: gone.append(sign_in("wrong password!!", 0.5)))
+                       for _ in range(10)]
+            for t in threads:  # all at once, each gone before the people could be read
+                t.start()
+            for t in threads:
+                t.join(60)
+            self.assertEqual(gone, ["000"] * 10)  # the ten failures the source and the email may have
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.flush()
+            # once their reads ended, the source and the email have all their attempts (429 if any had counted)
+            harness.wait_until(lambda: sign_in(PASSWORD, 30) == "201", 30, "a sign-in with nothing counted")
+
     def test_session_fixation_a_chosen_cookie_is_never_adopted(self):
         chosen = "A" * 43
         u = self.invite()
@@ -528,14 +565,33 @@ class SignInSitesTest(ServerTest):
         workers busy and fill the limiters' tables. 160 failures per /48."""
         calls = [lambda i=i: self.sign_in("2001:db8:77:%x::1" % (i // 10), "nobody-%d@example.com" % i, "wrong!")
                  for i in range(160)]
-        for i in range(0, 160, 16):  # 16 at a time: under the 64 checks in flight
-            for status, _, _ in self.at_once(calls[i:i + 16]):
+        for i in range(0, 160, 4):  # 4 at a time: what one source may have checked at once
+            for status, _, _ in self.at_once(calls[i:i + 4]):
                 self.assertEqual(status, 401)
         r = self.sign_in("2001:db8:77:ff::1")  # a /64 of the site that has not failed yet
         self.assertIn("too many failed sign-ins", self.assertProblem(r, 429)["detail"])
         self.assertGreaterEqual(int(r.headers["retry-after"]), 60)
         self.assertEqual(self.sign_in("2001:db8:78:ff::1").status, 201)  # the next /48
         self.assertEqual(self.sign_in("192.0.2.7").status, 201)
+
+    def test_one_source_has_at_most_4_sign_ins_checked_at_once(self):
+        """With one pool of 64 for all, one source's 64 connections took every
+        slot as it was freed (their extra sign-ins cost nothing: 503), and
+        nobody else signed in."""
+        calls = [lambda i=i: self.sign_in("192.0.2.50", "one-%d@example.com" % i, "wrong!") for i in range(10)]
+        calls.append(lambda: self.sign_in("192.0.2.51"))  # someone else, at the same time
+        results = self.at_once(calls)
+        statuses = [status for status, _, _ in results[:-1]]
+        self.assertEqual(set(statuses) - {401, 503}, set(), statuses)
+        self.assertGreater(statuses.count(503), 0, statuses)
+        self.assertGreaterEqual(statuses.count(401), 4, statuses)
+        self.assertEqual(results[-1][0], 201)
+        # a site's /64s together: 16
+        calls = [lambda i=i: self.sign_in("2001:db8:60:%x::1" % (i % 12), "site-%d@example.com" % i, "wrong!")
+                 for i in range(36)]
+        statuses = [status for status, _, _ in self.at_once(calls)]
+        self.assertGreater(statuses.count(503), 0, statuses)
+        self.assertGreaterEqual(statuses.count(401), 16, statuses)
 
     def test_past_64_sign_ins_being_checked_the_next_are_503_and_count_nothing(self):
         """Each sign-in waits for an Argon2id check on the workers imports use
