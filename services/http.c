@@ -294,16 +294,48 @@ static int addr_of(const struct sockaddr *sa, char *out, size_t outlen, unsigned
     return -1;
 }
 
+/* Whether p[0..n) is ":" and 1 to 5 digits: a port after an address. */
+static int port_suffix(const char *p, size_t n)
+{
+    if (n < 2 || n > 6 || p[0] != ':')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
 /* Parses one X-Forwarded-For element (spaces around it allowed) into a
- * 16-byte address. Returns 0 or -1. */
+ * 16-byte address: an IPv4 or IPv6 address, or, as some load balancers
+ * write them, IPv4:port, [IPv6] and [IPv6]:port (an element read as
+ * malformed made the proxy the client). Returns 0 or -1. */
 static int xff_element(const char *p, size_t n, unsigned char bin[16])
 {
     char tmp[INET6_ADDRSTRLEN];
     struct in_addr v4;
+    const char *colon;
     while (n > 0 && (*p == ' ' || *p == '\t'))
         p++, n--;
     while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
         n--;
+    if (n > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', n);
+        size_t after;
+        if (close == NULL)
+            return -1;
+        after = n - (size_t)(close + 1 - p);
+        if (after != 0 && !port_suffix(close + 1, after))
+            return -1;
+        n = (size_t)(close - p) - 1;
+        if (n == 0 || n >= sizeof(tmp))
+            return -1;
+        memcpy(tmp, p + 1, n);
+        tmp[n] = '\0';
+        return inet_pton(AF_INET6, tmp, bin) == 1 ? 0 : -1;
+    }
+    if ((colon = memchr(p, ':', n)) != NULL && memchr(colon + 1, ':', n - (size_t)(colon + 1 - p)) == NULL &&
+        port_suffix(colon, n - (size_t)(colon - p)))
+        n = (size_t)(colon - p); /* IPv4:port (one colon: no IPv6 address has only one) */
     if (n == 0 || n >= sizeof(tmp))
         return -1;
     memcpy(tmp, p, n);

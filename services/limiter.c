@@ -211,18 +211,23 @@ void ztp_limiter_refund(ztp_limiter_t *l, const unsigned char *key, uint64_t res
     pthread_mutex_unlock(&l->lock);
 }
 
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+/* NAT64's well-known prefix (RFC 6052): 64:ff9b::/96 holds an IPv4 client's
+ * address in its last 32 bits; every such client shares the /64 and /48. */
+static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+
 void ztp_limiter_addr_key(const unsigned char addr[16], unsigned char key[16])
 {
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memcpy(key, addr, 16);
-    if (memcmp(addr, v4mapped, sizeof(v4mapped)) != 0)
+    if (memcmp(addr, nat64, sizeof(nat64)) == 0)
+        memcpy(key, v4mapped, sizeof(v4mapped)); /* counted as the IPv4 address it carries */
+    else if (memcmp(addr, v4mapped, sizeof(v4mapped)) != 0)
         memset(key + 8, 0, 8);
 }
 
 int ztp_limiter_net_key(const unsigned char addr[16], unsigned char key[16])
 {
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0)
+    if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0 || memcmp(addr, nat64, sizeof(nat64)) == 0)
         return 0;
     memcpy(key, addr, 6);
     memset(key + 6, 0, 10);

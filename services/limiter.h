@@ -44,12 +44,14 @@ void ztp_limiter_refund(ztp_limiter_t *l, const unsigned char *key, uint64_t res
 uint64_t ztp_limiter_clock(void);
 
 /* Folds a 16-byte address (IPv6, or IPv4 v4-mapped) into the key that
- * limits it: an IPv4 address stays whole, an IPv6 one counts by its /64. */
+ * limits it: an IPv4 address stays whole, an IPv6 one counts by its /64,
+ * but one of NAT64's 64:ff9b::/96 by the IPv4 address it carries. */
 void ztp_limiter_addr_key(const unsigned char addr[16], unsigned char key[16]);
 
 /* The network around an IPv6 address, its /48 (a site's usual
  * allocation, 65,536 /64s): writes its key and returns 1; returns 0 for
- * IPv4, whose addresses are scarce enough to count one by one. */
+ * IPv4, whose addresses are scarce enough to count one by one, NAT64's
+ * included. */
 int ztp_limiter_net_key(const unsigned char addr[16], unsigned char key[16]);
 
 #endif

@@ -82,6 +82,28 @@ static void accept_chooses_json_or_xml_by_q(void **state)
     assert_int_equal(ztp_http_accept_json("application/json;q=0", 1), 1);
 }
 
+/* Some load balancers write a port: "IP:port" was malformed, so the proxy
+ * became the client, and every client behind it shared one limit. */
+static void forwarded_addresses_with_ports_are_read(void **state)
+{
+    static const struct {
+        const char *line, *client;
+    } cases[] = {{"203.0.113.6:51234", "203.0.113.6"}, {"[2001:db8::6]:443", "2001:db8::6"},
+                 {"[2001:db8::7]", "2001:db8::7"},     {"203.0.113.8:51234, 10.0.0.9:80", "203.0.113.8"},
+                 {"203.0.113.9:", "127.29.0.1"},       /* malformed: the proxy */
+                 {"203.0.113.9:123456", "127.29.0.1"}, /* not a port */
+                 {"[2001:db8::6]x", "127.29.0.1"},     /* nor this */
+                 {"[2001:db8::6", "127.29.0.1"},       {"[]:80", "127.29.0.1"},
+                 {"2001:db8::5", "2001:db8::5"}, /* an IPv6 address is not an address and a port */
+                 {"::ffff:203.0.113.5", "203.0.113.5"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *lines[] = {cases[i].line, NULL};
+        const char *got = client_of("127.29.0.1", lines);
+        if (strcmp(got, cases[i].client) != 0)
+            fail_msg("%s: %s, not %s", cases[i].line, got, cases[i].client);
+    }
+}
+
 static void an_untrusted_peer_is_the_client_whatever_it_forwards(void **state)
 {
     const char *lines[] = {"203.0.113.5", NULL};
@@ -165,6 +187,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accept_chooses_json_or_xml_by_q),
+        cmocka_unit_test(forwarded_addresses_with_ports_are_read),
         cmocka_unit_test(an_untrusted_peer_is_the_client_whatever_it_forwards),
         cmocka_unit_test(the_rightmost_untrusted_address_is_the_client),
         cmocka_unit_test(every_header_line_is_read_in_order),

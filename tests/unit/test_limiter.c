@@ -226,6 +226,15 @@ static void ipv6_counts_by_its_64_and_ipv4_by_address(void **state)
     ztp_limiter_net_key(v6c, kb);
     assert_memory_not_equal(ka, kb, 16);
     assert_int_equal(ztp_limiter_net_key(v4a, ka), 0);
+
+    /* NAT64 (64:ff9b::/96): each IPv4 client its own, as if it came over IPv4; they shared one /64 and /48 */
+    unsigned char n1[16] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
+    unsigned char n2[16] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2};
+    ztp_limiter_addr_key(n1, ka);
+    ztp_limiter_addr_key(n2, kb);
+    assert_memory_not_equal(ka, kb, 16);
+    assert_memory_equal(ka, v4a, 16);
+    assert_int_equal(ztp_limiter_net_key(n1, ka), 0);
 }
 
 static void short_keys_such_as_macs_work(void **state)
