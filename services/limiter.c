@@ -180,14 +180,17 @@ uint64_t ztp_limiter_reserve(ztp_limiter_t *l, const unsigned char *key, uint64_
     pthread_mutex_lock(&l->lock);
     e = find(l, key, now_ms, 1);
     if (e == NULL) {
-        wait = l->min_block_ms; /* no room without freeing a blocked key: refuse */
+        /* no room without freeing a blocked key: refuse (never with 0, which means allowed) */
+        wait = l->min_block_ms ? l->min_block_ms : l->slice_ms;
     } else if (blocked(e, now_ms)) {
         wait = e->blocked_until - now_ms;
     } else if (counted(e) >= l->threshold) {
         block(l, e, now_ms); /* full of attempts still in flight (not yet refunded) */
         wait = e->blocked_until - now_ms;
     } else {
-        e->n[e->last % SLICES]++;
+        /* into the slice of now_ms, which a refund names: another thread may have moved e on already */
+        uint64_t s = now_ms / l->slice_ms;
+        e->n[(s <= e->last && e->last - s < SLICES ? s : e->last) % SLICES]++;
         if (counted(e) >= l->threshold)
             block(l, e, now_ms);
     }

@@ -93,6 +93,41 @@ static void no_window_ever_holds_more_than_the_threshold(void **state)
     ztp_limiter_free(l);
 }
 
+/* A reservation whose clock was read before another thread moved the key
+ * into the next slice was counted in the new slice, and its refund, naming
+ * its own, gave nothing back. Used as a count of checks in flight (min
+ * block 0, every attempt given back), a source lost a slot for good. */
+static void a_refund_finds_its_attempt_across_a_slice_boundary(void **state)
+{
+    ztp_limiter_t *l = ztp_limiter_new(1024, 16, 4, WINDOW, 0);
+    unsigned char a[16];
+    uint64_t boundary = (uint64_t)(WINDOW / 15) * 20, t1 = boundary - 1, t2 = boundary + 1;
+    key_of(9, a);
+    assert_int_equal(ztp_limiter_reserve(l, a, t2), 0);
+    ztp_limiter_refund(l, a, t2, t2);
+    assert_int_equal(ztp_limiter_reserve(l, a, t1), 0); /* its clock read before t2 */
+    ztp_limiter_refund(l, a, t1, t2);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ztp_limiter_reserve(l, a, t2 + 1), 0);
+    assert_true(ztp_limiter_reserve(l, a, t2 + 1) > 0);
+    ztp_limiter_free(l);
+}
+
+/* A table whose candidates are all blocked refuses a new key: with a minimum
+ * block of 0 the refusal said 0, which means allowed. */
+static void a_full_table_refuses_even_without_a_minimum_block(void **state)
+{
+    ztp_limiter_t *l = ztp_limiter_new(16, 16, 1, WINDOW, 0);
+    unsigned char k[16];
+    for (unsigned i = 0; i < 16; i++) {
+        key_of(i, k);
+        ztp_limiter_reserve(l, k, T0);
+    }
+    key_of(100, k);
+    assert_true(ztp_limiter_reserve(l, k, T0 + 1) > 0);
+    ztp_limiter_free(l);
+}
+
 static void a_block_lasts_at_least_the_minimum(void **state)
 {
     ztp_limiter_t *l = ten(1024);
@@ -254,6 +289,8 @@ int main(void)
         cmocka_unit_test(the_eleventh_attempt_is_refused_until_the_window_ends),
         cmocka_unit_test(the_limit_holds_across_the_end_of_a_window),
         cmocka_unit_test(no_window_ever_holds_more_than_the_threshold),
+        cmocka_unit_test(a_refund_finds_its_attempt_across_a_slice_boundary),
+        cmocka_unit_test(a_full_table_refuses_even_without_a_minimum_block),
         cmocka_unit_test(a_block_lasts_at_least_the_minimum),
         cmocka_unit_test(a_refund_gives_the_slot_back_and_lifts_its_block),
         cmocka_unit_test(a_refund_from_an_earlier_window_changes_nothing),
