@@ -34,7 +34,7 @@ static const char SQL_BEGIN[] =
     " GRANT SELECT, INSERT ON pg_temp.import_raw TO ztp_tenant";
 static const char SQL_AS_TENANT[] =
     "SELECT set_config('role', 'ztp_tenant', true), set_config('app.tenant', $1, true),"
-    " set_config('app.key', $2, true)";
+    " set_config('app.key', $2, true), set_config('app.user', $3, true)"; /* the audit names the caller */
 static const char SQL_JOB_FORMAT[] = "SELECT format FROM import_jobs WHERE id = $1";
 static const char SQL_COPY[] = "COPY pg_temp.import_raw (" ZTP_IMPORT_COPY_COLUMNS ") FROM STDIN";
 static const char SQL_STAGE[] =
@@ -238,12 +238,12 @@ static PGresult *run(PGconn *conn, job_t *j)
  * a serialization failure or deadlock makes another attempt worth it. */
 static int apply_once(PGconn *conn, job_t *j)
 {
-    const char *tenant[2] = {j->who.provider_id, j->who.key_id};
+    const char *tenant[3] = {j->who.provider_id, j->who.key_id, j->who.user_id};
     PGresult *r;
     int retry = 0;
 
     if (!command_ok(PQexec(conn, SQL_BEGIN)) ||
-        !command_ok(PQexecParams(conn, SQL_AS_TENANT, 2, NULL, tenant, NULL, NULL, 0))) {
+        !command_ok(PQexecParams(conn, SQL_AS_TENANT, 3, NULL, tenant, NULL, NULL, 0))) {
         PQclear(PQexec(conn, "ROLLBACK"));
         return 0;
     }
@@ -261,7 +261,8 @@ static int apply_once(PGconn *conn, job_t *j)
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         snprintf(j->sqlstate, sizeof(j->sqlstate), "%s", state ? state : "");
         retry = strcmp(j->sqlstate, "40001") == 0 || strcmp(j->sqlstate, "40P01") == 0;
-        if (*j->sqlstate && !retry && strncmp(j->sqlstate, "57", 2) != 0 && strncmp(j->sqlstate, "08", 2) != 0)
+        if (*j->sqlstate && !retry && strncmp(j->sqlstate, "57", 2) != 0 &&
+            strncmp(j->sqlstate, "08", 2) != 0)
             ztp_log_error("import: %s", PQresultErrorMessage(r));
     }
     if (PQtransactionStatus(conn) != PQTRANS_IDLE)

@@ -496,6 +496,22 @@ class PeopleTest(ServerTest):
             # once their reads ended, the source and the email have all their attempts (429 if any had counted)
             harness.wait_until(lambda: sign_in(PASSWORD, 30) == "201", 30, "a sign-in with nothing counted")
 
+    def test_an_import_job_part_put_by_a_person_names_the_person(self):
+        """The part's audit entry (0044) had neither key nor person when a
+        person put it: the worker's transaction named only the key."""
+        u, cookie = self.person("operator")
+        h = self.as_cookie(cookie, CONSOLE)
+        job = self.srv.post("/v1/import-jobs", {"format": "csv"}, headers=h).json()
+        h["Content-Type"] = "text/csv"
+        r = self.srv.put("/v1/import-jobs/%s/parts/1" % job["id"], "mac\n%s\n" % ("02" + uuid.uuid4().hex[:10]),
+                         headers=h, timeout=60)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.srv.post("/v1/import-jobs/%s/start" % job["id"], headers=self.as_cookie(cookie, CONSOLE))
+                         .status, 202)
+        audit = self.srv.get("/v1/audit-events?limit=1000", key=self.key).json()["items"]
+        mine = {e["action"]: e.get("user_id") for e in audit if e["target"] == job["id"]}
+        self.assertEqual((mine.get("import_job.part"), mine.get("import_job.start")), (u["id"], u["id"]), audit[-5:])
+
     def test_session_fixation_a_chosen_cookie_is_never_adopted(self):
         chosen = "A" * 43
         u = self.invite()
