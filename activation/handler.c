@@ -467,9 +467,12 @@ static void on_activate(h2o_req_t *req, const ztp_match_t *m)
 static h2o_timeout_t sweep_timeout;
 static h2o_timeout_entry_t sweep_entry;
 
+static int sweeping; /* thread 0's: a sweep is in flight, and the next waits for it */
+
 static void on_swept(void *arg, const ztp_db_res_t *res)
 {
     (void)arg;
+    sweeping = 0;
     if (res->status != ZTP_DB_OK)
         ztp_log_error("the sweep failed (%s): %s", res->sqlstate ? res->sqlstate : "no SQLSTATE",
                       res->message ? res->message : "no message");
@@ -485,10 +488,14 @@ static void on_sweep(h2o_timeout_entry_t *e)
     const char *params[2] = {days, audit_days};
     snprintf(days, sizeof(days), "%d", ztp_config.code_retention_days);
     snprintf(audit_days, sizeof(audit_days), "%d", ztp_config.audit_retention_days);
-    ztp_db_unit_t *u = ztp_db_unit_new(0, on_swept, NULL);
-    ztp_db_unit_add(u, &SQL_SWEEP, params, NULL);
-    ztp_db_unit_timeout(u, SWEEP_TIMEOUT_MS);
-    ztp_db_submit(ztp_self->db, u);
+    if (!sweeping) { /* one slower than ZTP_SWEEP_EVERY_S: the next would take another of the thread's
+                        connections */
+        ztp_db_unit_t *u = ztp_db_unit_new(0, on_swept, NULL);
+        ztp_db_unit_add(u, &SQL_SWEEP, params, NULL);
+        ztp_db_unit_timeout(u, SWEEP_TIMEOUT_MS);
+        sweeping = 1;
+        ztp_db_submit(ztp_self->db, u);
+    }
     if (!ztp_self->stopping)
         h2o_timeout_link(ztp_self->ctx.loop, &sweep_timeout, &sweep_entry);
 }
