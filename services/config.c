@@ -282,7 +282,7 @@ int ztp_config_load(ztp_config_t *c, int need_secret, char *err, size_t errlen)
     if (parse_int("ZTP_THREADS", ncpu > 0 ? (int)ncpu : 1, 1, 256, &c->threads, err, errlen) != 0 ||
         parse_int("ZTP_DB_CONNS", 2, 1, 64, &c->db_conns, err, errlen) != 0 ||
         parse_int("ZTP_DB_PREPARE", 1, 0, 1, &c->db_prepare, err, errlen) != 0 ||
-        parse_int("ZTP_DB_TIMEOUT_MS", 1500, 100, 600000, &c->db_timeout_ms, err, errlen) != 0 ||
+        parse_int("ZTP_DB_TIMEOUT_MS", 5000, 100, 600000, &c->db_timeout_ms, err, errlen) != 0 ||
         parse_int("ZTP_HTTP2", 0, 0, 1, &c->http2, err, errlen) != 0 ||
         parse_int("ZTP_ACCESS_LOG", 1, 0, 1, &c->access_log, err, errlen) != 0 ||
         parse_int("ZTP_MAX_BODY_MB", 8, 1, 1024, &body_mb, err, errlen) != 0 ||
