@@ -298,52 +298,74 @@ typedef struct signin {
     char token[ZTP_TOKEN_LEN + 1];
 } signin_t;
 
-/* The attempt does not count as a failure against the person or the address. */
-static void refund(signin_t *s)
+/* An attempt's slots in a set of limiters, each with its key: the source's,
+ * the site's when it has one (IPv6), and the email's when asked. */
+typedef struct slot {
+    ztp_limiter_t *l;
+    const unsigned char *key;
+} slot_t;
+
+static size_t slots_of(const signin_t *s, ztp_limiter_t *addr, ztp_limiter_t *net, ztp_limiter_t *email,
+                       slot_t out[3])
 {
-    uint64_t now = ztp_limiter_clock();
-    ztp_limiter_refund(by_addr, s->addr_key, s->reserved_ms, now);
+    size_t n = 0;
+    out[n++] = (slot_t){addr, s->addr_key};
     if (s->have_net)
-        ztp_limiter_refund(by_net, s->net_key, s->reserved_ms, now);
-    ztp_limiter_refund(by_email, s->email_key, s->reserved_ms, now);
+        out[n++] = (slot_t){net, s->net_key};
+    if (email != NULL)
+        out[n++] = (slot_t){email, s->email_key};
+    return n;
 }
 
-/* Counts the attempt as a failure of its source, its site and its email
- * as it arrives: 0, or the wait when one of them is over its limit (then
- * nothing is counted). */
+/* Takes a slot in each at t: 0, or the wait of the first that refuses (the
+ * slots taken before it are given back: nothing is counted). */
+static uint64_t take_all(const slot_t *sl, size_t n, uint64_t t)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t wait = ztp_limiter_reserve(sl[i].l, sl[i].key, t);
+        if (wait > 0) {
+            while (i-- > 0)
+                ztp_limiter_refund(sl[i].l, sl[i].key, t, t);
+            return wait;
+        }
+    }
+    return 0;
+}
+
+static void give_all(const slot_t *sl, size_t n, uint64_t taken_ms)
+{
+    uint64_t now = ztp_limiter_clock();
+    for (size_t i = 0; i < n; i++)
+        ztp_limiter_refund(sl[i].l, sl[i].key, taken_ms, now);
+}
+
+/* Counts the attempt as a failure of its source, its site and its email as
+ * it arrives: 0, or the wait when one of them is over its limit. */
 static uint64_t reserve(signin_t *s)
 {
-    uint64_t wait, t = s->reserved_ms;
-    if ((wait = ztp_limiter_reserve(by_addr, s->addr_key, t)) > 0)
-        return wait;
-    if (s->have_net && (wait = ztp_limiter_reserve(by_net, s->net_key, t)) > 0) {
-        ztp_limiter_refund(by_addr, s->addr_key, t, t);
-        return wait;
-    }
-    if ((wait = ztp_limiter_reserve(by_email, s->email_key, t)) > 0) {
-        ztp_limiter_refund(by_addr, s->addr_key, t, t);
-        if (s->have_net)
-            ztp_limiter_refund(by_net, s->net_key, t, t);
-    }
-    return wait;
+    slot_t sl[3];
+    return take_all(sl, slots_of(s, by_addr, by_net, by_email, sl), s->reserved_ms);
+}
+
+/* The attempt does not count as a failure after all. */
+static void refund(signin_t *s)
+{
+    slot_t sl[3];
+    give_all(sl, slots_of(s, by_addr, by_net, by_email, sl), s->reserved_ms);
 }
 
 /* Takes one of MAX_CHECKING for s, and one of its source's and site's
  * (CHECKING_PER_ADDR, CHECKING_PER_NET): 0 when one of them has none left. */
 static int start_checking(signin_t *s)
 {
+    slot_t sl[3];
+    size_t n = slots_of(s, checking_addr, checking_net, NULL, sl);
     uint64_t t = ztp_limiter_clock();
-    if (ztp_limiter_reserve(checking_addr, s->addr_key, t) > 0)
+    if (take_all(sl, n, t) > 0)
         return 0;
-    if (s->have_net && ztp_limiter_reserve(checking_net, s->net_key, t) > 0) {
-        ztp_limiter_refund(checking_addr, s->addr_key, t, t);
-        return 0;
-    }
     if (atomic_fetch_add(&checking, 1) >= MAX_CHECKING) {
         atomic_fetch_sub(&checking, 1);
-        ztp_limiter_refund(checking_addr, s->addr_key, t, t);
-        if (s->have_net)
-            ztp_limiter_refund(checking_net, s->net_key, t, t);
+        give_all(sl, n, t);
         return 0;
     }
     s->checking = 1;
@@ -354,11 +376,9 @@ static int start_checking(signin_t *s)
 static void done_checking(signin_t *s)
 {
     if (s->checking) {
-        uint64_t now = ztp_limiter_clock();
+        slot_t sl[3];
         atomic_fetch_sub(&checking, 1);
-        ztp_limiter_refund(checking_addr, s->addr_key, s->checking_ms, now);
-        if (s->have_net)
-            ztp_limiter_refund(checking_net, s->net_key, s->checking_ms, now);
+        give_all(sl, slots_of(s, checking_addr, checking_net, NULL, sl), s->checking_ms);
     }
     s->checking = 0;
 }
@@ -488,8 +508,7 @@ static void check_password(h2o_req_t *req, signin_t *s)
 {
     if (!start_checking(s)) {
         refund(s);
-        ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
-        ztp_http_problem(req, 503, "too many sign-ins are being checked; retry in a moment");
+        ztp_http_unavailable_because(req, "too many sign-ins are being checked; retry in a moment");
         signin_free(s);
         return;
     }

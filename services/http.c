@@ -104,10 +104,15 @@ void ztp_http_problem(h2o_req_t *req, int status, const char *detail)
     ztp_http_problem_errors(req, status, detail, NULL);
 }
 
-void ztp_http_unavailable(h2o_req_t *req)
+void ztp_http_unavailable_because(h2o_req_t *req, const char *detail)
 {
     ztp_http_header(req, H2O_TOKEN_RETRY_AFTER, "1");
-    ztp_http_problem(req, 503, "the database is unavailable; retry shortly");
+    ztp_http_problem(req, 503, detail);
+}
+
+void ztp_http_unavailable(h2o_req_t *req)
+{
+    ztp_http_unavailable_because(req, "the database is unavailable; retry shortly");
 }
 
 void ztp_http_too_many(h2o_req_t *req, uint64_t wait_ms, const char *detail)

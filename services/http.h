@@ -26,6 +26,9 @@ void ztp_http_problem(h2o_req_t *req, int status, const char *detail);
 /* 503 with Retry-After: the database is away or saturated. */
 void ztp_http_unavailable(h2o_req_t *req);
 
+/* 503 with Retry-After: 1, for another reason, said in detail. */
+void ztp_http_unavailable_because(h2o_req_t *req, const char *detail);
+
 /* 429 with Retry-After: the remaining wait_ms in whole seconds, never less
  * than 60 (what the contract promises a refused client). */
 void ztp_http_too_many(h2o_req_t *req, uint64_t wait_ms, const char *detail);

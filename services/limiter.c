@@ -114,12 +114,6 @@ static void block(const ztp_limiter_t *l, entry_t *e, uint64_t now)
     e->blocked_until = until > now + l->min_block_ms ? until : now + l->min_block_ms;
 }
 
-/* Whether e should give way to a new key rather than the victim chosen so far. */
-static int better_victim(const entry_t *e, uint32_t n, const entry_t *v, uint32_t vn)
-{
-    return v == NULL || n < vn || (n == vn && e->last < v->last);
-}
-
 /* The entry of key, its old slices forgotten; NULL when absent and !create,
  * or when every candidate slot is blocked. Caller holds the lock. */
 static entry_t *find(ztp_limiter_t *l, const unsigned char *key, uint64_t now, int create)
@@ -147,7 +141,8 @@ static entry_t *find(ztp_limiter_t *l, const unsigned char *key, uint64_t now, i
             if (!victim_free)
                 victim = e;
             victim_free = 1;
-        } else if (!victim_free && !blocked(e, now) && better_victim(e, n, victim, victim_n)) {
+        } else if (!victim_free && !blocked(e, now) && (victim == NULL || n < victim_n)) {
+            /* the unblocked one with the fewest attempts (all were just moved to now: the first of equals) */
             victim = e;
             victim_n = n;
         }
