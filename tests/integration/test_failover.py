@@ -264,9 +264,10 @@ class FailoverTest(unittest.TestCase):
 
         self.assertLess(recovery, RECOVERY_S, "ztpd took %.2f s to serve from the new primary:\n%s"
                         % (recovery, self.srv.stderr()[-3000:]))
-        # "never a hang": a frozen primary keeps a request ZTP_DB_TIMEOUT_MS at most (see the README)
+        # "never a hang": a frozen primary keeps a request ZTP_DB_TIMEOUT_MS (5 s) and a tick at most
+        # (see the README); 5.17-5.20 s measured, 2 s more for a loaded machine's scheduling
         slowest = max(r[1] - r[0] for r in records)
-        self.assertLess(slowest, 5.0 + 1.0, "an answer took %.2f s" % slowest)
+        self.assertLess(slowest, 5.0 + 2.0, "an answer took %.2f s" % slowest)
         others = sorted({(r[3], r[4]) for r in records if r[3] not in (200, 503)})
         self.assertEqual(others, [], "answers other than 200 and 503")
         self.assertEqual([r for r in records if r[3] == 503 and not r[4]], [], "503 without Retry-After")
